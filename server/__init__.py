@@ -1,0 +1,1 @@
+"""The Flask server (app factory, blueprints, jobs, store); built by the viewer issue."""

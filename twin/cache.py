@@ -1,0 +1,54 @@
+"""A cache of loaded Twins keyed by file content, so an unchanged file reloads fast.
+
+Entries are pickles in `$TWIN_CACHE_DIR` (default `~/.cache/community-twin`), named by the
+SHA-256 of the file's bytes and the loader version. Written to a temporary file and renamed,
+so a crash never leaves half an entry; an unreadable entry is ignored and rewritten.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+from twin.model import Twin
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("TWIN_CACHE_DIR") or Path.home() / ".cache" / "community-twin")
+
+
+def content_key(data: bytes, version: str) -> str:
+    return hashlib.sha256(version.encode() + b"\0" + data).hexdigest()
+
+
+def get(key: str) -> Twin | None:
+    path = cache_dir() / f"{key}.pickle"
+    try:
+        with open(path, "rb") as handle:
+            twin = pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+        return None
+    return twin if isinstance(twin, Twin) else None
+
+
+def put(key: str, twin: Twin) -> None:
+    """Store a Twin; failures to write (read-only home, full disk) only cost the speed-up."""
+    folder = cache_dir()
+    layers, twin._layers = twin._layers, None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".pickle")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                pickle.dump(twin, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, folder / f"{key}.pickle")
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+    except OSError:
+        pass
+    finally:
+        twin._layers = layers
