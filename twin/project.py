@@ -130,7 +130,7 @@ def load_state(project: Project, name: str, *, cache: bool = True,
         if base_name in _seen or base_name == name:
             raise ProjectError(f"{spec.actions}: state {name!r} is based on itself through {' → '.join(_seen + (name,))}")
         base = load_state(project, base_name, cache=cache, progress=progress, _seen=_seen + (name,))
-        twin = apply_actions(base, actions, name=spec.name, source=f"{base_name} + {spec.actions.name}")
+        twin = apply_actions(base, actions, name=spec.name, source=f"{base_name} + {spec.actions}")
     if project.context is not None and not twin.context:
         from twin.cim import attach_context
 
