@@ -34,7 +34,7 @@ class Mesh:
     def content_hash(self) -> str:
         """A hash of the geometry, insensitive to float noise below 0.1 mm."""
         digest = hashlib.sha1()
-        digest.update(np.round(self.vertices.astype(np.float64), 4).tobytes())
+        digest.update((np.round(self.vertices.astype(np.float64), 4) + 0.0).tobytes())  # + 0.0: -0.0 → 0.0
         digest.update(self.faces.tobytes())
         return digest.hexdigest()
 
@@ -142,7 +142,7 @@ class Twin:
         if element.mesh_id is None:
             return None
         digest = hashlib.sha1(self.meshes[element.mesh_id].content_hash().encode())
-        digest.update(np.round(element.transform, 4).tobytes())
+        digest.update((np.round(element.transform, 4) + 0.0).tobytes())  # + 0.0: -0.0 → 0.0
         return digest.hexdigest()
 
     @property
