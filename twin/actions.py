@@ -26,7 +26,7 @@ import numpy as np
 from shapely.geometry import Polygon
 
 from twin.errors import ProjectError
-from twin.geometry import extrude_polygon, global_id
+from twin.geometry import extrude_footprint, global_id
 from twin.model import Element, Mesh, SpatialNode, Twin
 
 KINDS = ("remove_building", "remove", "add_building", "add_element", "set_property")
@@ -124,7 +124,7 @@ def _set_property(twin: Twin, action: dict, where: str) -> None:
 
 
 def _add_mesh(twin: Twin, key: str, polygon: Polygon, z0: float, z1: float) -> str:
-    vertices, faces = extrude_polygon(polygon, z0, z1)
+    vertices, faces = extrude_footprint(polygon, z1 - z0, base_z=z0)
     mesh_id = f"action:{key}"
     twin.meshes[mesh_id] = Mesh(vertices=vertices, faces=faces)
     return mesh_id

@@ -31,7 +31,7 @@ from twin import cache as twin_cache
 from twin.errors import IfcFileError
 from twin.model import Element, Mesh, SpatialNode, Twin
 
-LOADER_VERSION = "ifc-loader-3"
+LOADER_VERSION = "ifc-loader-4"
 """Bumped whenever what the loader produces changes, so stale cache entries are not used."""
 
 Progress = Callable[[int, int, str], None]
@@ -568,6 +568,8 @@ def _load_uncached(path: Path, *, progress: Progress | None, threads: int | None
 
     if not elements and not site_meshes:
         raise IfcFileError(f"{where}: empty model: no elements")
+    used = {e.mesh_id for e in elements.values()} | {m for m, _ in site_meshes.values()}
+    meshes = {k: m for k, m in meshes.items() if k in used}  # openings and the like have bodies too
     return Twin(name=path.stem, source=str(path), schema=named_schema, crs=crs, origin=origin,
                 elements=elements, meshes=meshes, spatial=spatial, warnings=warnings)
 
