@@ -258,7 +258,26 @@ class _GlbBuilder:
                                      f"it is not the baseline of the diff ({self.diff.base_name!r})")
                 self._add_element(self.removed_from, ghost, status="removed", root=root)
                 self.ghost_nodes += 1
+        self._add_context(root)
         return self._pack()
+
+    def _add_context(self, root: int) -> None:
+        """The CIM context (twin.cim: LOD1 neighbours, city roads, green) as one group of nodes,
+        so the community is seen in its city; not elements, so no GlobalIds."""
+        if not self.twin.context:
+            return
+        from twin.cim import context_meshes
+
+        group = self._add_node({"name": "context", "extras": {"role": "context"}}, parent=root)
+        for name, vertices, faces in context_meshes(self.twin.context):
+            kind = name.split("/")[1]
+            style = Style(colour={"building": "#d9d4cc", "road": "#8c8c8c", "green": "#a8c98f"}.get(kind, "#cccccc"))
+            material = self._material(f"context:{kind}", style)
+            accessors = self._geometry_accessors(("context", name), Mesh(vertices=vertices, faces=faces), f"context {name}")
+            node: dict[str, Any] = {"name": name, "extras": {"role": "context", "layer": kind}}
+            if accessors is not None:
+                node["mesh"] = self._mesh(("context", name), accessors, material)
+            self._add_node(node, parent=group)
 
     def _status_of(self, gid: str) -> str | None:
         if self.diff is None:

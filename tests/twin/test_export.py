@@ -527,3 +527,21 @@ def test_ghost_of_a_demolished_building_keeps_its_tree(tmp_path):
     assert parent[names["storey1"]] == names["bldg"] and parent[names["bldg"]] == names["site"]
     assert gltf["nodes"][names["bldg"]]["extras"]["diffStatus"] == "removed"
     assert validate(tmp_path / "demolished.glb")["numErrors"] == 0
+
+
+def test_city_context_is_exported_as_its_own_group(tmp_path):
+    from shapely.geometry import LineString, Polygon
+
+    twin = community()
+    twin.context = {"buildings": [{"footprint": Polygon([(100, 0), (120, 0), (120, 12), (100, 12)]), "height_m": 18.0}],
+                    "roads": [{"surface": LineString([(0, -20), (200, -20)]).buffer(5.0, cap_style="flat")}], "green": []}
+    path = tmp_path / "context.glb"
+    export_glb(twin, path)
+    gltf, binary = read_glb(path)
+    names = node_by_name(gltf)
+    assert {"context", "context/building/0", "context/road/0"} <= set(names)
+    v = world_vertices(gltf, binary, "context/building/0")
+    # Twin (x, y, z) → glTF (x, z, −y): the 18 m block stands on y 0..18 between x 100..120.
+    assert v.min(axis=0) == pytest.approx([100.0, 0.0, -12.0], abs=1e-5)
+    assert v.max(axis=0) == pytest.approx([120.0, 18.0, 0.0], abs=1e-5)
+    assert validate(path)["numErrors"] == 0
