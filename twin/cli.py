@@ -167,12 +167,16 @@ def cmd_diff(args) -> int:
 def cmd_demo(args) -> int:
     from twin.diff import diff_twins
     from twin.export import export_glb
-    from twin.project import load_project, load_state
+    from twin.project import load_project, load_state, warm_cache
 
     project = load_project(args.project)
     out = Path(args.output) / project.name
     out.mkdir(parents=True, exist_ok=True)
     print(f"Community Twin demo: {project.title_en or project.name} {project.title_zh}")
+    started = time.perf_counter()
+    warmed = warm_cache(project)
+    if warmed:
+        print(f"loaded {len(warmed)} IFC files in parallel in {time.perf_counter() - started:.1f} s")
     twins: dict[str, Twin] = {}
     for spec in project.states:
         started = time.perf_counter()

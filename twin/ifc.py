@@ -31,7 +31,7 @@ from twin import cache as twin_cache
 from twin.errors import IfcFileError
 from twin.model import Element, Mesh, SpatialNode, Twin
 
-LOADER_VERSION = "ifc-loader-5"
+LOADER_VERSION = "ifc-loader-6"
 """Bumped whenever what the loader produces changes, so stale cache entries are not used."""
 
 Progress = Callable[[int, int, str], None]
@@ -317,6 +317,10 @@ def _geometry_settings() -> ifcopenshell.geom.settings:
     settings.set("weld-vertices", True)
     settings.set("no-normals", True)  # the viewer computes normals; halves the output
     settings.set("apply-default-materials", False)
+    # Circles as 16-gons: 2.6 % less area than the true circle, invisible at community scale, and
+    # half the triangles and CPU of the default on a model of pipes and manholes. Hydraulic
+    # sizes come from properties, not from the tessellation.
+    settings.set("circle-segments", 16)
     return settings
 
 

@@ -114,6 +114,30 @@ def load_project(path: str | Path) -> Project:
                    settings=data.get("settings", {}), meta=meta)
 
 
+def _load_into_cache(path: str) -> str:
+    from twin.ifc import load_ifc
+
+    load_ifc(path, cache=True)
+    return path
+
+
+def warm_cache(project: Project, *, workers: int | None = None) -> list[str]:
+    """Load every IFC file of the project into the cache, one file per core, so the states
+    then load from the cache. Returns the files loaded; errors surface on the later load."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    paths = sorted({str(spec.ifc) for spec in project.states if spec.ifc is not None})
+    workers = min(len(paths), workers or os.cpu_count() or 1)
+    if workers <= 1:
+        return paths
+    try:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(_load_into_cache, paths))
+    except Exception:  # a bad file: the sequential load that follows reports it properly
+        return []
+
+
 def load_state(project: Project, name: str, *, cache: bool = True,
                progress: Callable[[int, int, str], None] | None = None, _seen: tuple[str, ...] = ()) -> Twin:
     """The Twin of one state: its IFC file, or its base state plus its actions."""
