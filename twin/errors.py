@@ -17,3 +17,7 @@ class ProjectError(TwinError):
 
 class ContextError(TwinError):
     """A CIM/GeoJSON context layer is malformed."""
+
+
+class OutputError(TwinError):
+    """An output (GLB, PNG, report) cannot be written: missing folder, unwritable path."""
