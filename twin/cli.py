@@ -84,7 +84,7 @@ def info_dict(twin: Twin) -> dict[str, Any]:
         "site_area_m2": site_m2,
         "surface_area_m2": surfaces_m2,
         "defaults_used": layers.defaults,
-        "warnings": list(twin.warnings),
+        "warnings": list(twin.warnings) + list(layers.warnings),
     }
 
 
@@ -154,19 +154,18 @@ def cmd_diff(args) -> int:
         print(json.dumps(diff.to_json(), ensure_ascii=False))
         return 0
     summary = diff.summary()
-    print(f"{base.name} → {other.name}")
-    for key, value in summary.items():
-        if isinstance(value, dict):
-            if value:
-                print(f"  {key}: " + ", ".join(f"{k} {v}" for k, v in value.items()))
-        else:
-            print(f"  {key}: {value}")
+    print(f"{base.name} → {other.name}: " + ", ".join(f"{k} {v}" for k, v in summary["counts"].items()))
+    for cls, counts in summary["by_class"].items():
+        changed = {k: v for k, v in counts.items() if k != "unchanged" and v}
+        if changed:
+            print(f"  {cls}: " + ", ".join(f"{k} {v}" for k, v in changed.items()))
     return 0
 
 
 def cmd_demo(args) -> int:
     from twin.diff import diff_twins
     from twin.export import export_glb
+    from twin.plan import plan_map, side_by_side
     from twin.project import load_project, load_state, warm_cache
 
     project = load_project(args.project)
@@ -191,22 +190,28 @@ def cmd_demo(args) -> int:
         print(f"\n[{spec.name}] {spec.title_en} / {spec.title_zh} — loaded in {time.perf_counter() - started:.1f} s")
         _print_info(info)
     base = twins[project.baseline.name]
+    base_spec = project.baseline
     print()
     for spec in project.states:
         twin = twins[spec.name]
         path = out / f"{spec.name}.glb"
         stats = export_glb(twin, path)
         print(f"wrote {path} ({stats.nodes} nodes, {stats.meshes} meshes, {stats.bytes / 1e6:.1f} MB)")
+        plan_path = plan_map(twin, out / f"{spec.name}.png", title=f"{spec.title_en} / {spec.title_zh}" if spec.title_zh else spec.title_en)
+        print(f"wrote {plan_path} (plan view of the layers)")
         if spec.name == base.name:
             continue
         diff = diff_twins(base, twin)
         diff_path = out / f"{spec.name}.diff.glb"
         stats = export_glb(twin, diff_path, diff=diff, colour_by="diff", removed_from=base)
         (out / f"{spec.name}.diff.json").write_text(json.dumps(diff.to_json(), ensure_ascii=False))
-        summary = diff.summary()
-        counts = ", ".join(f"{k} {v}" for k, v in summary.items() if not isinstance(v, dict))
-        print(f"wrote {diff_path} (diff against {base.name}: {counts})")
-    print(f"\nDone. Open the GLB files in {out} with any glTF viewer; the browser viewer comes with `twin serve`.")
+        counts = diff.summary()["counts"]
+        print(f"wrote {diff_path} (against {base.name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + ")")
+        for lang in ("en", "zh"):
+            captions = (base_spec.title_zh or base_spec.title_en, spec.title_zh or spec.title_en) if lang == "zh" else (base_spec.title_en, spec.title_en)
+            picture = side_by_side(base, twin, out / f"{base.name}_vs_{spec.name}.{lang}.png", diff, captions=captions, lang=lang)
+            print(f"wrote {picture} (before | after, {lang})")
+    print(f"\nDone. Look at the PNG plans in {out}; open the GLB files with any glTF viewer.")
     return 0
 
 

@@ -13,10 +13,13 @@ fails is skipped and reported in `Twin.warnings` with its GlobalId, class and re
 """
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import io
 import math
 import os
 import re
+import sys
 import zipfile
 from pathlib import Path
 from typing import Callable
@@ -31,13 +34,14 @@ from twin import cache as twin_cache
 from twin.errors import IfcFileError
 from twin.model import Element, Mesh, SpatialNode, Twin
 
-LOADER_VERSION = "ifc-loader-6"
+LOADER_VERSION = "ifc-loader-7"
 """Bumped whenever what the loader produces changes, so stale cache entries are not used."""
 
 Progress = Callable[[int, int, str], None]
 """progress(done, total, what) — called as elements are triangulated."""
 
 _TRAILER = b"END-ISO-10303-21;"
+_TRAILER_RE = re.compile(rb"END-ISO-10303-21;(?:\s|/\*.*?\*/)*\Z", re.S)  # comments may follow
 _SCHEMA_RE = re.compile(rb"FILE_SCHEMA\s*\(\s*\(\s*'([^']*)'", re.IGNORECASE)
 _SUPPORTED = {"IFC2X3": "IFC2X3", "IFC4": "IFC4", "IFC4X3_ADD2": "IFC4X3_ADD2", "IFC4X3": "IFC4X3_ADD2"}
 # Releases ifcopenshell has no schema for, read as the nearest one it has (with a warning).
@@ -86,7 +90,7 @@ def check_spf(data: bytes, where: str) -> tuple[str, str, list[str]]:
         if head.startswith(b"{") or head.startswith(b"["):
             raise IfcFileError(f"{where}: looks like JSON; expected IFC-SPF text starting 'ISO-10303-21;'")
         raise IfcFileError(f"{where}: not an IFC file (no 'ISO-10303-21;' header)")
-    if not data.rstrip().endswith(_TRAILER):
+    if not _TRAILER_RE.search(data[-65536:]):
         raise IfcFileError(f"{where}: truncated: the file does not end with '{_TRAILER.decode()}' (cut short while copying or saving?)")
     match = _SCHEMA_RE.search(data[:65536])
     if not match:
@@ -99,6 +103,17 @@ def check_spf(data: bytes, where: str) -> tuple[str, str, list[str]]:
         warnings.append(f"{where}: header names {named}, a pre-release of IFC 4.3; read as IFC4X3_ADD2 — entities that changed between releases may be missing")
         return named, _NEAR_RELEASES[named], warnings
     raise IfcFileError(f"{where}: unknown schema {named!r} (supported: IFC2X3, IFC4, IFC4X3 and its release candidates)")
+
+
+def _parser_complaints(log: str) -> str:
+    """One line summing up entities the parser skipped (names the schema does not know)."""
+    unknown: dict[str, int] = {}
+    for match in re.finditer(r"Entity with name '([^']+)' not found", log or ""):
+        unknown[match.group(1)] = unknown.get(match.group(1), 0) + 1
+    if not unknown:
+        return ""
+    listed = ", ".join(f"{name} ×{count}" for name, count in sorted(unknown.items()))
+    return f"instances of entities unknown to the schema were skipped: {listed}"
 
 
 def open_ifc(path: str | os.PathLike) -> tuple[ifcopenshell.file, str, list[str]]:
@@ -114,8 +129,12 @@ def open_ifc(path: str | os.PathLike) -> tuple[ifcopenshell.file, str, list[str]
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
+    ifcopenshell.get_log()  # clear what earlier reads left
     try:
         model = ifcopenshell.file.from_string(text)
+        skipped = _parser_complaints(ifcopenshell.get_log())
+        if skipped:
+            warnings.append(f"{where}: {skipped}")
     except Exception as exc:  # ifcopenshell raises several types for bad SPF
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise IfcFileError(f"{where}: cannot be parsed as {read_as}: {message}") from None
@@ -154,6 +173,9 @@ def _value(value, length_scale: float):
 def _read_property(prop, length_scale: float):
     kind = prop.is_a()
     if kind == "IfcPropertySingleValue":
+        unit = getattr(prop, "Unit", None)
+        if unit is not None and getattr(unit, "UnitType", None) == "LENGTHUNIT":
+            length_scale = _unit_to_metres(unit)  # a unit on the property overrides the project's
         return _value(prop.NominalValue, length_scale)
     if kind == "IfcPropertyEnumeratedValue":
         values = [_value(v, length_scale) for v in (prop.EnumerationValues or ())]
@@ -287,13 +309,9 @@ def _georeference(model, length_scale: float, where: str, warnings: list[str]) -
                            [0, 0, effective, 0],
                            [0, 0, 0, 1.0]])
         return matrix, (east, north, height), crs_name
-    # Not georeferenced: keep large engineering coordinates precise by a rounded origin.
-    origin = np.zeros(3)
-    if math.hypot(*site_xyz[:2]) > 1.0e4:
-        origin[:2] = np.round(site_xyz[:2], -2)
-    matrix = np.eye(4)
-    matrix[:3, 3] = -origin
-    return matrix, (float(origin[0]), float(origin[1]), float(origin[2])), None
+    # Not georeferenced: engineering coordinates as they are; _recentre moves the origin next
+    # to the elements afterwards if they sit far from it.
+    return np.eye(4), (0.0, 0.0, 0.0), None
 
 
 _PREFIX = {"MILLI": 1e-3, "CENTI": 1e-2, "DECI": 1e-1, "KILO": 1e3}
@@ -314,6 +332,9 @@ def _unit_to_metres(unit) -> float:
 def _geometry_settings() -> ifcopenshell.geom.settings:
     settings = ifcopenshell.geom.settings()
     settings.set("use-world-coords", False)  # local meshes + placements: shared geometry stays shared
+    # Geometry in file units, scaled to metres here: ifcopenshell leaves units unconverted,
+    # silently, when a file holds more than one context (an IfcProjectLibrary beside the project).
+    settings.set("convert-back-units", True)
     settings.set("weld-vertices", True)
     settings.set("no-normals", True)  # the viewer computes normals; halves the output
     settings.set("apply-default-materials", False)
@@ -531,7 +552,7 @@ def _load_uncached(path: Path, *, progress: Progress | None, threads: int | None
     def on_shape(shape) -> None:
         gid = shape.guid
         geometry = shape.geometry
-        verts = np.asarray(geometry.verts, dtype=np.float64).reshape(-1, 3)
+        verts = np.asarray(geometry.verts, dtype=np.float64).reshape(-1, 3) * length_scale
         faces = np.asarray(geometry.faces, dtype=np.int32).reshape(-1, 3)
         if len(faces) == 0 or not np.all(np.isfinite(verts)):
             return
@@ -542,6 +563,7 @@ def _load_uncached(path: Path, *, progress: Progress | None, threads: int | None
             meshes[mesh_id] = Mesh(vertices=verts - centre, faces=faces)
             mesh_offset[mesh_id] = centre
         placement = np.array(shape.transformation.matrix, dtype=np.float64).reshape(4, 4).T  # column-major
+        placement[:3, 3] *= length_scale
         offset = np.eye(4)
         offset[:3, 3] = mesh_offset[mesh_id]
         transform = georef @ placement @ offset
@@ -559,22 +581,8 @@ def _load_uncached(path: Path, *, progress: Progress | None, threads: int | None
     threads = threads or 1
     wanted = [e for e in model.by_type("IfcProduct") if getattr(e, "Representation", None) is not None]
     total = len(wanted)
-    if total:
-        if not any(_iterate_shapes(model, settings, threads, on_shape, progress, total, library) for library in GEOMETRY_LIBRARIES):
-            # One broken representation can stop the whole iterator: go element by element.
-            warnings.append(f"{where}: the geometry iterator stopped on a broken representation; triangulated element by element instead")
-            for index, product in enumerate(wanted):
-                try:
-                    shape = ifcopenshell.geom.create_shape(settings, product)
-                except Exception as exc:
-                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                    if product.GlobalId in elements:
-                        warnings.append(f"{where}: geometry failed for {product.GlobalId} ({product.is_a()}): {reason}; element kept without mesh")
-                    continue
-                shape_record = _ShapeRecord(product.GlobalId, shape)
-                on_shape(shape_record)
-                if progress is not None and (index % 50 == 0 or index + 1 == total):
-                    progress(index + 1, total, "triangulating (element by element)")
+    with _quiet_stdout():
+        _triangulate(model, wanted, elements, settings, threads, on_shape, progress, total, where, warnings)
     for product in wanted:
         gid = product.GlobalId
         if gid in elements and gid not in with_shape and not product.is_a("IfcFeatureElement"):
@@ -583,6 +591,8 @@ def _load_uncached(path: Path, *, progress: Progress | None, threads: int | None
     for gid, (mesh_id, transform) in site_meshes.items():
         spatial[gid].mesh_id = mesh_id
         spatial[gid].transform = transform
+    if crs is None and origin == (0.0, 0.0, 0.0):
+        origin = _recentre([e.transform for e in elements.values() if e.mesh_id] + [n.transform for n in spatial.values() if n.mesh_id])
 
     if not elements and not site_meshes:
         raise IfcFileError(f"{where}: empty model: no elements")
@@ -590,6 +600,63 @@ def _load_uncached(path: Path, *, progress: Progress | None, threads: int | None
     meshes = {k: m for k, m in meshes.items() if k in used}  # openings and the like have bodies too
     return Twin(name=path.stem, source=str(path), schema=named_schema, crs=crs, origin=origin,
                 elements=elements, meshes=meshes, spatial=spatial, warnings=warnings)
+
+
+def _triangulate(model, wanted: list, elements: dict, settings, threads: int, on_shape, progress: Progress | None,
+                 total: int, where: str, warnings: list[str]) -> None:
+    """Every product's shape through on_shape: the iterator with each geometry library in turn,
+    and element by element when one broken representation stops the iterator altogether."""
+    if not total:
+        return
+    if any(_iterate_shapes(model, settings, threads, on_shape, progress, total, library) for library in GEOMETRY_LIBRARIES):
+        return
+    warnings.append(f"{where}: the geometry iterator stopped on a broken representation; triangulated element by element instead")
+    for index, product in enumerate(wanted):
+        try:
+            shape = ifcopenshell.geom.create_shape(settings, product)
+        except Exception as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if product.GlobalId in elements:
+                warnings.append(f"{where}: geometry failed for {product.GlobalId} ({product.is_a()}): {reason}; element kept without mesh")
+            continue
+        on_shape(_ShapeRecord(product.GlobalId, shape))
+        if progress is not None and (index % 50 == 0 or index + 1 == total):
+            progress(index + 1, total, "triangulating (element by element)")
+
+
+def _recentre(transforms: list[np.ndarray]) -> tuple[float, float, float]:
+    """Keep large engineering coordinates precise for float32 consumers (GLB, viewers): when
+    the elements sit more than 10 km from the file's origin, move the twin's origin to their
+    median, rounded to 100 m, shifting the transforms in place. Returns the new origin."""
+    if not transforms:
+        return (0.0, 0.0, 0.0)
+    median = np.median(np.array([t[:3, 3] for t in transforms]), axis=0)
+    if math.hypot(median[0], median[1]) <= 1.0e4:
+        return (0.0, 0.0, 0.0)
+    shift = np.array([round(median[0], -2), round(median[1], -2), 0.0])
+    for transform in transforms:
+        transform[:3, 3] -= shift
+    return (float(shift[0]), float(shift[1]), 0.0)
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Send file descriptor 1 to /dev/null: ifcopenshell's geometry code prints debug dumps
+    for some representations straight to stdout, which would corrupt `twin info --json`."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        try:
+            ctypes.CDLL(None).fflush(None)
+        except Exception:
+            pass
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _has_body(product) -> bool:

@@ -203,6 +203,8 @@ class Layers:
     site_boundary: Polygon | None = None
     defaults: dict[str, int] = field(default_factory=dict)
     """'layer.field' → how many items used the documented default."""
+    warnings: list[str] = field(default_factory=list)
+    """Elements left out of a layer, with the reason."""
 
     def counts(self) -> dict[str, int]:
         return {name: len(getattr(self, name)) for name in LAYER_NAMES}
@@ -321,48 +323,59 @@ def extract_layers(twin: Twin) -> Layers:
             by_building.setdefault(element.building, []).append(element)
 
     layers.site_boundary = _site_boundary(twin, geo)
-    _buildings(twin, geo, read, layers, by_building)
+    try:
+        _buildings(twin, geo, read, layers, by_building)
+    except Exception as exc:
+        layers.warnings.append(f"layers: buildings left out: {type(exc).__name__}: {exc}")
     for element in elements:
-        cls = element.ifc_class
-        if cls == "IfcDoor":
-            _door(element, geo, read, layers)
-        if cls == "IfcPavement" or "CT_Road" in element.psets:
-            _road(element, geo, read, layers)
-        if cls == "IfcSpace" and (element.predefined_type or "").upper() == "PARKING":
-            _parking(element, geo, read, layers)
-        if cls == "IfcPipeSegment" or (cls == "IfcFlowSegment" and ("CT_StormPipe" in element.psets or element.systems)):
-            _pipe(element, geo, read, layers)
-        if cls == "IfcDistributionChamberElement" or "CT_StormNode" in element.psets:
-            _storm_node(element, geo, read, layers)
-        surface_type = _surface_type(element)
-        if surface_type:
-            _surface(element, surface_type, geo, read, layers)
-        if "CT_LID" in element.psets:
-            _lid(element, geo, read, layers)
-        if "CT_ServicePoint" in element.psets:
-            _service_point(element.global_id, element.name, element.psets["CT_ServicePoint"], geo.footprint(element), None, layers)
-        if cls in ("IfcSpace", "IfcSpatialZone") and (_truthy(element.prop("CT_Safety", "AssemblyArea", False)) or (element.object_type or "").upper() == "ASSEMBLY_AREA"):
-            footprint = geo.footprint(element)
-            area = float(footprint.area)
-            capacity = element.prop("CT_Safety", "Capacity")
-            layers.assembly_areas.append(Area(global_id=element.global_id, name=element.name, footprint=footprint, area_m2=area,
-                                              capacity_persons=int(capacity) if capacity is not None else int(area / M2_PER_PERSON_ASSEMBLY)))
-        if cls == "IfcFireSuppressionTerminal" and (element.predefined_type or "").upper() == "FIREHYDRANT":
-            layers.hydrants.append(PointFeature(global_id=element.global_id, position=geo.centre(element)))
-        if _truthy(element.prop("CT_Retrofit", "Illegal", False)):
-            footprint = geo.footprint(element)
-            layers.illegal_structures.append(Area(global_id=element.global_id, name=element.name, footprint=footprint,
-                                                  area_m2=float(footprint.area), height_m=geo.z_range(element)[1] - geo.z_range(element)[0]))
-        if cls in ("IfcWall", "IfcWallStandardCase", "IfcRailing") and element.building is None and _contained_in_site(twin, element):
-            footprint = geo.footprint(element)
-            lo, hi = geo.z_range(element)
-            layers.barriers.append(Area(global_id=element.global_id, name=element.name, footprint=footprint,
-                                        area_m2=float(footprint.area), height_m=hi - lo))
-        if cls == "IfcTransportElement" and (element.predefined_type or "").upper() == "ELEVATOR":
-            layers.elevators.append(PointFeature(global_id=element.global_id, position=geo.centre(element), building=element.building))
+        try:
+            _element_layers(twin, element, geo, read, layers)
+        except Exception as exc:  # one odd element must not cost the whole twin its layers
+            layers.warnings.append(f"layers: {element.global_id} ({element.ifc_class}) left out: {type(exc).__name__}: {exc}")
     _connect_pipes(twin, layers, read)
     layers.defaults = dict(sorted(read.defaults.items()))
     return layers
+
+
+def _element_layers(twin: Twin, element: Element, geo: "_Geometry", read: "_Reader", layers: Layers) -> None:
+    """Add one element to every layer it belongs to."""
+    cls = element.ifc_class
+    if cls == "IfcDoor":
+        _door(element, geo, read, layers)
+    if cls == "IfcPavement" or "CT_Road" in element.psets:
+        _road(element, geo, read, layers)
+    if cls == "IfcSpace" and (element.predefined_type or "").upper() == "PARKING":
+        _parking(element, geo, read, layers)
+    if cls == "IfcPipeSegment" or (cls == "IfcFlowSegment" and ("CT_StormPipe" in element.psets or element.systems)):
+        _pipe(element, geo, read, layers)
+    if cls == "IfcDistributionChamberElement" or "CT_StormNode" in element.psets:
+        _storm_node(element, geo, read, layers)
+    surface_type = _surface_type(element) if element.mesh_id is not None else None
+    if surface_type:
+        _surface(element, surface_type, geo, read, layers)
+    if "CT_LID" in element.psets:
+        _lid(element, geo, read, layers)
+    if "CT_ServicePoint" in element.psets:
+        _service_point(element.global_id, element.name, element.psets["CT_ServicePoint"], geo.footprint(element), None, layers)
+    if cls in ("IfcSpace", "IfcSpatialZone") and (_truthy(element.prop("CT_Safety", "AssemblyArea", False)) or (element.object_type or "").upper() == "ASSEMBLY_AREA"):
+        footprint = geo.footprint(element)
+        area = float(footprint.area)
+        capacity = element.prop("CT_Safety", "Capacity")
+        layers.assembly_areas.append(Area(global_id=element.global_id, name=element.name, footprint=footprint, area_m2=area,
+                                          capacity_persons=int(capacity) if capacity is not None else int(area / M2_PER_PERSON_ASSEMBLY)))
+    if cls == "IfcFireSuppressionTerminal" and (element.predefined_type or "").upper() == "FIREHYDRANT":
+        layers.hydrants.append(PointFeature(global_id=element.global_id, position=geo.centre(element)))
+    if _truthy(element.prop("CT_Retrofit", "Illegal", False)):
+        footprint = geo.footprint(element)
+        layers.illegal_structures.append(Area(global_id=element.global_id, name=element.name, footprint=footprint,
+                                              area_m2=float(footprint.area), height_m=geo.z_range(element)[1] - geo.z_range(element)[0]))
+    if cls in ("IfcWall", "IfcWallStandardCase", "IfcRailing") and element.building is None and _contained_in_site(twin, element):
+        footprint = geo.footprint(element)
+        lo, hi = geo.z_range(element)
+        layers.barriers.append(Area(global_id=element.global_id, name=element.name, footprint=footprint,
+                                    area_m2=float(footprint.area), height_m=hi - lo))
+    if cls == "IfcTransportElement" and (element.predefined_type or "").upper() == "ELEVATOR":
+        layers.elevators.append(PointFeature(global_id=element.global_id, position=geo.centre(element), building=element.building))
 
 
 def _contained_in_site(twin: Twin, element: Element) -> bool:
@@ -393,8 +406,8 @@ def _buildings(twin: Twin, geo: _Geometry, read: _Reader, layers: Layers, by_bui
         if node.ifc_class != "IfcBuilding":
             continue
         members = by_building.get(node.global_id, [])
-        if not members:
-            continue
+        if not any(e.mesh_id for e in members):
+            continue  # a building with no geometry (a component sample, a library) is no building to simulate
         horizontal = [e for e in members if e.ifc_class in ("IfcSlab", "IfcRoof", "IfcCovering") and e.mesh_id]
         parts = [geo.footprint(e) for e in (horizontal or [e for e in members if e.mesh_id])]
         footprint = shapely.union_all([p for p in parts if not p.is_empty], grid_size=1e-3) if parts else Polygon()

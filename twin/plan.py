@@ -31,7 +31,7 @@ from shapely.geometry import Point, Polygon
 from shapely.geometry.polygon import orient
 
 from twin.diff import STATUSES, TwinDiff, diff_twins
-from twin.errors import TwinError, OutputError
+from twin.errors import OutputError
 from twin.model import Element, Mesh, Twin
 
 DPI = 150

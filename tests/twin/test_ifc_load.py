@@ -189,3 +189,37 @@ def test_cli_info_json_contract(tmp_path):
         assert layer in info["layers"]
     assert info["elements"] == 3 + 3 + 3  # walls, windows, pipe + 2 chambers
     assert info["layers"]["pipes"] == 1 and info["layers"]["manholes"] == 2
+
+
+def test_comment_after_the_trailer_is_not_truncation(tmp_path):
+    path = tmp_path / "commented.ifc"
+    make_ifc(path)
+    path.write_text(path.read_text() + "/* written by a generator */\n")
+    assert len(load_ifc(path, cache=False).elements) == 3
+
+
+def test_project_library_beside_the_project_keeps_metres(tmp_path):
+    # Two contexts (IfcProject + IfcProjectLibrary) make ifcopenshell's geometry skip unit
+    # conversion; the loader converts itself, so a millimetre wall is still 10 m long.
+    path = tmp_path / "library.ifc"
+    facts = make_ifc(path, unit="MILLI")
+    model = ifcopenshell.open(str(path))
+    model.createIfcProjectLibrary(ifcopenshell.guid.new(), None, "Library")
+    model.write(str(path))
+    twin = load_ifc(path, cache=False)
+    extent = np.ptp(twin.world_vertices(twin.elements[facts["walls"][0]]), axis=0)
+    assert extent == pytest.approx([10.0, 0.2, 3.0], abs=1e-6)
+
+
+def test_property_with_its_own_unit(tmp_path):
+    path = tmp_path / "units.ifc"
+    facts = make_ifc(path)
+    model = ifcopenshell.open(str(path))
+    wall = model.by_guid(facts["walls"][0])
+    millimetre = model.createIfcSIUnit(None, "LENGTHUNIT", "MILLI", "METRE")
+    prop = model.createIfcPropertySingleValue("ClearWidth", None, model.create_entity("IfcLengthMeasure", 900.0), millimetre)
+    pset = model.createIfcPropertySet(ifcopenshell.guid.new(), None, "CT_Door", None, [prop])
+    model.createIfcRelDefinesByProperties(ifcopenshell.guid.new(), None, None, None, [wall], pset)
+    model.write(str(path))
+    twin = load_ifc(path, cache=False)
+    assert twin.elements[facts["walls"][0]].psets["CT_Door"]["ClearWidth"] == pytest.approx(0.9)
