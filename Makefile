@@ -7,10 +7,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test sample clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 viewer/node_modules/.package-lock.json: viewer/package-lock.json

@@ -165,7 +165,7 @@ def cmd_diff(args) -> int:
 def cmd_demo(args) -> int:
     from twin.diff import diff_twins
     from twin.export import export_glb
-    from twin.plan import plan_map, side_by_side
+    from twin.plan import cjk_font, plan_map, side_by_side
     from twin.project import load_project, load_state, warm_cache
 
     project = load_project(args.project)
@@ -197,7 +197,7 @@ def cmd_demo(args) -> int:
         path = out / f"{spec.name}.glb"
         stats = export_glb(twin, path)
         print(f"wrote {path} ({stats.nodes} nodes, {stats.meshes} meshes, {stats.bytes / 1e6:.1f} MB)")
-        plan_path = plan_map(twin, out / f"{spec.name}.png", title=f"{spec.title_en} / {spec.title_zh}" if spec.title_zh else spec.title_en)
+        plan_path = plan_map(twin, out / f"{spec.name}.png", title=f"{spec.title_en} ({spec.name})")
         print(f"wrote {plan_path} (plan view of the layers)")
         if spec.name == base.name:
             continue
@@ -207,10 +207,12 @@ def cmd_demo(args) -> int:
         (out / f"{spec.name}.diff.json").write_text(json.dumps(diff.to_json(), ensure_ascii=False))
         counts = diff.summary()["counts"]
         print(f"wrote {diff_path} (against {base.name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + ")")
-        for lang in ("en", "zh"):
+        for lang in ("en", "zh") if cjk_font() else ("en",):
             captions = (base_spec.title_zh or base_spec.title_en, spec.title_zh or spec.title_en) if lang == "zh" else (base_spec.title_en, spec.title_en)
             picture = side_by_side(base, twin, out / f"{base.name}_vs_{spec.name}.{lang}.png", diff, captions=captions, lang=lang)
             print(f"wrote {picture} (before | after, {lang})")
+    if not cjk_font():
+        print("(no CJK font found: Chinese pictures skipped; install fonts-noto-cjk to get them)")
     print(f"\nDone. Look at the PNG plans in {out}; open the GLB files with any glTF viewer.")
     return 0
 
