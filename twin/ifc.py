@@ -34,7 +34,7 @@ from twin import cache as twin_cache
 from twin.errors import IfcFileError
 from twin.model import Element, Mesh, SpatialNode, Twin
 
-LOADER_VERSION = "ifc-loader-7"
+LOADER_VERSION = "ifc-loader-8"
 """Bumped whenever what the loader produces changes, so stale cache entries are not used."""
 
 Progress = Callable[[int, int, str], None]
@@ -591,6 +591,11 @@ def _load_uncached(path: Path, *, progress: Progress | None, threads: int | None
     for gid, (mesh_id, transform) in site_meshes.items():
         spatial[gid].mesh_id = mesh_id
         spatial[gid].transform = transform
+    for site in model.by_type("IfcSite"):
+        try:
+            spatial[site.GlobalId].outline = _footprint_outline(site, length_scale, georef)
+        except Exception as exc:  # an odd curve costs the outline only
+            warnings.append(f"{where}: site {site.GlobalId} footprint not read: {type(exc).__name__}")
     if crs is None and origin == (0.0, 0.0, 0.0):
         origin = _recentre([e.transform for e in elements.values() if e.mesh_id] + [n.transform for n in spatial.values() if n.mesh_id])
 
@@ -622,6 +627,29 @@ def _triangulate(model, wanted: list, elements: dict, settings, threads: int, on
         on_shape(_ShapeRecord(product.GlobalId, shape))
         if progress is not None and (index % 50 == 0 or index + 1 == total):
             progress(index + 1, total, "triangulating (element by element)")
+
+
+def _footprint_outline(product, length_scale: float, georef: np.ndarray) -> list[tuple[float, float]] | None:
+    """The closed plan outline of a product's 'FootPrint' representation (IfcPolyline or
+    IfcIndexedPolyCurve), in twin coordinates; None if it has none."""
+    if product.Representation is None or product.ObjectPlacement is None:
+        return None
+    for representation in product.Representation.Representations or ():
+        if (representation.RepresentationIdentifier or "") != "FootPrint":
+            continue
+        for item in representation.Items or ():
+            if item.is_a("IfcPolyline"):
+                points = [tuple(p.Coordinates) for p in item.Points]
+            elif item.is_a("IfcIndexedPolyCurve"):
+                points = [tuple(c) for c in item.Points.CoordList]
+            else:
+                continue
+            local = np.array([(p[0], p[1], p[2] if len(p) > 2 else 0.0) for p in points], dtype=np.float64) * length_scale
+            matrix = georef @ _placement_matrix(product.ObjectPlacement, length_scale)
+            world = local @ matrix[:3, :3].T + matrix[:3, 3]
+            if len(world) >= 3:
+                return [(float(x), float(y)) for x, y in world[:, :2]]
+    return None
 
 
 def _recentre(transforms: list[np.ndarray]) -> tuple[float, float, float]:

@@ -390,7 +390,13 @@ def _site_boundary(twin: Twin, geo: _Geometry):
             footprint = geo.footprint(proxy)
             if not footprint.is_empty:
                 return footprint
-    return None
+    for node in twin.spatial.values():
+        if node.ifc_class == "IfcSite" and node.outline:
+            outline = Polygon(node.outline)
+            if outline.is_valid and outline.area > 0:
+                return outline
+    context = twin.context.get("site_boundary") if twin.context else None
+    return context
 
 
 def _buildings(twin: Twin, geo: _Geometry, read: _Reader, layers: Layers, by_building: dict[str, list[Element]]) -> None:

@@ -52,6 +52,8 @@ class SpatialNode:
     """Storey elevation above the twin's z = 0, metres (storeys only)."""
     psets: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Property sets of the spatial element (a building's Pset_BuildingCommon, CT_Residential)."""
+    outline: list[tuple[float, float]] | None = None
+    """Plan outline from a 2D 'FootPrint' representation (a site boundary), twin coordinates."""
     mesh_id: str | None = None
     """Key into Twin.meshes when the node has its own shape (a site's terrain or footprint)."""
     transform: np.ndarray = field(default_factory=lambda: np.eye(4))
