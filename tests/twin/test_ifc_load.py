@@ -223,3 +223,35 @@ def test_property_with_its_own_unit(tmp_path):
     model.write(str(path))
     twin = load_ifc(path, cache=False)
     assert twin.elements[facts["walls"][0]].psets["CT_Door"]["ClearWidth"] == pytest.approx(0.9)
+
+
+def test_element_by_element_when_the_iterator_cannot_run(tmp_path, monkeypatch):
+    # Force the last-resort path (taken when one broken representation stops the iterator in
+    # some ifcopenshell versions): every element is then triangulated on its own.
+    import twin.ifc
+
+    path = tmp_path / "fallback.ifc"
+    facts = make_ifc(path, windows=4)
+    reference = load_ifc(path, cache=False)
+    monkeypatch.setattr(twin.ifc, "GEOMETRY_LIBRARIES", ("no-such-kernel",))
+    fallback = load_ifc(path, cache=False)
+    assert any("element by element" in w for w in fallback.warnings)
+    for gid in facts["walls"] + facts["windows"]:
+        assert np.allclose(fallback.world_vertices(fallback.elements[gid]).min(axis=0),
+                           reference.world_vertices(reference.elements[gid]).min(axis=0), atol=1e-6)
+
+
+def test_cli_diff_text_and_json(tmp_path):
+    base = tmp_path / "a.ifc"
+    make_ifc(base, statuses=True)
+    model = ifcopenshell.open(str(base))
+    wall = model.by_type("IfcWall")[0]
+    gone = wall.GlobalId
+    model.remove(wall)  # one element gone, nothing else changed
+    other = tmp_path / "b.ifc"
+    model.write(str(other))
+    text = subprocess.run([sys.executable, "-m", "twin.cli", "diff", str(base), str(other)], capture_output=True, text=True, cwd=ROOT)
+    assert text.returncode == 0, text.stderr
+    assert "removed 1" in text.stdout and "added 0" in text.stdout
+    data = subprocess.run([sys.executable, "-m", "twin.cli", "diff", str(base), str(other), "--json"], capture_output=True, text=True, cwd=ROOT)
+    assert json.loads(data.stdout)["removed"] == [gone]
