@@ -1232,6 +1232,22 @@ class Writer:
 
     def fix_global_ids(self) -> None:
         """Derive the GlobalIds of relationships and property sets from the objects they belong to."""
+        # ifcopenshell.api builds these SETs through Python sets of entity instances, whose order
+        # follows memory addresses: sort them by instance id so the file's bytes do not vary.
+        for rel in self.f.by_type("IfcRelAggregates"):
+            rel.RelatedObjects = sorted(rel.RelatedObjects, key=lambda x: x.id())
+        for rel in self.f.by_type("IfcRelContainedInSpatialStructure"):
+            rel.RelatedElements = sorted(rel.RelatedElements, key=lambda x: x.id())
+        for rel in self.f.by_type("IfcRelAssignsToGroup"):
+            rel.RelatedObjects = sorted(rel.RelatedObjects, key=lambda x: x.id())
+        for rel in self.f.by_type("IfcRelDefinesByType"):
+            rel.RelatedObjects = sorted(rel.RelatedObjects, key=lambda x: x.id())
+        for rel in self.f.by_type("IfcRelNests"):  # ports: their order carries no meaning here
+            rel.RelatedObjects = sorted(rel.RelatedObjects, key=lambda x: x.id())
+        for rel in self.f.by_type("IfcRelDefinesByProperties"):
+            rel.RelatedObjects = sorted(rel.RelatedObjects, key=lambda x: x.id())
+        for rel in self.f.by_type("IfcRelAssociates"):
+            rel.RelatedObjects = sorted(rel.RelatedObjects, key=lambda x: x.id())
         counters: dict[str, int] = {}
         for e in sorted(self.f.by_type("IfcRoot"), key=lambda e: e.id()):
             if e.id() in self.keys:

@@ -26,6 +26,17 @@ def make_ifc(path: Path, *, schema: str = "IFC4", unit: str = "METERS", georef: 
              site_at: tuple[float, float] = (0.0, 0.0), statuses: bool = False, windows: int = 0,
              storm: bool = False) -> dict:
     """Write a small model; returns facts the tests assert against (GlobalIds, counts)."""
+    import ifcopenshell.api.owner.settings as owner_settings
+
+    saved = owner_settings.get_user, owner_settings.get_application
+    try:
+        return _make_ifc(path, schema=schema, unit=unit, georef=georef, site_at=site_at, statuses=statuses,
+                         windows=windows, storm=storm)
+    finally:  # ifcopenshell's owner settings are global: leave them as found for other code
+        owner_settings.get_user, owner_settings.get_application = saved
+
+
+def _make_ifc(path, *, schema, unit, georef, site_at, statuses, windows, storm) -> dict:
     f = ifcopenshell.api.run("project.create_file", version=schema)
     if schema == "IFC2X3":  # IFC2X3 requires an owner history on every rooted entity
         import ifcopenshell.api.owner.settings as owner_settings
