@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import tempfile
 from pathlib import Path
 
+from twin.atomic import write_atomically
+from twin.errors import OutputError
 from twin.model import Twin
 
 
@@ -39,16 +40,8 @@ def put(key: str, twin: Twin) -> None:
     layers, twin._layers = twin._layers, None
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".pickle")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                pickle.dump(twin, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, folder / f"{key}.pickle")
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-    except OSError:
+        write_atomically(folder / f"{key}.pickle", lambda stream: pickle.dump(twin, stream, protocol=pickle.HIGHEST_PROTOCOL), mode=0o600)
+    except (OSError, OutputError):
         pass
     finally:
         twin._layers = layers

@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import Any, Literal
 import numpy as np
 
 from twin.diff import TwinDiff, diff_twins, jsonable
+from twin.atomic import write_atomically
 from twin.errors import TwinError
 from twin.model import Element, Mesh, Twin
 
@@ -184,7 +184,7 @@ def export_glb(twin: Twin, path: str | os.PathLike, *, diff: TwinDiff | None = N
     naming the file when it cannot be written; nothing is left behind either way.
     """
     data, stats = encode_glb(twin, diff=diff, colour_by=colour_by, removed_from=removed_from)
-    _write_atomically(Path(path), data)
+    write_atomically(path, lambda stream: stream.write(data))
     return stats
 
 
@@ -544,30 +544,6 @@ def _glb_container(json_bytes: bytes, binary: bytes) -> bytes:
         chunks += [struct.pack("<II", len(binary), _CHUNK_BIN), binary]
     body = b"".join(chunks)
     return struct.pack("<III", _GLB_MAGIC, 2, 12 + len(body)) + body
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename over `path`."""
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise TwinError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; a GLB is served to browsers
-        os.replace(temporary, path)
-    except BaseException as exc:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        if isinstance(exc, OSError):
-            raise TwinError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        raise
 
 
 def _checked_vertices(mesh: Mesh, where: str) -> np.ndarray:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -31,6 +30,7 @@ from shapely.geometry import Point, Polygon
 from shapely.geometry.polygon import orient
 
 from twin.diff import STATUSES, TwinDiff, diff_twins
+from twin.atomic import write_atomically
 from twin.errors import OutputError
 from twin.model import Element, Mesh, Twin
 
@@ -1204,21 +1204,5 @@ def _checked_output(path: str | os.PathLike) -> Path:
 
 
 def _save(figure, path: Path) -> None:
-    """Render to a temporary file in the target folder, then rename over `path`."""
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise PlanError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            figure.savefig(stream, format="png", dpi=DPI, facecolor=figure.get_facecolor())
-        os.replace(temporary, path)
-    except BaseException as exc:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        if isinstance(exc, OSError):
-            raise PlanError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        raise
+    """Render the PNG whole, then put it in place (twin.atomic)."""
+    write_atomically(path, lambda stream: figure.savefig(stream, format="png", dpi=DPI, facecolor=figure.get_facecolor()))

@@ -120,7 +120,7 @@ def test_cache_returns_the_same_twin(tmp_path):
     warm = load_ifc(path, cache=True)
     assert set(warm.elements) == set(cold.elements)
     assert all(np.array_equal(warm.meshes[k].vertices, cold.meshes[k].vertices) for k in cold.meshes)
-    leftovers = [p for p in Path(os.environ["TWIN_CACHE_DIR"]).iterdir() if p.name.startswith(".tmp-")]
+    leftovers = [p for p in Path(os.environ["TWIN_CACHE_DIR"]).iterdir() if p.name.endswith(".tmp")]
     assert leftovers == []
 
 
