@@ -6,6 +6,7 @@ so a crash never leaves half an entry; an unreadable entry is ignored and rewrit
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import pickle
@@ -26,11 +27,16 @@ def content_key(data: bytes, version: str) -> str:
 
 def get(key: str) -> Twin | None:
     path = cache_dir() / f"{key}.pickle"
+    collecting = gc.isenabled()
+    gc.disable()  # unpickling creates many objects and no cycles: the collector only costs time (about 2×)
     try:
         with open(path, "rb") as handle:
             twin = pickle.load(handle)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
         return None
+    finally:
+        if collecting:
+            gc.enable()
     return twin if isinstance(twin, Twin) else None
 
 
