@@ -139,6 +139,17 @@ PREDEFINED_STYLES: dict[tuple[str, str], Style] = {
 }
 """Where a predefined type reads better in its own colour (roof slabs are roofs)."""
 
+SURFACE_STYLES: dict[str, Style] = {
+    "roof": _TERRACOTTA, "road": _ASPHALT, "paving": _PAVING, "permeable_paving": Style(colour="#b9a27a"),
+    "green": _GREEN, "water": Style(colour="#4f8fc9", alpha=0.8, roughness=0.1),
+}
+"""The surface type of docs/ifc_mapping.md (CT_Surface.SurfaceType) wins over the class: a
+TERRAIN lawn is green, a paving slab is paving."""
+LID_STYLES: dict[str, Style] = {
+    "bioretention": Style(colour="#2e8b57"), "rain_garden": Style(colour="#2e8b57"),
+    "green_roof": Style(colour="#58a55c"), "storage_tank": _WATER_STRUCTURE,
+}
+
 DEFAULT_STYLE = Style(colour="#b4b4b4")
 
 DIFF_STYLES: dict[str, Style] = {
@@ -201,8 +212,14 @@ def encode_glb(twin: Twin, *, diff: TwinDiff | None = None,
     return _GlbBuilder(twin, diff=diff, colour_by=colour_by, removed_from=removed_from).build()
 
 
-def style_for(ifc_class: str, predefined_type: str | None) -> tuple[str, Style]:
+def style_for(ifc_class: str, predefined_type: str | None, psets: dict | None = None) -> tuple[str, Style]:
     """(material name, style) of an element in a by-class export."""
+    lid_type = str((psets or {}).get("CT_LID", {}).get("LIDType") or "").lower()
+    if lid_type in LID_STYLES:
+        return f"lid.{lid_type}", LID_STYLES[lid_type]
+    surface_type = str((psets or {}).get("CT_Surface", {}).get("SurfaceType") or "").lower()
+    if surface_type in SURFACE_STYLES:
+        return f"surface.{surface_type}", SURFACE_STYLES[surface_type]
     if predefined_type and (ifc_class, predefined_type) in PREDEFINED_STYLES:
         return f"{ifc_class}.{predefined_type}", PREDEFINED_STYLES[(ifc_class, predefined_type)]
     return ifc_class, CLASS_STYLES.get(ifc_class, DEFAULT_STYLE)
@@ -366,7 +383,7 @@ class _GlbBuilder:
             if ghost or self.colour_by == "diff":
                 material = self._material(f"diff:{status}", DIFF_STYLES[status])
             else:
-                name, style = style_for(element.ifc_class, element.predefined_type)
+                name, style = style_for(element.ifc_class, element.predefined_type, element.psets)
                 material = self._material(f"class:{name}", style)
             where = f"{source.name}: element {gid} ({element.ifc_class})"
             self._place(node, source, element.mesh_id, element.transform, material, where,

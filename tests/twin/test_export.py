@@ -346,6 +346,17 @@ def test_class_colours(tmp_path):
     assert min(wall[:3]) > 0.7  # light walls
 
 
+def test_surface_type_wins_over_class_colour(tmp_path):
+    twin = community()
+    twin.elements["lawn"] = Element(global_id="lawn", ifc_class="IfcGeographicElement", predefined_type="TERRAIN",
+                                    container="site", mesh_id="road", psets={"CT_Surface": {"SurfaceType": "green"}})
+    export_glb(twin, tmp_path / "lawn.glb")
+    gltf, _ = read_glb(tmp_path / "lawn.glb")
+    lawn = materials_of(gltf)["lawn"]
+    red, green, blue, _ = lawn["pbrMetallicRoughness"]["baseColorFactor"]
+    assert lawn["name"] == "class:surface.green" and green > red and green > blue
+
+
 def proposal(base: Twin) -> Twin:
     other = copy.deepcopy(base)
     other.name = "proposal_a"
