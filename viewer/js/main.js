@@ -1,0 +1,290 @@
+/**
+ * Community Twin viewer: boots the app and wires the modules together.
+ *
+ * Modules: i18n (labels zh/en), state (view state + URL), api (server), loader (GLB →
+ * Model), stage (renderer, camera, viewports), compare (modes, swipe slider), layers and
+ * diff (toggles), pick + panel (properties), tree (spatial tree), markers (service
+ * points), clock (the one playback clock).
+ *
+ * Hooks on `window` for the browser tests (tests/viewer/) and other automation.
+ * Pixel coordinates are canvas CSS pixels from the canvas's top-left corner.
+ *   __ready                 Promise: resolves (with __stats()) after the first frame of the
+ *                           loaded state(s) is rendered; rejects with the loading error.
+ *   __readPixels(x,y,w,h)   renders, then reads that block in the same task →
+ *                           {width, height, data: [r,g,b,a, ...] rows from the top}.
+ *   __setMode(mode)         'single' | 'side' | 'swipe' → Promise, resolves once drawn.
+ *   __setStates({single, left, right, diff}) → Promise, resolves once drawn.
+ *   __setSwipe(f)           slider at fraction f of the width (left state left of it):
+ *                           0 shows only the right state, 1 only the left one.
+ *   __setLang(lang)         'zh' | 'en'.
+ *   __stats()               {drawCalls, triangles, nodes, elements, frame, mode} of the last frame.
+ *   __pickAt(x, y)          pick what is under (x, y) → Promise<GlobalId | null>, resolved once
+ *                           the property panel shows the server's answer.
+ *   __pickGlobalId(gid)     select an element by GlobalId → Promise<GlobalId | null>, likewise.
+ *   __screenOf(gid, side)   {x, y} of the element's box centre as drawn on 'left' | 'right'
+ *                           (default 'right'), or null when not loaded or off screen.
+ *   __setLayer(key, on), __setDiffStatus(status, on)   the sidebar toggles.
+ *   __fitSite()             camera back to the whole community (no animation).
+ *   __setTime(t)            playback clock time in seconds (js/clock.js) → the clamped time.
+ */
+import { fetchProjects } from './api.js';
+import { Clock, bindClockBar } from './clock.js';
+import { Compare } from './compare.js';
+import { DiffLegend } from './diff.js';
+import { initialLanguage, setLanguage, onLanguageChange, t, titleOf, language } from './i18n.js';
+import { LayerToggles, applyVisibility, defaultLayersShown } from './layers.js';
+import { Model } from './loader.js';
+import { PropertyPanel } from './panel.js';
+import { Picker } from './pick.js';
+import { SOUTH_EAST_OBLIQUE, Stage } from './stage.js';
+import { MODES, state, update, onChange, readUrl, baselineName, stateInfo } from './state.js';
+import { SpatialTree } from './tree.js';
+
+const $ = (selector) => document.querySelector(selector);
+
+let resolveReady;
+let rejectReady;
+window.__ready = new Promise((resolve, reject) => {
+  resolveReady = resolve;
+  rejectReady = reject;
+});
+window.__ready.catch(() => {}); // shown on the page; not an unhandled rejection
+
+// -- language first, so every label below is born in it --------------------------------
+state.lang = initialLanguage();
+setLanguage(state.lang);
+
+const viewport = $('#viewport');
+const stage = new Stage(viewport, $('#scene-canvas'));
+const panel = new PropertyPanel($('#properties'), { onClose: () => picker.clear() });
+const picker = new Picker(stage, panel);
+const layerToggles = new LayerToggles($('#layers-list'), (key, shown) => {
+  update({ layersShown: { ...state.layersShown, [key]: shown } });
+});
+const diffLegend = new DiffLegend($('#diff-section'), (status, shown) => {
+  update({ diffShown: { ...state.diffShown, [status]: shown } });
+});
+const tree = new SpatialTree($('#tree'), (nodes, globalId) => {
+  const box = Model.boxOf(nodes);
+  if (!box.isEmpty()) stage.fit(box, { margin: 0.7 });
+  if (globalId) picker.highlight(globalId);
+});
+const clock = new Clock();
+bindClockBar(clock, $('#clock-bar'));
+
+let cameraMovedByVisitor = false;
+stage.controls.addEventListener('start', () => {
+  cameraMovedByVisitor = true;
+});
+stage.controls.addEventListener('end', () => update({ camera: stage.pose() }));
+
+const compare = new Compare(stage, viewport, {
+  onLoading: (busy) => {
+    $('#loading').hidden = !busy;
+  },
+  onError: (error) => showMessage(`${t('app.error')}: ${error.message}`),
+  onModels: () => modelsChanged(),
+});
+
+function showMessage(text) {
+  const box = $('#message');
+  box.textContent = text;
+  box.hidden = !text;
+}
+
+/** After the models on the stage change: visibility, legend, tree, counts, highlight. */
+function modelsChanged() {
+  for (const model of compare.shownModels()) applyVisibility(model, state.layersShown, state.diffShown);
+  const current = compare.shownModels()[0] ?? null;
+  layerToggles.setCounts(current?.layerCounts ?? {});
+  layerToggles.setShown(state.layersShown);
+  const base = state.mode === 'single' ? baselineName() : state.left;
+  diffLegend.render({ active: state.diff, model: current, shown: state.diffShown, baseTitle: titleOf(stateInfo(base)) });
+  if (tree.model !== current) {
+    tree.model = current;
+    tree.render(current?.tree ?? []);
+  }
+  picker.refresh();
+  stage.requestRender();
+}
+
+// -- header controls ---------------------------------------------------------------------
+
+function fillStateSelect(select, value) {
+  select.replaceChildren(...(state.project?.states ?? []).map((info) => {
+    const option = new Option(titleOf(info), info.name);
+    option.selected = info.name === value;
+    return option;
+  }));
+}
+
+function refreshControls() {
+  for (const button of document.querySelectorAll('[data-mode]')) {
+    button.setAttribute('aria-pressed', String(button.dataset.mode === state.mode));
+  }
+  $('#pick-single').hidden = state.mode !== 'single';
+  $('#pick-left').hidden = state.mode === 'single';
+  $('#pick-right').hidden = state.mode === 'single';
+  fillStateSelect($('#state-single'), state.single);
+  fillStateSelect($('#state-left'), state.left);
+  fillStateSelect($('#state-right'), state.right);
+  $('#diff-toggle').setAttribute('aria-pressed', String(state.diff));
+  $('#project-title').textContent = titleOf(state.project) || t('app.title');
+  $('#project-title').title = $('#project-title').textContent;
+  document.title = `${titleOf(state.project)} · ${t('app.title')}`;
+}
+
+for (const button of document.querySelectorAll('[data-mode]')) {
+  button.addEventListener('click', () => update({ mode: button.dataset.mode }));
+}
+$('#state-single').addEventListener('change', (event) => update({ single: event.target.value }));
+$('#state-left').addEventListener('change', (event) => update({ left: event.target.value }));
+$('#state-right').addEventListener('change', (event) => update({ right: event.target.value }));
+$('#diff-toggle').addEventListener('click', () => update({ diff: !state.diff }));
+$('#lang-toggle').addEventListener('click', () => update({ lang: language() === 'zh' ? 'en' : 'zh' }));
+$('#fullscreen').addEventListener('click', () => {
+  if (document.fullscreenElement) document.exitFullscreen();
+  else document.documentElement.requestFullscreen?.();
+});
+$('#sidebar-toggle').addEventListener('click', () => {
+  document.body.classList.toggle('sidebar-hidden');
+});
+$('#reset-view').addEventListener('click', () => fitSite(true));
+$('#screenshot').addEventListener('click', () => {
+  stage.renderNow(); // the drawing buffer is only valid in the task that drew it
+  const link = document.createElement('a');
+  link.href = stage.canvas.toDataURL('image/png');
+  link.download = `${state.project?.name ?? 'community'}-${state.mode}.png`;
+  link.click();
+});
+onLanguageChange(() => {
+  refreshControls();
+  modelsChanged();
+});
+
+// -- picking with the pointer: a click, not the end of a drag ----------------------------
+let pressed = null;
+stage.canvas.addEventListener('pointerdown', (event) => {
+  pressed = { x: event.clientX, y: event.clientY, at: performance.now(), button: event.button };
+});
+stage.canvas.addEventListener('pointerup', (event) => {
+  if (!pressed || pressed.button !== 0) return;
+  const moved = Math.hypot(event.clientX - pressed.x, event.clientY - pressed.y);
+  const held = performance.now() - pressed.at;
+  pressed = null;
+  if (moved > 5 || held > 600) return;
+  const rect = stage.canvas.getBoundingClientRect();
+  picker.pickAt(event.clientX - rect.left, event.clientY - rect.top);
+});
+window.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape') picker.clear();
+});
+
+// -- state changes ---------------------------------------------------------------------------
+let applying = Promise.resolve();
+
+function fitSite(animate = false) {
+  const model = compare.shownModels()[0];
+  if (!model) return Promise.resolve();
+  return stage.fit(model.siteBox, { direction: SOUTH_EAST_OBLIQUE, animate, margin: 0.98 });
+}
+
+onChange((changed) => {
+  if (changed.has('lang')) setLanguage(state.lang);
+  if (['mode', 'single', 'left', 'right', 'diff'].some((key) => changed.has(key))) {
+    refreshControls();
+    applying = compare.apply().then(() => {
+      if (changed.has('mode') && !cameraMovedByVisitor) return fitSite(false);
+      return undefined;
+    }).catch(() => {});
+  }
+  if (changed.has('layersShown') || changed.has('diffShown')) modelsChanged();
+});
+
+// -- hooks -------------------------------------------------------------------------------------
+
+async function shown() {
+  await applying;
+  stage.renderNow();
+  return stage.stats();
+}
+
+Object.assign(window, {
+  __readPixels: (x, y, width, height) => stage.readPixels(x, y, width, height),
+  __setMode: (mode) => {
+    if (!MODES.includes(mode)) throw new Error(`mode must be one of ${MODES}, not ${mode}`);
+    update({ mode });
+    return shown();
+  },
+  __setStates: (patch) => {
+    update(patch);
+    return shown();
+  },
+  __setSwipe: (fraction) => {
+    compare.setSwipe(Number(fraction));
+    return state.swipe;
+  },
+  __setLang: (lang) => {
+    update({ lang });
+    return language();
+  },
+  __stats: () => stage.stats(),
+  __pickAt: (x, y) => picker.pickAt(x, y),
+  __pickGlobalId: (globalId) => picker.pickGlobalId(globalId),
+  __screenOf: (globalId, side = 'right') => {
+    const node = stage.slots[side]?.model?.byGlobalId.get(globalId);
+    return node ? stage.screenOf(node, side) : null;
+  },
+  __setLayer: (key, shown) => {
+    update({ layersShown: { ...state.layersShown, [key]: Boolean(shown) } });
+    stage.renderNow();
+  },
+  __setDiffStatus: (status, shown) => {
+    update({ diffShown: { ...state.diffShown, [status]: Boolean(shown) } });
+    stage.renderNow();
+  },
+  __fitSite: () => fitSite(false),
+  __setTime: (seconds) => clock.setTime(seconds),
+});
+
+// -- boot ----------------------------------------------------------------------------------------
+
+async function boot() {
+  const asked = readUrl();
+  const projects = await fetchProjects();
+  if (!projects.length) throw new Error(t('app.noProjects'));
+  const project = projects.find((p) => p.name === asked.project) ?? projects[0];
+  const names = project.states.map((s) => s.name);
+  const known = (name, fallback) => (names.includes(name) ? name : fallback);
+  state.project = project;
+  const baseline = baselineName();
+  const firstProposal = names.find((name) => name !== baseline) ?? baseline;
+  Object.assign(state, {
+    mode: asked.mode ?? 'single',
+    single: known(asked.single, baseline),
+    left: known(asked.left, baseline),
+    right: known(asked.right, firstProposal),
+    diff: asked.diff ?? false,
+    swipe: asked.swipe ?? 0.5,
+    layersShown: defaultLayersShown(),
+  });
+  refreshControls();
+  await compare.apply();
+  if (asked.camera) {
+    stage.setPose(asked.camera);
+    cameraMovedByVisitor = true;
+  } else {
+    await fitSite(false);
+  }
+  update({ camera: stage.pose() });
+  stage.renderNow();
+}
+
+boot().then(
+  () => requestAnimationFrame(() => resolveReady(stage.stats())),
+  (error) => {
+    showMessage(`${t('app.error')}: ${error.message}`);
+    $('#loading').hidden = true;
+    rejectReady(error);
+  },
+);

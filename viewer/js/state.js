@@ -1,0 +1,95 @@
+/**
+ * The view state of the app — what is shown, not how — with change notification and
+ * a mirror in the URL, so a view can be shared or bookmarked.
+ *
+ * Modules change it with `update({...})`; listeners registered with `onChange` get the
+ * set of keys that changed. The URL query carries project, mode, states, diff, swipe,
+ * language and camera (`cam=x,y,z,tx,ty,tz` in model coordinates, metres).
+ */
+
+export const DIFF_STATUSES = ['added', 'removed', 'geometry', 'data', 'geometry+data', 'unchanged'];
+export const MODES = ['single', 'side', 'swipe'];
+
+export const state = {
+  project: null,          // {name, title_en, title_zh, states: [...]}
+  mode: 'single',
+  single: null,           // state shown in the single view
+  left: null,             // left state in side-by-side and swipe (usually the baseline)
+  right: null,            // right state in side-by-side and swipe (a proposal)
+  diff: false,            // colour the proposal by change against its base
+  diffShown: Object.fromEntries(DIFF_STATUSES.map((status) => [status, true])),
+  layersShown: {},        // layer group → visible (filled by layers.js)
+  swipe: 0.5,             // fraction of the width showing the left state
+  lang: 'en',
+  camera: null,           // [x, y, z, tx, ty, tz] from the URL, applied once
+  selected: null,         // GlobalId of the picked element
+};
+
+const listeners = new Set();
+
+export function onChange(listener) {
+  listeners.add(listener);
+}
+
+/** Merge `patch` into the state and tell listeners which keys changed. */
+export function update(patch) {
+  const changed = new Set();
+  for (const [key, value] of Object.entries(patch)) {
+    if (state[key] !== value) {
+      state[key] = value;
+      changed.add(key);
+    }
+  }
+  if (changed.size) {
+    for (const listener of listeners) listener(changed);
+    writeUrl();
+  }
+  return changed;
+}
+
+/** The baseline state of the project (flagged by the server, else the first). */
+export function baselineName() {
+  const states = state.project?.states ?? [];
+  return (states.find((s) => s.baseline) ?? states[0])?.name ?? null;
+}
+
+export function stateInfo(name) {
+  return state.project?.states.find((s) => s.name === name) ?? null;
+}
+
+/** Read what the URL asks for: the parts of the state that can be shared. */
+export function readUrl(search = window.location.search) {
+  const query = new URLSearchParams(search);
+  const asked = {};
+  if (query.get('project')) asked.project = query.get('project');
+  if (MODES.includes(query.get('mode'))) asked.mode = query.get('mode');
+  for (const key of ['single', 'left', 'right']) if (query.get(key)) asked[key] = query.get(key);
+  if (query.has('diff')) asked.diff = query.get('diff') === '1';
+  const swipe = Number.parseFloat(query.get('swipe'));
+  if (Number.isFinite(swipe)) asked.swipe = Math.min(1, Math.max(0, swipe));
+  const camera = (query.get('cam') || '').split(',').map(Number);
+  if (camera.length === 6 && camera.every(Number.isFinite)) asked.camera = camera;
+  return asked;
+}
+
+let urlTimer = 0;
+
+/** Mirror the shareable state in the URL (debounced; replaces, never adds history). */
+export function writeUrl() {
+  clearTimeout(urlTimer);
+  urlTimer = setTimeout(() => {
+    const query = new URLSearchParams();
+    if (state.project) query.set('project', state.project.name);
+    query.set('mode', state.mode);
+    if (state.mode === 'single') query.set('single', state.single ?? '');
+    else {
+      query.set('left', state.left ?? '');
+      query.set('right', state.right ?? '');
+    }
+    if (state.diff) query.set('diff', '1');
+    if (state.mode === 'swipe') query.set('swipe', state.swipe.toFixed(3));
+    query.set('lang', state.lang);
+    if (state.camera) query.set('cam', state.camera.map((v) => v.toFixed(1)).join(','));
+    window.history.replaceState(null, '', `${window.location.pathname}?${query}`);
+  }, 250);
+}
