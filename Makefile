@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test sample clean
+.PHONY: setup demo serve test sample clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ setup: $(STAMP) viewer/node_modules/.package-lock.json
 
 demo: setup
 	$(VENV)/bin/twin demo ifc_models/sample_community -o out
+
+serve: setup
+	$(VENV)/bin/twin serve ifc_models/sample_community
 
 test: setup
 	$(PY) -m pytest -q

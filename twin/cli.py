@@ -213,7 +213,8 @@ def cmd_demo(args) -> int:
             print(f"wrote {picture} (before | after, {lang})")
     if not cjk_font():
         print("(no CJK font found: Chinese pictures skipped; install fonts-noto-cjk to get them)")
-    print(f"\nDone. Look at the PNG plans in {out}; open the GLB files with any glTF viewer.")
+    print(f"\nDone. Look at the PNG plans in {out}; open the GLB files with any glTF viewer,")
+    print("or see before and after in 3D in the browser: `make serve` (twin serve), then open http://127.0.0.1:8000/")
     return 0
 
 
