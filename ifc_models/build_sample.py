@@ -1093,8 +1093,11 @@ class Writer:
         project = api.root.create_entity(f, ifc_class="IfcProject", name="sample_community")
         project.LongName = "Community Twin sample community"
         self.register(project, "project")
-        api.unit.assign_unit(f, units=[api.unit.add_si_unit(f, unit_type=t) for t in (
+        assignment = api.unit.assign_unit(f, units=[api.unit.add_si_unit(f, unit_type=t) for t in (
             "LENGTHUNIT", "AREAUNIT", "VOLUMEUNIT", "PLANEANGLEUNIT", "TIMEUNIT")])
+        # assign_unit passes the units through a Python set, whose order follows object hashes:
+        # sort them so the file's bytes do not change from run to run.
+        assignment.Units = sorted(assignment.Units, key=lambda u: u.id())
         model_ctx = api.context.add_context(f, context_type="Model")
         self.body_ctx = api.context.add_context(f, context_type="Model", context_identifier="Body",
                                                 target_view="MODEL_VIEW", parent=model_ctx)
