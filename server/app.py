@@ -7,22 +7,30 @@ Config keys (all optional):
   instance folder (`instance/` next to the `server` package);
 - `VIEWER_DIR`: the viewer's folder; default `viewer/` of the repository;
 - `STATE_CACHE_SIZE`: loaded states kept in memory (server.twins), default 4;
+- `JOB_WORKERS`: worker processes of the job pool (server.jobs), default 1 (2 on 4+ cores);
+- `MAX_CONTENT_LENGTH`: largest request body (uploads), default 200 MB; larger → 413;
 - `TESTING` and any other Flask setting.
 
 Creating the app only checks that the project folders exist: no project file is read and no
-state is loaded until a request needs it.
+state is loaded until a request needs it. It opens (or creates) the store in the instance
+folder (server.store), offers the projects registered there besides `PROJECTS`, and marks
+failed the jobs a previous server process left queued or running. The job pool's processes
+start with the first job; `app.extensions["community_twin"].jobs.shutdown()` stops them.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-from server import errors, projects, states, static
+from server import errors, jobs_api, projects, states, static, uploads
 from server.catalog import ProjectCatalog
 from server.glb_cache import GlbCache
+from server.jobs import JobRunner
 from server.services import EXTENSION, Services
+from server.store import DATABASE_NAME, Store
 from server.twins import DEFAULT_CAPACITY, StateStore
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -38,20 +46,34 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         PROJECTS=[str(SAMPLE_PROJECT)],
         VIEWER_DIR=str(REPOSITORY / "viewer"),
         STATE_CACHE_SIZE=DEFAULT_CAPACITY,
+        JOB_WORKERS=2 if (os.cpu_count() or 1) >= 4 else 1,
+        MAX_CONTENT_LENGTH=200 * 1024 * 1024,
     )
     app.config.update(config)
     app.config["INSTANCE_PATH"] = app.instance_path
     app.json.ensure_ascii = False  # Chinese titles as UTF-8, not \u escapes
     app.json.sort_keys = False  # keep the documented key order
 
+    catalog = ProjectCatalog(app.config["PROJECTS"])  # a bad PROJECTS fails before anything is written
+    store = Store(Path(app.instance_path) / DATABASE_NAME)
+    store.create_schema()
+    interrupted = store.mark_interrupted()
+    if interrupted:
+        app.logger.warning("%d job(s) left unfinished by a previous server process marked failed", interrupted)
+    for registered in store.projects():
+        catalog.add(registered["folder"])
     state_store = StateStore(capacity=int(app.config["STATE_CACHE_SIZE"]))
     app.extensions[EXTENSION] = Services(
-        catalog=ProjectCatalog(app.config["PROJECTS"]),
+        catalog=catalog,
         states=state_store,
         glb=GlbCache(Path(app.instance_path) / "glb", state_store),
+        store=store,
+        jobs=JobRunner(store, instance_path=app.instance_path, max_workers=int(app.config["JOB_WORKERS"])),
     )
     errors.register_error_handlers(app)
     app.register_blueprint(projects.bp)
     app.register_blueprint(states.bp)
+    app.register_blueprint(uploads.bp)
+    app.register_blueprint(jobs_api.bp)
     app.register_blueprint(static.bp)
     return app

@@ -55,6 +55,18 @@ class ProjectCatalog:
         self._entries = entries
         self._lock = threading.Lock()
 
+    def add(self, folder: str | Path) -> None:
+        """Offer one more project folder (a registered or uploaded project), unless already offered.
+        Not checked here: a folder that has gone is listed with its error, not fatal."""
+        path = Path(folder).resolve()
+        with self._lock:
+            if all(entry.folder != path for entry in self._entries):
+                self._entries.append(_Entry(folder=path))
+
+    def folders(self) -> list[Path]:
+        with self._lock:
+            return [entry.folder for entry in self._entries]
+
     def _refresh(self, entry: _Entry) -> None:
         stamp = file_stamp(entry.folder / "project.toml")
         if stamp == entry.stamp:

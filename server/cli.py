@@ -84,6 +84,7 @@ def cmd_serve(args) -> int:
         print("stopped", file=sys.stderr)
     finally:
         server.close()
+        app.extensions["community_twin"].jobs.shutdown(wait=False)  # queued jobs: failed on next start
     return 0
 
 

@@ -2,6 +2,8 @@
 
     GET /api/projects   [{name, title_en, title_zh, states: [{name, title_en, title_zh, baseline}]}]
 
+Configured projects come first, then those registered or uploaded (server.uploads, server.store).
+
 A project whose project.toml cannot be read is listed with `error` and no states, so one
 broken folder does not hide the others.
 """

@@ -1,4 +1,4 @@
-"""The per-app objects the blueprints share (projects, loaded states, GLB cache) and lookups that 404.
+"""The per-app objects the blueprints share (projects, loaded states, GLB cache, store, jobs) and lookups that 404.
 
 `create_app` puts one `Services` in `app.extensions["community_twin"]`; a route reaches it with
 `services()`. Nothing is module-level state, so two apps (two tests) never share a cache.
@@ -13,6 +13,8 @@ from twin.project import Project, StateSpec
 
 from server.catalog import ProjectCatalog, UnknownProject
 from server.glb_cache import GlbCache
+from server.jobs import JobRunner
+from server.store import Store
 from server.twins import StateStore
 
 EXTENSION = "community_twin"
@@ -23,6 +25,8 @@ class Services:
     catalog: ProjectCatalog
     states: StateStore
     glb: GlbCache
+    store: Store
+    jobs: JobRunner
 
 
 def services() -> Services:

@@ -104,8 +104,10 @@ class StateStore:
         self._lru.move_to_end(key)
         return loaded
 
-    def loaded(self, project: Project, state: str) -> _Loaded:
+    def loaded(self, project: Project, state: str, *,
+               progress: Callable[[int, int, str], None] | None = None) -> _Loaded:
         """The loaded state, loading it (once, whatever the number of waiting threads) if needed.
+        `progress(done, total, what)` is the loader's callback, called only if a load happens.
         Raises the loader's TwinError for a bad file."""
         fingerprint = self.fingerprint(project, state)
         key = (str(project.root), state)
@@ -119,7 +121,7 @@ class StateStore:
                 loaded = self._cached(key, fingerprint)
                 if loaded is not None:
                     return loaded
-            loaded = _Loaded(fingerprint, load_state(project, state, cache=True))
+            loaded = _Loaded(fingerprint, load_state(project, state, cache=True, progress=progress))
             with self._lock:
                 self.loads += 1
                 self._lru[key] = loaded

@@ -6,6 +6,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "twin"))
+sys.path.insert(0, str(ROOT / "tests" / "server"))
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -8,6 +8,7 @@ import struct
 from pathlib import Path
 
 import pytest
+from api_helpers import error_of
 from shapely.geometry import shape
 
 from twin.diff import diff_twins, jsonable
@@ -44,14 +45,6 @@ def app(tmp_path_factory):
 @pytest.fixture(scope="module")
 def client(app):
     return app.test_client()
-
-
-def error_of(response, status: int) -> str:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.is_json
-    body = response.get_json()
-    assert set(body) == {"error"} and body["error"]
-    return body["error"]
 
 
 # ------------------------------------------------------------------------ projects
@@ -263,9 +256,9 @@ def test_malformed_queries_are_400_json_naming_them(client, url, named):
 
 
 def test_wrong_method_is_405_json(client):
-    response = client.post("/api/projects")
-    assert "POST /api/projects" in error_of(response, 405)
-    assert "GET" in response.headers["Allow"]
+    response = client.delete("/api/projects")
+    assert "DELETE /api/projects" in error_of(response, 405)
+    assert {"GET", "POST"} <= set(response.headers["Allow"].split(", "))
 
 
 @pytest.fixture
@@ -306,7 +299,9 @@ def test_bad_files_are_422_and_bugs_500_and_the_server_keeps_answering(broken_ap
 def test_app_creation_reads_nothing_and_rejects_non_projects(tmp_path):
     app = create_app({"INSTANCE_PATH": str(tmp_path / "instance")})
     assert app.extensions["community_twin"].states.loads == 0
-    assert not (tmp_path / "instance").exists()
+    # the instance folder holds only the store (server.store): no GLB, no project file read
+    assert {path.name for path in (tmp_path / "instance").iterdir()} <= {
+        "twin.sqlite3", "twin.sqlite3-wal", "twin.sqlite3-shm"}
     from twin.errors import ProjectError
     with pytest.raises(ProjectError, match="not a project"):
         create_app({"PROJECTS": [str(tmp_path)]})
