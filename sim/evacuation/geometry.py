@@ -1,0 +1,155 @@
+"""Prepared geometry of a scenario: raster, distance fields to each exit, walls and exit lines as arrays.
+
+Built once per geometry (walkable area, obstacles, exits) and reused by every run on it.
+Each exit gets an "apron": the exit line extruded `apron_m` outward, added to the walkable
+raster as the target of the distance field, so the field's zero level lies on the exit line
+and its gradient points through the opening. The apron's sides continue the door jambs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from shapely.geometry import LineString, MultiPolygon, Polygon
+from shapely.ops import unary_union
+
+from . import kernels
+
+
+@dataclass(kw_only=True)
+class PreparedGeometry:
+    """Arrays the kernels read. Rasters are [exit, row (y), column (x)], cell centres at x0 + (i + 0.5) cell_m."""
+
+    area: shapely.Geometry          # walkable area minus obstacles (m, scenario CRS)
+    cell_m: float                   # raster cell side (m)
+    x0: float                       # raster origin, lower-left corner (m)
+    y0: float
+    walkable: np.ndarray            # uint8[ny, nx], 1 = walkable (including exit aprons)
+    distance_m: np.ndarray          # float64[n_exits, ny, nx], geodesic distance to each exit (inf = unreachable)
+    dir_x: np.ndarray               # float64[n_exits, ny, nx], unit desired direction
+    dir_y: np.ndarray
+    wall_seg: np.ndarray            # float64[n_walls, 4], x1, y1, x2, y2 (m)
+    wall_x0: float
+    wall_y0: float
+    wall_cell_m: float
+    wall_nx: int
+    wall_ny: int
+    wall_cell_start: np.ndarray     # int64[n_cells + 1] CSR offsets
+    wall_cell_items: np.ndarray     # int64[...] wall indices near each cell
+    exit_seg: np.ndarray            # float64[n_exit_segments, 4]
+    exit_seg_exit: np.ndarray       # int64[n_exit_segments], which exit each segment belongs to
+
+    def distance_at(self, exit_index: int, x: float, y: float) -> float:
+        """Geodesic distance (m) from (x, y) to exit `exit_index`, nearest raster cell."""
+        i = int(np.clip((x - self.x0) // self.cell_m, 0, self.walkable.shape[1] - 1))
+        j = int(np.clip((y - self.y0) // self.cell_m, 0, self.walkable.shape[0] - 1))
+        return float(self.distance_m[exit_index, j, i])
+
+
+def _outward_normal(area, line: LineString) -> np.ndarray:
+    """Unit normal of the exit line pointing out of the walkable area."""
+    (ax, ay), (bx, by) = line.coords[0], line.coords[-1]
+    length = float(np.hypot(bx - ax, by - ay))
+    nrm = np.array([-(by - ay), bx - ax]) / length
+    mid = np.array(line.interpolate(0.5, normalized=True).coords[0])
+    probe = 0.05
+    inside_plus = area.buffer(1e-9).contains(shapely.Point(*(mid + probe * nrm)))
+    inside_minus = area.buffer(1e-9).contains(shapely.Point(*(mid - probe * nrm)))
+    if inside_plus and not inside_minus:
+        return -nrm
+    return nrm
+
+
+def _wall_segments(geom) -> np.ndarray:
+    """All boundary segments (exterior and holes) of a (Multi)Polygon as float64[n, 4]."""
+    rings = []
+    polys = geom.geoms if isinstance(geom, MultiPolygon) else [geom]
+    for p in polys:
+        if p.is_empty:
+            continue
+        rings.append(np.asarray(p.exterior.coords))
+        rings.extend(np.asarray(r.coords) for r in p.interiors)
+    segs = [np.hstack([r[:-1], r[1:]]) for r in rings if len(r) > 1]
+    out = np.vstack(segs) if segs else np.zeros((0, 4))
+    keep = np.hypot(out[:, 2] - out[:, 0], out[:, 3] - out[:, 1]) > 1e-9
+    return np.ascontiguousarray(out[keep], dtype=np.float64)
+
+
+def prepare_geometry(*, walkable, obstacles, exits, cell_m: float = 0.25, apron_m: float = 1.0,
+                     wall_range_m: float = 1.0) -> PreparedGeometry:
+    """Rasterise the walkable area, compute one distance field per exit, and index walls.
+
+    walkable: (Multi)Polygon; obstacles: list of Polygons; exits: list of LineStrings.
+    wall_range_m: walls farther than this from a cell are not listed for it (the wall
+    repulsion has decayed to nothing well before: exp(-1 m / D_w)).
+    """
+    area = walkable.difference(unary_union(obstacles)) if obstacles else walkable
+    aprons = []
+    normals = []
+    for line in exits:
+        n_out = _outward_normal(area, line)
+        (ax, ay), (bx, by) = line.coords[0], line.coords[-1]
+        apron = Polygon([(ax, ay), (bx, by), (bx + apron_m * n_out[0], by + apron_m * n_out[1]),
+                         (ax + apron_m * n_out[0], ay + apron_m * n_out[1])])
+        aprons.append(apron)
+        normals.append(n_out)
+    # aprons must not pierce obstacles or the area on the other side of a wall
+    full = unary_union([area] + aprons).buffer(0)
+    minx, miny, maxx, maxy = full.bounds
+    x0, y0 = minx - cell_m, miny - cell_m
+    nx = int(np.ceil((maxx - x0) / cell_m)) + 1
+    ny = int(np.ceil((maxy - y0) / cell_m)) + 1
+    cx = x0 + (np.arange(nx) + 0.5) * cell_m
+    cy = y0 + (np.arange(ny) + 0.5) * cell_m
+    gx, gy = np.meshgrid(cx, cy)
+    shapely.prepare(full)
+    walkable_mask = shapely.contains_xy(full, gx, gy).astype(np.uint8)
+    n_exits = len(exits)
+    distance = np.empty((n_exits, ny, nx))
+    dir_x = np.empty((n_exits, ny, nx))
+    dir_y = np.empty((n_exits, ny, nx))
+    for k, apron in enumerate(aprons):
+        shapely.prepare(apron)
+        target = (shapely.contains_xy(apron, gx, gy) & (walkable_mask == 1)).astype(np.uint8)
+        if not target.any():  # a very narrow exit: take the cells the line itself touches
+            target = (shapely.dwithin(exits[k], shapely.points(gx, gy), 0.5 * cell_m) & (walkable_mask == 1)).astype(np.uint8)
+        distance[k] = kernels.fast_marching(walkable_mask, target, cell_m)
+        ux, uy = kernels.descent_directions(distance[k], cell_m)
+        # inside the apron the field is flat: walk straight out through the opening
+        ux[target == 1] = normals[k][0]
+        uy[target == 1] = normals[k][1]
+        dir_x[k], dir_y[k] = ux, uy
+    wall_seg = _wall_segments(full)
+    wall_cell_m = 1.0
+    wx0, wy0 = x0, y0
+    wnx = int(np.ceil(nx * cell_m / wall_cell_m)) + 1
+    wny = int(np.ceil(ny * cell_m / wall_cell_m)) + 1
+    buckets: list[list[int]] = [[] for _ in range(wnx * wny)]
+    for w, (ax, ay, bx, by) in enumerate(wall_seg):
+        i0 = max(int((min(ax, bx) - wall_range_m - wx0) // wall_cell_m), 0)
+        i1 = min(int((max(ax, bx) + wall_range_m - wx0) // wall_cell_m), wnx - 1)
+        j0 = max(int((min(ay, by) - wall_range_m - wy0) // wall_cell_m), 0)
+        j1 = min(int((max(ay, by) + wall_range_m - wy0) // wall_cell_m), wny - 1)
+        jj, ii = np.mgrid[j0:j1 + 1, i0:i1 + 1]
+        cells = shapely.box(wx0 + ii * wall_cell_m, wy0 + jj * wall_cell_m,
+                            wx0 + (ii + 1) * wall_cell_m, wy0 + (jj + 1) * wall_cell_m)
+        near = shapely.distance(LineString([(ax, ay), (bx, by)]), cells) <= wall_range_m
+        for c in (jj[near] * wnx + ii[near]).ravel():
+            buckets[int(c)].append(w)
+    start = np.zeros(wnx * wny + 1, dtype=np.int64)
+    start[1:] = np.cumsum([len(b) for b in buckets])
+    items = np.array([w for b in buckets for w in b], dtype=np.int64)
+    exit_seg = []
+    exit_seg_exit = []
+    for k, line in enumerate(exits):
+        c = np.asarray(line.coords)
+        for p, q in zip(c[:-1], c[1:]):
+            exit_seg.append([p[0], p[1], q[0], q[1]])
+            exit_seg_exit.append(k)
+    return PreparedGeometry(
+        area=area, cell_m=cell_m, x0=x0, y0=y0, walkable=walkable_mask, distance_m=distance,
+        dir_x=dir_x, dir_y=dir_y, wall_seg=wall_seg, wall_x0=wx0, wall_y0=wy0, wall_cell_m=wall_cell_m,
+        wall_nx=wnx, wall_ny=wny, wall_cell_start=start, wall_cell_items=items,
+        exit_seg=np.asarray(exit_seg, dtype=np.float64).reshape(-1, 4),
+        exit_seg_exit=np.asarray(exit_seg_exit, dtype=np.int64))

@@ -1,0 +1,168 @@
+"""GeoJSON scenario in, trajectories out (a table PedPy reads).
+
+Scenario format (issue 5 contract) — a GeoJSON FeatureCollection in a projected CRS, metres:
+
+    {"type": "FeatureCollection",
+     "settings": {"dt_s": 0.05, "max_time_s": 600},          # optional
+     "features": [
+       {"type": "Feature", "properties": {"role": "walkable"}, "geometry": Polygon|MultiPolygon},  # holes = obstacles
+       {"type": "Feature", "properties": {"role": "obstacle"}, "geometry": Polygon},
+       {"type": "Feature", "properties": {"role": "exit", "width_m": 1.0, "id": "gate-north"},
+        "geometry": LineString across the opening},
+       {"type": "Feature", "properties": {"role": "assembly"}, "geometry": Polygon},
+       {"type": "Feature", "properties": {"role": "agent", "group": "elderly",
+        "speed_mps": 0.8, "premovement_s": 30}, "geometry": Point}]}
+
+group is one of adult (default), elderly, child, mobility_impaired; speed_mps and
+premovement_s are optional (drawn from the group and the run settings when absent).
+An agent counts as evacuated when it crosses an exit line.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import shapely
+from shapely.geometry import shape
+from shapely.ops import unary_union
+
+from .model import GROUPS, Agent, Exit, Scenario, ScenarioError
+
+ROLES = ("walkable", "obstacle", "exit", "assembly", "agent")
+_GEOMETRY_OF_ROLE = {"walkable": ("Polygon", "MultiPolygon"), "obstacle": ("Polygon", "MultiPolygon"),
+                     "exit": ("LineString",), "assembly": ("Polygon", "MultiPolygon"), "agent": ("Point",)}
+
+
+def _number(where, props, key, *, positive=False, minimum=None, default=None):
+    if key not in props or props[key] is None:
+        return default
+    v = props[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ScenarioError(f"{where}: field '{key}' must be a number, got {v!r}")
+    if positive and v <= 0:
+        raise ScenarioError(f"{where}: field '{key}' must be > 0, got {v!r}")
+    if minimum is not None and v < minimum:
+        raise ScenarioError(f"{where}: field '{key}' must be >= {minimum}, got {v!r}")
+    return float(v)
+
+
+def read_scenario(path: str | os.PathLike) -> Scenario:
+    """Read a GeoJSON scenario file; ScenarioError names the file, feature index and field."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: not valid JSON ({exc})") from None
+    return scenario_from_geojson(doc, name=str(path))
+
+
+def scenario_from_geojson(doc: dict, *, name: str = "scenario") -> Scenario:
+    """Build a Scenario from a parsed GeoJSON FeatureCollection (see the module docstring)."""
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+        raise ScenarioError(f"{name}: expected a GeoJSON FeatureCollection (field 'type')")
+    features = doc.get("features")
+    if not isinstance(features, list):
+        raise ScenarioError(f"{name}: field 'features' must be a list")
+    settings_in = doc.get("settings", {}) or {}
+    if not isinstance(settings_in, dict):
+        raise ScenarioError(f"{name}: field 'settings' must be an object")
+    settings = {}
+    for key in ("dt_s", "max_time_s"):
+        v = _number(f"{name} settings", settings_in, key, positive=True)
+        if v is not None:
+            settings[key] = v
+    walkable, obstacles, exits, assembly, agents = [], [], [], [], []
+    for index, feat in enumerate(features):
+        where = f"{name} feature {index}"
+        if not isinstance(feat, dict) or feat.get("type") != "Feature":
+            raise ScenarioError(f"{where}: expected a GeoJSON Feature (field 'type')")
+        props = feat.get("properties") or {}
+        if not isinstance(props, dict):
+            raise ScenarioError(f"{where}: field 'properties' must be an object")
+        role = props.get("role")
+        if role not in ROLES:
+            raise ScenarioError(f"{where}: field 'properties.role' is {role!r}; expected one of {', '.join(ROLES)}")
+        geom_json = feat.get("geometry")
+        if not isinstance(geom_json, dict) or geom_json.get("type") not in _GEOMETRY_OF_ROLE[role]:
+            got = geom_json.get("type") if isinstance(geom_json, dict) else geom_json
+            raise ScenarioError(f"{where}: field 'geometry' of a {role} must be "
+                                f"{' or '.join(_GEOMETRY_OF_ROLE[role])}, got {got!r}")
+        try:
+            geom = shape(geom_json)
+        except Exception as exc:  # shapely raises several kinds on malformed coordinates
+            raise ScenarioError(f"{where}: field 'geometry' is malformed ({exc})") from None
+        if geom.is_empty:
+            raise ScenarioError(f"{where}: field 'geometry' is empty")
+        if role in ("walkable", "obstacle", "assembly"):
+            if not geom.is_valid:
+                raise ScenarioError(f"{where}: field 'geometry' is not a valid polygon "
+                                    f"({shapely.is_valid_reason(geom)})")
+            {"walkable": walkable, "obstacle": obstacles, "assembly": assembly}[role].append(geom)
+        elif role == "exit":
+            width = _number(where, props, "width_m", positive=True)
+            if width is None:
+                raise ScenarioError(f"{where}: field 'width_m' (clear width of the exit, m) is required")
+            if geom.length <= 0:
+                raise ScenarioError(f"{where}: field 'geometry' is an exit line of zero length")
+            exit_id = props.get("id", f"exit-{len(exits)}")
+            if not isinstance(exit_id, (str, int)) or str(exit_id) in {e.id for e in exits}:
+                raise ScenarioError(f"{where}: field 'id' {exit_id!r} must be a unique string")
+            exits.append(Exit(id=str(exit_id), coords=tuple((float(c[0]), float(c[1])) for c in geom.coords),
+                              width_m=width))
+        else:
+            group = props.get("group", "adult")
+            if group not in GROUPS:
+                raise ScenarioError(f"{where}: field 'group' is {group!r}; expected one of {', '.join(GROUPS)}")
+            agents.append(Agent(x=float(geom.x), y=float(geom.y), group=group,
+                                speed_mps=_number(where, props, "speed_mps", positive=True),
+                                premovement_s=_number(where, props, "premovement_s", minimum=0.0),
+                                source=where))
+    if not walkable:
+        raise ScenarioError(f"{name}: no feature with role 'walkable'")
+    if not exits:
+        raise ScenarioError(f"{name}: no feature with role 'exit'")
+    return Scenario(walkable=unary_union(walkable), obstacles=tuple(obstacles), exits=tuple(exits),
+                    assembly=tuple(assembly), agents=tuple(agents), name=name, settings=settings)
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_trajectories_csv(path: str | os.PathLike, trajectory: np.ndarray) -> Path:
+    """Write rows (id, frame, x, y) as CSV with header `id,frame,x,y,z` (z = 0, metres).
+
+    PedPy: `pedpy.TrajectoryData(data=pandas.read_csv(path), frame_rate=fps)`, fps from
+    Result.frames["trajectory_frame_rate_hz"] (Settings.trajectory_interval_s sets it).
+    """
+    path = Path(path)
+    lines = ["id,frame,x,y,z"]
+    for pid, frame, x, y in np.asarray(trajectory):
+        lines.append(f"{int(pid)},{int(frame)},{x:.4f},{y:.4f},0.0000")
+    _atomic_text(path, "\n".join(lines) + "\n")
+    return path
+
+
+def write_trajectories_txt(path: str | os.PathLike, trajectory: np.ndarray, frame_rate_hz: float) -> Path:
+    """The same rows in PedPy's native text format (`pedpy.load_trajectory_from_txt` reads it)."""
+    path = Path(path)
+    lines = [f"# framerate: {frame_rate_hz:g}", "# x/m", "# id frame x y z"]
+    for pid, frame, x, y in np.asarray(trajectory):
+        lines.append(f"{int(pid)} {int(frame)} {x:.4f} {y:.4f} 0.0000")
+    _atomic_text(path, "\n".join(lines) + "\n")
+    return path

@@ -1,0 +1,321 @@
+"""Numba kernels of the evacuation engine: distance field, steering directions, one crowd step.
+
+Pure functions over NumPy arrays (structure of arrays), no SimPy, no I/O. The model they
+implement is the collision-free speed model of Tordeux, Chraibi & Seyfried (2016):
+
+    dx_i/dt = V(s_i) e_i,   V(s) = min(v0_i, max(0, (s - l) / T))
+    e_i     = u( e0_i + sum_j a exp((l_ij - s_ij) / D) e_ij + sum_w a_w exp((r_i - d_iw) / D_w) n_iw )
+
+where e0_i is the desired direction (minus the gradient of the geodesic distance to the
+agent's exit), s_ij = |x_i - x_j|, e_ij = (x_i - x_j) / s_ij, u normalises, and s_i is the
+distance to the nearest neighbour ahead in a corridor of width l_ij (= r_i + r_j) along e_i.
+The tests hold a pure-Python reference of `crowd_step` and check this kernel against it.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+
+import numpy as np
+from numba import njit
+
+# agent states
+WAITING = 0   # present (occupies space) but still in pre-movement
+WALKING = 1
+EVACUATED = 2
+STUCK = 3     # no path to any exit
+
+
+@njit(cache=True)
+def fast_marching(walkable, target, cell_m):
+    """First-order fast marching (Sethian 1996): geodesic distance (m) from `target` cells.
+
+    walkable, target: uint8[ny, nx]; non-walkable cells and cells not reached are +inf.
+    Updates use only accepted neighbours, so the result is the upwind viscosity solution of
+    |grad T| = 1 on the raster (exact along axes, within about a cell elsewhere).
+    """
+    ny, nx = walkable.shape
+    dist = np.full((ny, nx), np.inf)
+    accepted = np.zeros((ny, nx), dtype=np.uint8)
+    heap = [(0.0, np.int64(0))]
+    heap.pop()
+    for j in range(ny):
+        for i in range(nx):
+            if target[j, i] and walkable[j, i]:
+                dist[j, i] = 0.0
+                heapq.heappush(heap, (0.0, np.int64(j * nx + i)))
+    di = np.array([1, -1, 0, 0])
+    dj = np.array([0, 0, 1, -1])
+    while len(heap) > 0:
+        d, k = heapq.heappop(heap)
+        j = k // nx
+        i = k - j * nx
+        if accepted[j, i]:
+            continue
+        accepted[j, i] = 1
+        for n in range(4):
+            jj = j + dj[n]
+            ii = i + di[n]
+            if jj < 0 or jj >= ny or ii < 0 or ii >= nx:
+                continue
+            if accepted[jj, ii] or not walkable[jj, ii]:
+                continue
+            # smallest accepted neighbour along x and along y
+            a = np.inf
+            if ii > 0 and accepted[jj, ii - 1]:
+                a = dist[jj, ii - 1]
+            if ii < nx - 1 and accepted[jj, ii + 1]:
+                a = min(a, dist[jj, ii + 1])
+            b = np.inf
+            if jj > 0 and accepted[jj - 1, ii]:
+                b = dist[jj - 1, ii]
+            if jj < ny - 1 and accepted[jj + 1, ii]:
+                b = min(b, dist[jj + 1, ii])
+            # Eikonal update: ((t-a)/h)^2 + ((t-b)/h)^2 = 1, or one-sided if |a-b| >= h
+            if abs(a - b) >= cell_m:
+                t = min(a, b) + cell_m
+            else:
+                t = 0.5 * (a + b + math.sqrt(2.0 * cell_m * cell_m - (a - b) * (a - b)))
+            if t < dist[jj, ii]:
+                dist[jj, ii] = t
+                heapq.heappush(heap, (t, np.int64(jj * nx + ii)))
+    return dist
+
+
+@njit(cache=True)
+def descent_directions(dist, cell_m):
+    """Unit vectors of -grad(dist) per cell (central differences, one-sided at walls); 0 where undefined."""
+    ny, nx = dist.shape
+    ux = np.zeros((ny, nx))
+    uy = np.zeros((ny, nx))
+    for j in range(ny):
+        for i in range(nx):
+            c = dist[j, i]
+            if not np.isfinite(c):
+                continue
+            left = dist[j, i - 1] if i > 0 else np.inf
+            right = dist[j, i + 1] if i < nx - 1 else np.inf
+            down = dist[j - 1, i] if j > 0 else np.inf
+            up = dist[j + 1, i] if j < ny - 1 else np.inf
+            gx = 0.0
+            if np.isfinite(left) and np.isfinite(right):
+                gx = (right - left) / (2.0 * cell_m)
+            elif np.isfinite(right):
+                gx = (right - c) / cell_m
+            elif np.isfinite(left):
+                gx = (c - left) / cell_m
+            gy = 0.0
+            if np.isfinite(down) and np.isfinite(up):
+                gy = (up - down) / (2.0 * cell_m)
+            elif np.isfinite(up):
+                gy = (up - c) / cell_m
+            elif np.isfinite(down):
+                gy = (c - down) / cell_m
+            norm = math.sqrt(gx * gx + gy * gy)
+            if norm > 1e-12:
+                ux[j, i] = -gx / norm
+                uy[j, i] = -gy / norm
+    return ux, uy
+
+
+@njit(cache=True)
+def desired_direction(px, py, ux, uy, x0, y0, cell_m):
+    """Bilinear interpolation of the unit direction field (ux, uy) at (px, py), renormalised."""
+    ny, nx = ux.shape
+    fx = (px - x0) / cell_m - 0.5
+    fy = (py - y0) / cell_m - 0.5
+    i0 = int(math.floor(fx))
+    j0 = int(math.floor(fy))
+    tx = fx - i0
+    ty = fy - j0
+    ex = 0.0
+    ey = 0.0
+    for dj in range(2):
+        for di in range(2):
+            i = min(max(i0 + di, 0), nx - 1)
+            j = min(max(j0 + dj, 0), ny - 1)
+            w = (tx if di == 1 else 1.0 - tx) * (ty if dj == 1 else 1.0 - ty)
+            ex += w * ux[j, i]
+            ey += w * uy[j, i]
+    norm = math.sqrt(ex * ex + ey * ey)
+    if norm < 1e-9:
+        # interpolation cancelled out (e.g. at a ridge): take the nearest cell's direction
+        i = min(max(int((px - x0) / cell_m), 0), nx - 1)
+        j = min(max(int((py - y0) / cell_m), 0), ny - 1)
+        return ux[j, i], uy[j, i]
+    return ex / norm, ey / norm
+
+
+@njit(cache=True)
+def _segments_cross(ax, ay, bx, by, cx, cy, dx, dy):
+    """Fraction u along a->b where segment a-b crosses segment c-d, or -1 if it does not."""
+    rx = bx - ax
+    ry = by - ay
+    sx = dx - cx
+    sy = dy - cy
+    den = rx * sy - ry * sx
+    if abs(den) < 1e-15:
+        return -1.0
+    qx = cx - ax
+    qy = cy - ay
+    u = (qx * sy - qy * sx) / den
+    w = (qx * ry - qy * rx) / den
+    if u >= 0.0 and u <= 1.0 and w >= 0.0 and w <= 1.0:
+        return u
+    return -1.0
+
+
+@njit(cache=True)
+def crowd_step(x, y, state, v0, radius, exit_of,
+               dir_x, dir_y, field_x0, field_y0, field_cell_m,
+               grid_x0, grid_y0, grid_cell_m, grid_nx, grid_ny,
+               wall_seg, wall_cell_start, wall_cell_items, wall_x0, wall_y0, wall_cell_m, wall_nx, wall_ny,
+               exit_seg, exit_seg_exit,
+               time_gap_s, a_agents, d_agents_m, a_walls, d_walls_m,
+               t_s, dt_s, evac_time_s, evac_exit, vx, vy):
+    """Advance every WALKING agent by dt_s (explicit Euler, synchronous update); return number evacuated.
+
+    Neighbours come from a cell grid of side grid_cell_m (>= the interaction range), walls from
+    a precomputed cell list (CSR: wall_cell_start, wall_cell_items into wall_seg[k] = x1,y1,x2,y2).
+    An agent is EVACUATED when its step crosses any exit segment; evac_time_s gets the crossing
+    time interpolated within the step, evac_exit the exit index (exit_seg_exit[segment]).
+    """
+    n = x.shape[0]
+    n_cells = grid_nx * grid_ny
+    # counting sort of present agents (waiting ones occupy space too) into neighbour cells
+    cell_of = np.full(n, -1, dtype=np.int64)
+    count = np.zeros(n_cells + 1, dtype=np.int64)
+    for i in range(n):
+        if state[i] == WAITING or state[i] == WALKING:
+            ci = min(max(int((x[i] - grid_x0) / grid_cell_m), 0), grid_nx - 1)
+            cj = min(max(int((y[i] - grid_y0) / grid_cell_m), 0), grid_ny - 1)
+            cell_of[i] = cj * grid_nx + ci
+            count[cell_of[i] + 1] += 1
+    for c in range(n_cells):
+        count[c + 1] += count[c]
+    fill = count[:n_cells].copy()
+    members = np.empty(count[n_cells], dtype=np.int64)
+    for i in range(n):
+        if cell_of[i] >= 0:
+            members[fill[cell_of[i]]] = i
+            fill[cell_of[i]] += 1
+
+    for i in range(n):
+        vx[i] = 0.0
+        vy[i] = 0.0
+        if state[i] != WALKING:
+            continue
+        k = exit_of[i]
+        e0x, e0y = desired_direction(x[i], y[i], dir_x[k], dir_y[k], field_x0, field_y0, field_cell_m)
+        ex = e0x
+        ey = e0y
+        ci = cell_of[i] % grid_nx
+        cj = cell_of[i] // grid_nx
+        # neighbour repulsion: a exp((l_ij - s_ij)/D) e_ij
+        for cy in range(max(cj - 1, 0), min(cj + 2, grid_ny)):
+            for cx in range(max(ci - 1, 0), min(ci + 2, grid_nx)):
+                c = cy * grid_nx + cx
+                for m in range(count[c], count[c + 1]):
+                    j = members[m]
+                    if j == i:
+                        continue
+                    dxij = x[i] - x[j]
+                    dyij = y[i] - y[j]
+                    s = math.sqrt(dxij * dxij + dyij * dyij)
+                    if s < 1e-9 or s > grid_cell_m:
+                        continue
+                    rep = a_agents * math.exp((radius[i] + radius[j] - s) / d_agents_m)
+                    ex += rep * dxij / s
+                    ey += rep * dyij / s
+        # wall repulsion: a_w exp((r_i - d_iw)/D_w) n_iw, n_iw from the wall's nearest point to the agent
+        wi = min(max(int((x[i] - wall_x0) / wall_cell_m), 0), wall_nx - 1)
+        wj = min(max(int((y[i] - wall_y0) / wall_cell_m), 0), wall_ny - 1)
+        wc = wj * wall_nx + wi
+        for m in range(wall_cell_start[wc], wall_cell_start[wc + 1]):
+            w = wall_cell_items[m]
+            qx, qy, dwall = _nearest_on_segment(x[i], y[i], wall_seg[w, 0], wall_seg[w, 1], wall_seg[w, 2], wall_seg[w, 3])
+            if dwall < 1e-9:
+                continue
+            rep = a_walls * math.exp((radius[i] - dwall) / d_walls_m)
+            ex += rep * (x[i] - qx) / dwall
+            ey += rep * (y[i] - qy) / dwall
+        norm = math.sqrt(ex * ex + ey * ey)
+        if norm < 1e-12:
+            ex = e0x
+            ey = e0y
+        else:
+            ex /= norm
+            ey /= norm
+        # spacing: nearest neighbour ahead, within a corridor of width l_ij about e_i
+        speed = v0[i]
+        for cy in range(max(cj - 1, 0), min(cj + 2, grid_ny)):
+            for cx in range(max(ci - 1, 0), min(ci + 2, grid_nx)):
+                c = cy * grid_nx + cx
+                for m in range(count[c], count[c + 1]):
+                    j = members[m]
+                    if j == i:
+                        continue
+                    rx = x[j] - x[i]
+                    ry = y[j] - y[i]
+                    ahead = rx * ex + ry * ey
+                    if ahead < 0.0:
+                        continue
+                    l_ij = radius[i] + radius[j]
+                    if abs(-ey * rx + ex * ry) > l_ij:
+                        continue
+                    s = math.sqrt(rx * rx + ry * ry)
+                    # optimal-velocity function V(s) = max(0, (s - l)/T), capped by v0 below
+                    v = max(0.0, (s - l_ij) / time_gap_s)
+                    if v < speed:
+                        speed = v
+        vxi = speed * ex
+        vyi = speed * ey
+        # walls are impenetrable: remove the approach component that would bring the body
+        # centre closer than its radius to a wall within this step
+        for m in range(wall_cell_start[wc], wall_cell_start[wc + 1]):
+            w = wall_seg[wall_cell_items[m]]
+            qx, qy, dwall = _nearest_on_segment(x[i], y[i], w[0], w[1], w[2], w[3])
+            if dwall < 1e-9:
+                continue
+            nx_ = (x[i] - qx) / dwall
+            ny_ = (y[i] - qy) / dwall
+            approach = -(vxi * nx_ + vyi * ny_)
+            allowed = max(0.0, (dwall - radius[i]) / dt_s)
+            if approach > allowed:
+                vxi += (approach - allowed) * nx_
+                vyi += (approach - allowed) * ny_
+        vx[i] = vxi
+        vy[i] = vyi
+
+    evacuated = 0
+    for i in range(n):
+        if state[i] != WALKING:
+            continue
+        ox = x[i]
+        oy = y[i]
+        x[i] = ox + vx[i] * dt_s
+        y[i] = oy + vy[i] * dt_s
+        for s in range(exit_seg.shape[0]):
+            u = _segments_cross(ox, oy, x[i], y[i], exit_seg[s, 0], exit_seg[s, 1], exit_seg[s, 2], exit_seg[s, 3])
+            if u >= 0.0:
+                state[i] = EVACUATED
+                evac_time_s[i] = t_s + u * dt_s
+                evac_exit[i] = exit_seg_exit[s]
+                evacuated += 1
+                break
+    return evacuated
+
+
+@njit(cache=True)
+def _nearest_on_segment(px, py, ax, ay, bx, by):
+    """Nearest point (qx, qy) of segment a-b to p and its distance."""
+    sx = bx - ax
+    sy = by - ay
+    len2 = sx * sx + sy * sy
+    u = 0.0
+    if len2 > 0.0:
+        u = ((px - ax) * sx + (py - ay) * sy) / len2
+        u = min(max(u, 0.0), 1.0)
+    qx = ax + u * sx
+    qy = ay + u * sy
+    return qx, qy, math.sqrt((px - qx) ** 2 + (py - qy) ** 2)
