@@ -244,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project", nargs="?", default=str(SAMPLE_PROJECT))
     p.add_argument("-o", "--output", default="out", help="output folder (default: out/)")
     p.set_defaults(func=cmd_demo)
+    from twin.commands import register_all
+
+    register_all(sub)  # engines and scorecard: twin/commands/*.py
     parser.subcommands = sub  # so front ends (server/cli.py adds `serve`) can add their own
     return parser
 
