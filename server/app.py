@@ -9,6 +9,8 @@ Config keys (all optional):
 - `STATE_CACHE_SIZE`: loaded states kept in memory (server.twins), default 4;
 - `JOB_WORKERS`: worker processes of the job pool (server.jobs), default 1 (2 on 4+ cores);
 - `MAX_CONTENT_LENGTH`: largest request body (uploads), default 200 MB; larger → 413;
+- `SIMULATION_KINDS`: the engine job kinds offered to the viewer (server.simulations); default
+  every module of server/sim_jobs;
 - `TESTING` and any other Flask setting.
 
 Creating the app only checks that the project folders exist: no project file is read and no
@@ -25,7 +27,7 @@ from typing import Any
 
 from flask import Flask
 
-from server import errors, jobs_api, projects, states, static, uploads
+from server import errors, jobs_api, projects, simulations, states, static, uploads
 from server.catalog import ProjectCatalog
 from server.glb_cache import GlbCache
 from server.jobs import JobRunner
@@ -75,5 +77,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(states.bp)
     app.register_blueprint(uploads.bp)
     app.register_blueprint(jobs_api.bp)
+    app.register_blueprint(simulations.bp)
     app.register_blueprint(static.bp)
     return app
