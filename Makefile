@@ -20,6 +20,7 @@ setup: $(STAMP) viewer/node_modules/.package-lock.json
 
 demo: setup
 	$(VENV)/bin/twin demo ifc_models/sample_community -o out
+	$(VENV)/bin/twin serve ifc_models/sample_community
 
 serve: setup
 	$(VENV)/bin/twin serve ifc_models/sample_community

@@ -214,7 +214,7 @@ def cmd_demo(args) -> int:
     if not cjk_font():
         print("(no CJK font found: Chinese pictures skipped; install fonts-noto-cjk to get them)")
     print(f"\nDone. Look at the PNG plans in {out}; open the GLB files with any glTF viewer,")
-    print("or see before and after in 3D in the browser: `make serve` (twin serve), then open http://127.0.0.1:8000/")
+    print("or see before and after in 3D in the browser: `twin serve` (`make demo` starts it next and prints the URL)")
     return 0
 
 
