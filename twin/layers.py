@@ -303,6 +303,18 @@ class _Reader:
         return value
 
 
+def _pipe_bore(element: Element, read: "_Reader", *, outer: float) -> float:
+    """The hydraulic diameter: CT_StormPipe.Diameter, else the standard pset's InnerDiameter, then
+    NominalDiameter (IFC4 Pset_PipeSegmentTypeCommon), else the body's outer extent (a default)."""
+    for pset, name in (("CT_StormPipe", "Diameter"), ("Pset_PipeSegmentTypeCommon", "InnerDiameter"),
+                       ("Pset_PipeSegmentTypeCommon", "NominalDiameter")):
+        value = element.prop(pset, name)
+        if value is not None and float(value) > 0:
+            return float(value)
+    read.defaults["pipes.diameter_m"] = read.defaults.get("pipes.diameter_m", 0) + 1
+    return outer
+
+
 def _truthy(value) -> bool:
     if isinstance(value, str):
         return value.strip().upper() in ("TRUE", "T", "YES", "1", ".T.")
@@ -538,7 +550,7 @@ def _pipe(element: Element, geo: _Geometry, read: _Reader, layers: Layers) -> No
     end_a[axis], end_b[axis] = lo[axis], hi[axis]
     a, b = _to_world(element, end_a), _to_world(element, end_b)
     across = [float(hi[k] - lo[k]) for k in range(3) if k != axis]
-    diameter = float(read.get(element, "CT_StormPipe", "Diameter", float(np.mean(across)), "pipes.diameter_m"))
+    diameter = _pipe_bore(element, read, outer=float(np.mean(across)))
     length = element.prop("Qto_PipeSegmentBaseQuantities", "Length")
     length = float(length) if length is not None else float(np.linalg.norm(b - a))
     up_invert = element.prop("CT_StormPipe", "UpstreamInvert")

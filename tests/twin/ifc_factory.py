@@ -24,8 +24,10 @@ def place(f, product, x=0.0, y=0.0, z=0.0, angle_deg=0.0):
 
 def make_ifc(path: Path, *, schema: str = "IFC4", unit: str = "METERS", georef: tuple | None = None,
              site_at: tuple[float, float] = (0.0, 0.0), statuses: bool = False, windows: int = 0,
-             storm: bool = False) -> dict:
-    """Write a small model; returns facts the tests assert against (GlobalIds, counts)."""
+             storm: bool | str = False) -> dict:
+    """Write a small model; returns facts the tests assert against (GlobalIds, counts).
+    storm: True adds two manholes and a solid 300 mm pipe; "hollow" the pipe as a hollow profile
+    with its bore in Pset_PipeSegmentTypeCommon.InnerDiameter."""
     import ifcopenshell.api.owner.settings as owner_settings
 
     saved = owner_settings.get_user, owner_settings.get_application
@@ -117,7 +119,13 @@ def _make_ifc(path, *, schema, unit, georef, site_at, statuses, windows, storm) 
             chambers.append(chamber)
         pipe = run("root.create_entity", f, ifc_class="IfcFlowSegment" if schema == "IFC2X3" else "IfcPipeSegment",
                    predefined_type=None if schema == "IFC2X3" else "RIGIDSEGMENT", name="P1")
-        profile = f.createIfcCircleProfileDef("AREA", None, None, 0.15 if unit == "METERS" else 150.0)
+        mm = 1.0 if unit == "METERS" else 1000.0
+        if storm == "hollow":  # a 300 mm concrete pipe with 20 mm walls, its bore declared in the standard pset
+            profile = f.createIfcCircleHollowProfileDef("AREA", None, None, 0.15 * mm, 0.02 * mm)
+            pset = run("pset.add_pset", f, product=pipe, name="Pset_PipeSegmentTypeCommon")
+            run("pset.edit_pset", f, pset=pset, properties={"InnerDiameter": 0.26 * mm, "OuterDiameter": 0.30 * mm})
+        else:
+            profile = f.createIfcCircleProfileDef("AREA", None, None, 0.15 * mm)
         rep = run("geometry.add_profile_representation", f, context=body, profile=profile, depth=30.0)
         run("geometry.assign_representation", f, product=pipe, representation=rep)
         # Profile extrusion runs along local Z; turn local Z to point east (+x): local X → up.

@@ -113,6 +113,16 @@ def test_ports_give_pipe_connectivity_and_storm_layers(tmp_path):
     assert layer_pipe.upstream_invert_m == pytest.approx(-2.0, abs=0.01)
 
 
+@pytest.mark.parametrize("unit", ["METERS", "MILLIMETERS"])
+def test_pipe_bore_comes_from_the_standard_pset_not_the_outer_wall(tmp_path, unit):
+    """Hydraulics need the bore: a hollow 300 mm pipe declaring InnerDiameter 260 mm is a 0.26 m pipe."""
+    path = tmp_path / "hollow.ifc"
+    make_ifc(path, schema="IFC4", unit=unit, storm="hollow")
+    (layer_pipe,) = load_ifc(path, cache=False).layers.pipes
+    assert layer_pipe.diameter_m == pytest.approx(0.26, abs=1e-9)
+    assert layer_pipe.upstream_invert_m == pytest.approx(-2.0 + 0.02, abs=0.01)  # bore bottom, above the wall
+
+
 def test_cache_returns_the_same_twin(tmp_path):
     path = tmp_path / "cached.ifc"
     make_ifc(path, windows=5)
