@@ -1,0 +1,1 @@
+"""Stormwater engine: SWMM-grade runoff and routing over a drainage network (see model.py)."""
