@@ -1,9 +1,11 @@
 """Prepared geometry of a scenario: raster, distance fields to each exit, walls and exit lines as arrays.
 
 Built once per geometry (walkable area, obstacles, exits) and reused by every run on it.
-Each exit gets an "apron": the exit line extruded `apron_m` outward, added to the walkable
-raster as the target of the distance field, so the field's zero level lies on the exit line
-and its gradient points through the opening. The apron's sides continue the door jambs.
+Each exit gets an "apron": a trapezoid `apron_m` deep on the outer side of the exit line,
+widening at 45 degrees from the door jambs, added to the walkable raster as the target of
+the distance field, so the field's zero level lies on the exit line and its gradient points
+through the opening. People who crossed the line walk on across the apron (kernels.LEAVING)
+before they leave the model, as they would into the street.
 """
 from __future__ import annotations
 
@@ -76,7 +78,7 @@ def _wall_segments(geom) -> np.ndarray:
     return np.ascontiguousarray(out[keep], dtype=np.float64)
 
 
-def prepare_geometry(*, walkable, obstacles, exits, cell_m: float = 0.25, apron_m: float = 1.0,
+def prepare_geometry(*, walkable, obstacles, exits, cell_m: float = 0.25, apron_m: float = 2.5,
                      wall_range_m: float = 1.0) -> PreparedGeometry:
     """Rasterise the walkable area, compute one distance field per exit, and index walls.
 
@@ -90,8 +92,11 @@ def prepare_geometry(*, walkable, obstacles, exits, cell_m: float = 0.25, apron_
     for line in exits:
         n_out = _outward_normal(area, line)
         (ax, ay), (bx, by) = line.coords[0], line.coords[-1]
-        apron = Polygon([(ax, ay), (bx, by), (bx + apron_m * n_out[0], by + apron_m * n_out[1]),
-                         (ax + apron_m * n_out[0], ay + apron_m * n_out[1])])
+        length = float(np.hypot(bx - ax, by - ay))
+        tx, ty = (bx - ax) / length, (by - ay) / length
+        apron = Polygon([(ax, ay), (bx, by),
+                         (bx + apron_m * (n_out[0] + tx), by + apron_m * (n_out[1] + ty)),
+                         (ax + apron_m * (n_out[0] - tx), ay + apron_m * (n_out[1] - ty))])
         aprons.append(apron)
         normals.append(n_out)
     # aprons must not pierce obstacles or the area on the other side of a wall

@@ -11,11 +11,17 @@ Scenario format (issue 5 contract) — a GeoJSON FeatureCollection in a projecte
         "geometry": LineString across the opening},
        {"type": "Feature", "properties": {"role": "assembly"}, "geometry": Polygon},
        {"type": "Feature", "properties": {"role": "agent", "group": "elderly",
-        "speed_mps": 0.8, "premovement_s": 30}, "geometry": Point}]}
+        "speed_mps": 0.8, "premovement_s": 30}, "geometry": Point},
+       {"type": "Feature", "properties": {"role": "entrance", "id": "block-3/2", "residents": 31,
+        "storeys": 6, "dwellings": 12, "door_width_m": 1.1, "stair_width_m": 1.1,
+        "storey_height_m": 2.8}, "geometry": Point in front of the door}]}
 
 group is one of adult (default), elderly, child, mobility_impaired; speed_mps and
 premovement_s are optional (drawn from the group and the run settings when absent).
-An agent counts as evacuated when it crosses an exit line.
+An exit with "open": false is a closed gate: no exit, but listed in the report.
+An entrance is a walk-up's stairwell door: its residents start in their flats and come out
+there (stairwell.py). An agent counts as evacuated when it crosses an exit line.
+The full format is documented in docs/evacuation_scenario.md.
 """
 from __future__ import annotations
 
@@ -31,10 +37,12 @@ from shapely.geometry import shape
 from shapely.ops import unary_union
 
 from .model import GROUPS, Agent, Exit, Scenario, ScenarioError
+from .stairwell import Stairwell
 
-ROLES = ("walkable", "obstacle", "exit", "assembly", "agent")
+ROLES = ("walkable", "obstacle", "exit", "assembly", "agent", "entrance")
 _GEOMETRY_OF_ROLE = {"walkable": ("Polygon", "MultiPolygon"), "obstacle": ("Polygon", "MultiPolygon"),
-                     "exit": ("LineString",), "assembly": ("Polygon", "MultiPolygon"), "agent": ("Point",)}
+                     "exit": ("LineString",), "assembly": ("Polygon", "MultiPolygon"), "agent": ("Point",),
+                     "entrance": ("Point",)}
 
 
 def _number(where, props, key, *, positive=False, minimum=None, default=None):
@@ -77,7 +85,7 @@ def scenario_from_geojson(doc: dict, *, name: str = "scenario") -> Scenario:
         v = _number(f"{name} settings", settings_in, key, positive=True)
         if v is not None:
             settings[key] = v
-    walkable, obstacles, exits, assembly, agents = [], [], [], [], []
+    walkable, obstacles, exits, assembly, agents, stairwells = [], [], [], [], [], []
     for index, feat in enumerate(features):
         where = f"{name} feature {index}"
         if not isinstance(feat, dict) or feat.get("type") != "Feature":
@@ -113,8 +121,13 @@ def scenario_from_geojson(doc: dict, *, name: str = "scenario") -> Scenario:
             exit_id = props.get("id", f"exit-{len(exits)}")
             if not isinstance(exit_id, (str, int)) or str(exit_id) in {e.id for e in exits}:
                 raise ScenarioError(f"{where}: field 'id' {exit_id!r} must be a unique string")
+            is_open = props.get("open", True)
+            if not isinstance(is_open, bool):
+                raise ScenarioError(f"{where}: field 'open' must be true or false, got {is_open!r}")
             exits.append(Exit(id=str(exit_id), coords=tuple((float(c[0]), float(c[1])) for c in geom.coords),
-                              width_m=width))
+                              width_m=width, open=is_open))
+        elif role == "entrance":
+            stairwells.append(_stairwell(where, props, geom, len(stairwells)))
         else:
             group = props.get("group", "adult")
             if group not in GROUPS:
@@ -128,7 +141,70 @@ def scenario_from_geojson(doc: dict, *, name: str = "scenario") -> Scenario:
     if not exits:
         raise ScenarioError(f"{name}: no feature with role 'exit'")
     return Scenario(walkable=unary_union(walkable), obstacles=tuple(obstacles), exits=tuple(exits),
-                    assembly=tuple(assembly), agents=tuple(agents), name=name, settings=settings)
+                    assembly=tuple(assembly), agents=tuple(agents), stairwells=tuple(stairwells), name=name,
+                    settings=settings)
+
+
+def _whole(where, props, key, *, default=None, minimum=0):
+    v = props.get(key, default)
+    if v is None:
+        raise ScenarioError(f"{where}: field '{key}' is required")
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v) or v < minimum:
+        raise ScenarioError(f"{where}: field '{key}' must be a whole number >= {minimum}, got {v!r}")
+    return int(v)
+
+
+def _stairwell(where, props, geom, index) -> Stairwell:
+    residents = _whole(where, props, "residents")
+    storeys = _whole(where, props, "storeys", minimum=1)
+    dwellings = _whole(where, props, "dwellings", default=max(1, round(residents / 2.62)) if residents else 0)
+    per_floor = [dwellings // storeys + (1 if f < dwellings % storeys else 0) for f in range(storeys)]
+    stair_id = props.get("id", f"entrance-{index}")
+    if not isinstance(stair_id, (str, int)):
+        raise ScenarioError(f"{where}: field 'id' must be a string, got {stair_id!r}")
+    return Stairwell(id=str(stair_id), door_xy=(float(geom.x), float(geom.y)), storeys=storeys,
+                     dwellings_per_floor=tuple(per_floor), residents=residents,
+                     door_width_m=_number(where, props, "door_width_m", positive=True, default=1.1),
+                     stair_width_m=_number(where, props, "stair_width_m", positive=True, default=1.1),
+                     storey_height_m=_number(where, props, "storey_height_m", positive=True, default=2.8),
+                     source=where)
+
+
+def scenario_to_geojson(scenario: Scenario) -> dict:
+    """The scenario as a GeoJSON FeatureCollection in the format read_scenario reads (round trip)."""
+    from shapely.geometry import mapping
+
+    def feature(role, geometry, **props):
+        return {"type": "Feature", "properties": {"role": role, **props}, "geometry": mapping(geometry)}
+
+    from shapely.geometry import LineString, Point
+
+    features = [feature("walkable", scenario.walkable)]
+    features += [feature("obstacle", o) for o in scenario.obstacles]
+    features += [feature("exit", LineString(e.coords), id=e.id, width_m=e.width_m, open=e.open) for e in scenario.exits]
+    features += [feature("assembly", a) for a in scenario.assembly]
+    for a in scenario.agents:
+        props = {"group": a.group}
+        if a.speed_mps is not None:
+            props["speed_mps"] = a.speed_mps
+        if a.premovement_s is not None:
+            props["premovement_s"] = a.premovement_s
+        features.append(feature("agent", Point(a.x, a.y), **props))
+    for w in scenario.stairwells:
+        features.append(feature("entrance", Point(*w.door_xy), id=w.id, residents=w.residents, storeys=w.storeys,
+                                dwellings=sum(w.dwellings_per_floor), door_width_m=w.door_width_m,
+                                stair_width_m=w.stair_width_m, storey_height_m=w.storey_height_m))
+    doc = {"type": "FeatureCollection", "features": features}
+    if scenario.settings:
+        doc["settings"] = dict(scenario.settings)
+    return doc
+
+
+def write_scenario(path: str | os.PathLike, scenario: Scenario) -> Path:
+    """Write the scenario as a GeoJSON file (atomically)."""
+    path = Path(path)
+    _atomic_text(path, json.dumps(scenario_to_geojson(scenario)))
+    return path
 
 
 def _atomic_text(path: Path, text: str) -> None:

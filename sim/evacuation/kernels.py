@@ -22,8 +22,11 @@ from numba import njit
 # agent states
 WAITING = 0   # present (occupies space) but still in pre-movement
 WALKING = 1
-EVACUATED = 2
-STUCK = 3     # no path to any exit
+EVACUATED = 2  # crossed an exit line and walked clear of it
+STUCK = 3     # no path to any exit, or not out by the end
+INSIDE = 4    # still in the building (stairwell model), not in the outdoor model yet
+LEAVING = 5   # crossed an exit line (counted as evacuated) and still walking clear of it
+STATE_NAMES = ("waiting", "walking", "evacuated", "stuck", "inside", "leaving")
 
 
 @njit(cache=True)
@@ -172,21 +175,27 @@ def crowd_step(x, y, state, v0, radius, exit_of,
                wall_seg, wall_cell_start, wall_cell_items, wall_x0, wall_y0, wall_cell_m, wall_nx, wall_ny,
                exit_seg, exit_seg_exit,
                time_gap_s, a_agents, d_agents_m, a_walls, d_walls_m,
-               t_s, dt_s, evac_time_s, evac_exit, vx, vy):
-    """Advance every WALKING agent by dt_s (explicit Euler, synchronous update); return number evacuated.
+               t_s, dt_s, evac_time_s, evac_exit, vx, vy,
+               clear_m, congested_fraction, waited_s, count, members):
+    """Advance every WALKING and LEAVING agent by dt_s (explicit Euler, synchronous update); return number out.
 
     Neighbours come from a cell grid of side grid_cell_m (>= the interaction range), walls from
     a precomputed cell list (CSR: wall_cell_start, wall_cell_items into wall_seg[k] = x1,y1,x2,y2).
-    An agent is EVACUATED when its step crosses any exit segment; evac_time_s gets the crossing
-    time interpolated within the step, evac_exit the exit index (exit_seg_exit[segment]).
+    A WALKING agent whose step crosses an exit segment is out: evac_time_s gets the crossing time
+    interpolated within the step, evac_exit the exit index, and it becomes LEAVING — it keeps
+    walking (and keeps its followers at their spacing) until it is clear_m past the line, then
+    EVACUATED. (Removing people on the line itself would let the next ones through at free
+    speed: on a line in a thin wall that doubles the flow.) waited_s[i] grows by dt_s while a
+    walking agent's speed is held below congested_fraction * v0 by the people ahead.
+    count (n_cells + 1) and members (n) are filled with the neighbour grid of this step (CSR).
     """
     n = x.shape[0]
     n_cells = grid_nx * grid_ny
     # counting sort of present agents (waiting ones occupy space too) into neighbour cells
     cell_of = np.full(n, -1, dtype=np.int64)
-    count = np.zeros(n_cells + 1, dtype=np.int64)
+    count[:] = 0
     for i in range(n):
-        if state[i] == WAITING or state[i] == WALKING:
+        if state[i] == WAITING or state[i] == WALKING or state[i] == LEAVING:
             ci = min(max(int((x[i] - grid_x0) / grid_cell_m), 0), grid_nx - 1)
             cj = min(max(int((y[i] - grid_y0) / grid_cell_m), 0), grid_ny - 1)
             cell_of[i] = cj * grid_nx + ci
@@ -194,7 +203,6 @@ def crowd_step(x, y, state, v0, radius, exit_of,
     for c in range(n_cells):
         count[c + 1] += count[c]
     fill = count[:n_cells].copy()
-    members = np.empty(count[n_cells], dtype=np.int64)
     for i in range(n):
         if cell_of[i] >= 0:
             members[fill[cell_of[i]]] = i
@@ -203,9 +211,9 @@ def crowd_step(x, y, state, v0, radius, exit_of,
     for i in range(n):
         vx[i] = 0.0
         vy[i] = 0.0
-        if state[i] != WALKING:
+        if state[i] != WALKING and state[i] != LEAVING:
             continue
-        k = exit_of[i]
+        k = exit_of[i] if state[i] == WALKING else evac_exit[i]
         e0x, e0y = desired_direction(x[i], y[i], dir_x[k], dir_y[k], field_x0, field_y0, field_cell_m)
         ex = e0x
         ey = e0y
@@ -268,6 +276,8 @@ def crowd_step(x, y, state, v0, radius, exit_of,
                     v = max(0.0, (s - l_ij) / time_gap_s)
                     if v < speed:
                         speed = v
+        if state[i] == WALKING and speed < congested_fraction * v0[i]:
+            waited_s[i] += dt_s
         vxi = speed * ex
         vyi = speed * ey
         # walls are impenetrable: remove the approach component that would bring the body
@@ -289,21 +299,69 @@ def crowd_step(x, y, state, v0, radius, exit_of,
 
     evacuated = 0
     for i in range(n):
-        if state[i] != WALKING:
+        if state[i] != WALKING and state[i] != LEAVING:
             continue
         ox = x[i]
         oy = y[i]
         x[i] = ox + vx[i] * dt_s
         y[i] = oy + vy[i] * dt_s
+        if state[i] == LEAVING:
+            # clear of its exit line by clear_m (or stopped where it cannot go on): gone
+            far = np.inf
+            for s in range(exit_seg.shape[0]):
+                if exit_seg_exit[s] == evac_exit[i]:
+                    qx, qy, d = _nearest_on_segment(x[i], y[i], exit_seg[s, 0], exit_seg[s, 1], exit_seg[s, 2], exit_seg[s, 3])
+                    far = min(far, d)
+            if far >= clear_m or t_s - evac_time_s[i] > 30.0:
+                state[i] = EVACUATED
+            continue
         for s in range(exit_seg.shape[0]):
             u = _segments_cross(ox, oy, x[i], y[i], exit_seg[s, 0], exit_seg[s, 1], exit_seg[s, 2], exit_seg[s, 3])
             if u >= 0.0:
-                state[i] = EVACUATED
+                state[i] = LEAVING if clear_m > 0.0 else EVACUATED
                 evac_time_s[i] = t_s + u * dt_s
                 evac_exit[i] = exit_seg_exit[s]
                 evacuated += 1
                 break
     return evacuated
+
+
+@njit(cache=True)
+def release_at_doors(candidates, door_x, door_y, x, y, state, radius, margin_m,
+                     grid_x0, grid_y0, grid_cell_m, grid_nx, grid_ny, count, members):
+    """Let INSIDE residents out at their door where the spot is clear; returns a mask of who came out.
+
+    candidates: agent indices waiting in a doorway, door_x/door_y their spots outside. A spot is
+    clear when no present agent (from the last step's grid, plus those let out in this call) is
+    closer than r_i + r_j + margin_m. Who comes out is placed on the spot and starts WALKING.
+    """
+    released = np.zeros(candidates.shape[0], dtype=np.uint8)
+    for c in range(candidates.shape[0]):
+        i = candidates[c]
+        px = door_x[c]
+        py = door_y[c]
+        ci = min(max(int((px - grid_x0) / grid_cell_m), 0), grid_nx - 1)
+        cj = min(max(int((py - grid_y0) / grid_cell_m), 0), grid_ny - 1)
+        clear = True
+        for cy in range(max(cj - 1, 0), min(cj + 2, grid_ny)):
+            for cx in range(max(ci - 1, 0), min(ci + 2, grid_nx)):
+                cell = cy * grid_nx + cx
+                for m in range(count[cell], count[cell + 1]):
+                    j = members[m]
+                    if state[j] != WAITING and state[j] != WALKING and state[j] != LEAVING:
+                        continue
+                    if (x[j] - px) ** 2 + (y[j] - py) ** 2 < (radius[i] + radius[j] + margin_m) ** 2:
+                        clear = False
+        for d in range(c):
+            j = candidates[d]
+            if released[d] and (x[j] - px) ** 2 + (y[j] - py) ** 2 < (radius[i] + radius[j] + margin_m) ** 2:
+                clear = False
+        if clear:
+            x[i] = px
+            y[i] = py
+            state[i] = WALKING
+            released[c] = 1
+    return released
 
 
 @njit(cache=True)

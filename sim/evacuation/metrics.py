@@ -1,6 +1,7 @@
-"""What fire-safety engineers read from an evacuation run: times, exit flows, the evacuated curve.
+"""What fire-safety engineers read from an evacuation run: times, exit flows, waiting, densities, bottlenecks.
 
-`build_result` turns the raw per-agent outcome into a sim.result.Result; `summary` gives the
+`build_result` turns the raw per-resident outcome into a sim.result.Result (metrics with units,
+the evacuated curve, frames for the viewer including the density grid); `summary` gives the
 nested JSON that `twin evacuation run --json` prints (issue 5 contract).
 """
 from __future__ import annotations
@@ -12,6 +13,13 @@ import numpy as np
 from sim.result import Metric, Result, Series
 
 from . import kernels
+
+FRUIN_LOS = ("A", "B", "C", "D", "E", "F")
+FRUIN_WALKWAY_P_M2 = (0.31, 0.43, 0.72, 1.08, 2.17)
+"""Upper densities (persons/m²) of walkway levels of service A-E (Fruin 1971, Pedestrian Planning
+and Design: A > 3.25 m²/p, B 2.32-3.25, C 1.39-2.32, D 0.93-1.39, E 0.46-0.93, F < 0.46)."""
+CONGESTED_LOS = 4
+"""Level E and worse counts as congestion for the bottleneck ranking (Fruin: movement restricted)."""
 
 
 def _quantile_time(times_sorted: np.ndarray, n_agents: int, fraction: float) -> float:
@@ -43,7 +51,65 @@ def exit_flow(times_s: np.ndarray) -> float:
     return float((i1 - i0) / span) if span > 0 else float("nan")
 
 
-def build_result(*, scenario, evac_time_s, evac_exit, state, end_time_s, frames, engine_version) -> Result:
+def level_of_service(density_p_m2: np.ndarray) -> np.ndarray:
+    """Fruin walkway level of service, 0 (A) .. 5 (F), of each density (persons/m²)."""
+    return np.searchsorted(np.asarray(FRUIN_WALKWAY_P_M2), density_p_m2, side="left").astype(np.int8)
+
+
+def density_grid(positions_xy_m: np.ndarray, bounds: tuple[float, float, float, float], cell_m: float):
+    """Persons per m² in square cells for every frame: (T, H, W) float32, and the grid's lower-left corner."""
+    minx, miny, maxx, maxy = bounds
+    x0 = math.floor(minx / cell_m) * cell_m
+    y0 = math.floor(miny / cell_m) * cell_m
+    w = int(math.ceil((maxx - x0) / cell_m)) + 1
+    h = int(math.ceil((maxy - y0) / cell_m)) + 1
+    t = positions_xy_m.shape[0]
+    xy = positions_xy_m.reshape(-1, 2)
+    frame = np.repeat(np.arange(t), positions_xy_m.shape[1])
+    ok = np.isfinite(xy[:, 0])
+    i = np.clip(((xy[ok, 0] - x0) // cell_m).astype(np.int64), 0, w - 1)
+    j = np.clip(((xy[ok, 1] - y0) // cell_m).astype(np.int64), 0, h - 1)
+    counts = np.bincount((frame[ok] * h + j) * w + i, minlength=t * h * w)
+    return (counts.reshape(t, h, w) / (cell_m * cell_m)).astype(np.float32), (x0, y0)
+
+
+def rank_bottlenecks(density: np.ndarray, origin_xy: tuple[float, float], cell_m: float, frame_s: float,
+                     exits, top: int = 10) -> list[dict]:
+    """Places where the crowd stood at level of service E or worse, worst first.
+
+    Connected cells (8-neighbourhood) that were congested at some frame form one place; its
+    weight is the person-seconds spent there while congested. Each entry: centre (m), peak
+    density (p/m²), congested duration (s, frames with any of its cells congested), person-seconds
+    and the nearest exit."""
+    from scipy import ndimage
+
+    congested = density >= FRUIN_WALKWAY_P_M2[CONGESTED_LOS - 1]
+    persons_s = (density * congested).sum(axis=0) * cell_m * cell_m * frame_s
+    labels, count = ndimage.label(congested.any(axis=0), structure=np.ones((3, 3)))
+    out = []
+    for lab in range(1, count + 1):
+        mask = labels == lab
+        jj, ii = np.nonzero(mask)
+        weights = persons_s[mask]
+        cx = origin_xy[0] + (float(np.average(ii, weights=weights)) + 0.5) * cell_m
+        cy = origin_xy[1] + (float(np.average(jj, weights=weights)) + 0.5) * cell_m
+        nearest, best = None, math.inf
+        for e in exits:
+            (ax, ay), (bx, by) = e.coords[0], e.coords[-1]
+            d = math.hypot(cx - (ax + bx) / 2, cy - (ay + by) / 2)
+            if d < best:
+                nearest, best = e.id, d
+        out.append({"x_m": round(cx, 1), "y_m": round(cy, 1),
+                    "peak_density_p_m2": round(float(density[:, mask].max()), 2),
+                    "congested_s": round(float(congested[:, mask].any(axis=1).sum() * frame_s), 1),
+                    "person_s": round(float(weights.sum()), 1),
+                    "nearest_exit": nearest, "distance_to_exit_m": round(best, 1)})
+    out.sort(key=lambda b: -b["person_s"])
+    return out[:top]
+
+
+def build_result(*, scenario, exits, geometry, settings, evac_time_s, evac_exit, state, end_time_s, frames,
+                 engine_version, left_flat_s=None, stair_of=None) -> Result:
     n = len(evac_time_s)
     out = state == kernels.EVACUATED
     times = np.sort(evac_time_s[out])
@@ -52,7 +118,7 @@ def build_result(*, scenario, evac_time_s, evac_exit, state, end_time_s, frames,
     def put(name, value, unit, meaning):
         m[name] = Metric(value=float(value), unit=unit, meaning=meaning)
 
-    put("agents", n, "persons", "residents in the scenario")
+    put("agents", n, "persons", "residents in the scenario (outdoors and in the stairwells)")
     put("evacuated", int(out.sum()), "persons", "residents who crossed an exit line")
     put("stuck", int((state == kernels.STUCK).sum()), "persons",
         "residents not out at the end (no path to an exit, or not out by max_time_s)")
@@ -62,16 +128,50 @@ def build_result(*, scenario, evac_time_s, evac_exit, state, end_time_s, frames,
         put(f"t{pct}_s", _quantile_time(times, n, pct / 100), "s",
             f"time by which {pct} % of all residents are out (NaN if never)")
     put("simulated_time_s", end_time_s, "s", "simulated time at the end of the run")
-    for k, e in enumerate(scenario.exits):
+    for k, e in enumerate(exits):
         tk = evac_time_s[out & (evac_exit == k)]
         flow = exit_flow(tk)
         put(f"exit/{e.id}/evacuated", len(tk), "persons", f"residents out through exit {e.id}")
         put(f"exit/{e.id}/flow_p_s", flow, "persons/s", f"steady flow through exit {e.id} (10th-90th percentile passages)")
         put(f"exit/{e.id}/specific_flow_p_m_s", flow / e.width_m if e.width_m > 0 else float("nan"), "persons/m/s",
             f"flow through exit {e.id} per metre of its width ({e.width_m} m)")
+    waited = frames["waited_outdoors_s"].astype(np.float64) + frames["waited_indoors_s"].astype(np.float64)
+    if n:
+        put("waited_mean_s", waited.mean(), "s", "mean time a resident waited in congestion (queues indoors and outdoors)")
+        put("waited_p90_s", np.percentile(waited, 90), "s", "90th percentile of the time residents waited in congestion")
+        put("waited_max_s", waited.max(), "s", "longest time one resident waited in congestion")
+    inside = np.isfinite(frames["out_of_building_s"])
+    if inside.any():
+        put("out_of_buildings_last_s", np.nanmax(frames["out_of_building_s"]), "s",
+            "time the last resident came out of a unit entrance door")
+        put("out_of_buildings_mean_s", np.nanmean(frames["out_of_building_s"]), "s",
+            "mean time residents came out of their unit entrance doors")
     series = {"cumulative_evacuated": Series(times_s=times, values=np.arange(1, len(times) + 1, dtype=np.float64),
                                              unit="persons")}
-    return Result(engine="sim.evacuation", engine_version=engine_version, metrics=m, series=series, frames=frames)
+    if settings.density_cell_m > 0 and len(frames["times_s"]):
+        density, origin = density_grid(frames["positions_xy_m"], geometry.area.bounds, settings.density_cell_m)
+        frames["density_p_m2"] = density
+        frames["density_origin_xy_m"] = np.array(origin, dtype=np.float64)
+        frames["density_cell_m"] = np.array(settings.density_cell_m, dtype=np.float64)
+        peak = density.max(axis=0)
+        frames["los_max"] = level_of_service(peak)
+        frames["los_names"] = np.array(FRUIN_LOS)
+        put("max_local_density_p_m2", peak.max(), "persons/m²",
+            f"highest density in any {settings.density_cell_m:g} m cell at any second")
+        put("area_los_e_or_worse_m2", (frames["los_max"] >= CONGESTED_LOS).sum() * settings.density_cell_m ** 2, "m²",
+            "area that reached Fruin walkway level of service E or F at some second")
+        bottlenecks = rank_bottlenecks(density, origin, settings.density_cell_m, settings.frame_interval_s, exits)
+        for rank, b in enumerate(bottlenecks, start=1):
+            put(f"bottleneck/{rank}/person_s", b["person_s"], "person·s",
+                f"congested person-seconds near ({b['x_m']}, {b['y_m']}), peak {b['peak_density_p_m2']} p/m², "
+                f"nearest exit {b['nearest_exit']}")
+        result_bottlenecks = bottlenecks
+    else:
+        result_bottlenecks = []
+    result = Result(engine="sim.evacuation", engine_version=engine_version, metrics=m, series=series, frames=frames)
+    result.bottlenecks = result_bottlenecks
+    result.closed_exits = [e.id for e in scenario.exits if not e.open]
+    return result
 
 
 def summary(result: Result) -> dict:
@@ -84,6 +184,10 @@ def summary(result: Result) -> dict:
                                "t50_s", "t90_s", "t95_s", "t100_s")}
     for k in ("agents", "evacuated", "stuck"):
         out[k] = int(out[k])
+    for k in ("waited_mean_s", "waited_p90_s", "waited_max_s", "out_of_buildings_last_s", "max_local_density_p_m2",
+              "area_los_e_or_worse_m2"):
+        if k in result.metrics:
+            out[k] = val(k)
     exits: dict[str, dict] = {}
     for name in result.metrics:
         if name.startswith("exit/"):
@@ -92,4 +196,6 @@ def summary(result: Result) -> dict:
     for e in exits.values():
         e["evacuated"] = int(e["evacuated"])
     out["exits"] = exits
+    out["closed_exits"] = list(getattr(result, "closed_exits", []))
+    out["bottlenecks"] = list(getattr(result, "bottlenecks", []))
     return out

@@ -1,5 +1,6 @@
 """GeoJSON scenario in (with errors that name the feature), trajectories out."""
 import csv
+import dataclasses
 import json
 
 import numpy as np
@@ -97,3 +98,97 @@ def test_trajectories_are_written_as_a_table_pedpy_reads(tmp_path):
     txt = write_trajectories_txt(tmp_path / "traj.txt", traj, fps)
     head = txt.read_text().splitlines()[:4]
     assert head[0] == "# framerate: 10" and len(head[3].split()) == 5
+
+
+def _corridor_crowd_doc():
+    # 24 adults in a 12 m x 3 m corridor, leaving through its 3 m east end
+    agents = [_feature("agent", {"type": "Point", "coordinates": [1.0 + 0.8 * i, 0.6 + 0.9 * j]}, speed_mps=1.2)
+              for i in range(8) for j in range(3)]
+    return {"type": "FeatureCollection", "settings": {"dt_s": 0.05, "max_time_s": 60}, "features": [
+        _feature("walkable", {"type": "Polygon", "coordinates": [[[0, 0], [12, 0], [12, 3], [0, 3], [0, 0]]]}),
+        _feature("exit", {"type": "LineString", "coordinates": [[12, 0], [12, 3]]}, width_m=3.0, id="east"),
+        *agents]}
+
+
+def test_pedpy_reads_the_trajectories_and_counts_everyone_across_the_exit_line(tmp_path):
+    import pandas
+    import pedpy
+
+    path = tmp_path / "corridor.geojson"
+    path.write_text(json.dumps(_corridor_crowd_doc()))
+    result = simulate(path, Settings(max_time_s=60, trajectory_interval_s=0.1))
+    assert result.value("evacuated") == 24
+    fps = float(result.frames["trajectory_frame_rate_hz"][0])
+    csv_path = write_trajectories_csv(tmp_path / "traj.csv", result.frames["trajectory"])
+    txt_path = write_trajectories_txt(tmp_path / "traj.txt", result.frames["trajectory"], fps)
+    # people walk on past the exit line before they leave the model, so the line lies inside the
+    # data and PedPy's own crossing count must find every one of them, in both file formats
+    line = pedpy.MeasurementLine([(11.0, 0.0), (11.0, 3.0)])
+    for traj in (pedpy.TrajectoryData(data=pandas.read_csv(csv_path), frame_rate=fps),
+                 pedpy.load_trajectory_from_txt(trajectory_file=txt_path)):
+        nt, crossing = pedpy.compute_n_t(traj_data=traj, measurement_line=line)
+        assert int(nt["cumulative_pedestrians"].iloc[-1]) == 24
+        speed = pedpy.compute_individual_speed(traj_data=traj, frame_step=5)
+        # free walkers at 1.2 m/s at the front; nobody faster than their free speed (1 % for
+        # PedPy's finite differences over 0.5 s on 4-decimal coordinates)
+        assert speed["speed"].max() <= 1.2 * 1.01
+        assert speed["speed"].median() > 0.5
+
+
+def test_scenario_round_trips_through_geojson_with_entrances_and_closed_gates(tmp_path):
+    from sim.evacuation.io import scenario_from_geojson, write_scenario
+
+    doc = _scenario_doc()
+    doc["features"].append(_feature("entrance", {"type": "Point", "coordinates": [7.0, 5.0]},
+                                    id="door-a", residents=13, storeys=5, dwellings=5))
+    doc["features"][3]["properties"]["open"] = False
+    scenario = scenario_from_geojson(doc, name="yard")
+    assert scenario.residents == 3 + 13
+    (w,) = scenario.stairwells
+    assert (w.id, w.storeys, w.dwellings_per_floor, w.door_width_m) == ("door-a", 5, (1, 1, 1, 1, 1), 1.1)
+    assert [e.open for e in scenario.exits] == [True, False]
+    again = read_scenario(write_scenario(tmp_path / "again.geojson", scenario))
+    assert again.residents == scenario.residents
+    assert dataclasses.replace(again.stairwells[0], source="") == dataclasses.replace(w, source="")
+    assert again.walkable.equals(scenario.walkable) and [e.open for e in again.exits] == [True, False]
+    result = simulate(again, Settings(max_time_s=600))
+    s = summary(result)
+    # the closed west exit takes nobody and is listed as closed
+    assert "exit-1" not in s["exits"] and s["closed_exits"] == ["exit-1"]
+    assert s["evacuated"] == 16 and s["exits"]["east"]["evacuated"] == 16
+
+
+@pytest.mark.parametrize("props, words", [
+    ({"residents": -1, "storeys": 6}, "residents"),
+    ({"residents": 10}, "storeys"),
+    ({"residents": 10, "storeys": 6, "door_width_m": 0}, "door_width_m"),
+])
+def test_a_bad_entrance_is_named(tmp_path, props, words):
+    doc = _scenario_doc()
+    doc["features"].append(_feature("entrance", {"type": "Point", "coordinates": [7.0, 5.0]}, **props))
+    path = tmp_path / "bad.geojson"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ScenarioError, match=rf"bad.geojson feature 8.*{words}"):
+        read_scenario(path)
+
+
+def test_cli_runs_a_scenario_file_and_prints_the_json_contract(tmp_path, capsys):
+    from twin.cli import main
+
+    path = tmp_path / "corridor.geojson"
+    path.write_text(json.dumps(_corridor_crowd_doc()))
+    traj = tmp_path / "t.csv"
+    assert main(["evacuation", "run", str(path), "--json", "--trajectories", str(traj), "--out", str(tmp_path / "out")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["agents"] == 24 and out["evacuated"] == 24
+    # the last of 24 leaves after walking at most 11 m at 1.2 m/s plus queueing at 3 m wide: well under 60 s
+    assert 5.0 < out["t50_s"] <= out["t90_s"] <= out["total_evacuation_time_s"] < 30.0
+    assert set(out["exits"]["east"]) >= {"evacuated", "flow_p_s", "specific_flow_p_m_s"}
+    assert (tmp_path / "out" / "evacuation.json").exists() and (tmp_path / "out" / "evacuation.npz").exists()
+    with open(traj) as f:
+        assert f.readline().strip() == "id,frame,x,y,z"
+    # bad input: one error line, exit status 2
+    assert main(["evacuation", "run", str(tmp_path / "missing.geojson")]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+    assert main(["evacuation", "run", str(path), "--state", "baseline"]) == 2
+    assert "--state applies to projects" in capsys.readouterr().err

@@ -38,6 +38,7 @@ def reference_step(x, y, state, v0, radius, geo, p: CSMParams, interaction_m, dt
     """Tordeux, Chraibi & Seyfried (2016), written out plainly: all pairs, all walls."""
     n = len(x)
     vel = np.zeros((n, 2))
+    congested = np.zeros(n, dtype=bool)
     present = [j for j in range(n) if state[j] in (kernels.WAITING, kernels.WALKING)]
     for i in range(n):
         if state[i] != kernels.WALKING:
@@ -64,6 +65,7 @@ def reference_step(x, y, state, v0, radius, geo, p: CSMParams, interaction_m, dt
             if r @ e < 0 or abs(-e[1] * r[0] + e[0] * r[1]) > radius[i] + radius[j]:
                 continue
             speed = min(speed, max(0.0, (np.linalg.norm(r) - radius[i] - radius[j]) / p.time_gap_s))
+        congested[i] = speed < 0.5 * v0[i]
         v = speed * e
         for ax, ay, bx, by in geo.wall_seg:
             qx, qy, dw = _nearest(x[i], y[i], ax, ay, bx, by)
@@ -72,7 +74,7 @@ def reference_step(x, y, state, v0, radius, geo, p: CSMParams, interaction_m, dt
             if approach > allowed:
                 v = v + (approach - allowed) * nrm
         vel[i] = v
-    return x + vel[:, 0] * dt, y + vel[:, 1] * dt
+    return x + vel[:, 0] * dt, y + vel[:, 1] * dt, congested
 
 
 def test_crowd_step_matches_reference_on_twelve_agents():
@@ -92,17 +94,22 @@ def test_crowd_step_matches_reference_on_twelve_agents():
     p = CSMParams()
     cell = 2 * 0.15 + p.time_gap_s * v0.max()
     dt = 0.05
-    rx, ry = reference_step(x, y, state, v0, radius, geo, p, cell, dt)
+    rx, ry, congested = reference_step(x, y, state, v0, radius, geo, p, cell, dt)
     kx, ky = x.copy(), y.copy()
     evac_t = np.full(n, np.nan)
     evac_e = np.full(n, -1, dtype=np.int64)
+    waited = np.zeros(n)
     out = kernels.crowd_step(
         kx, ky, state, v0, radius, np.zeros(n, dtype=np.int64), geo.dir_x, geo.dir_y, geo.x0, geo.y0, geo.cell_m,
         geo.x0, geo.y0, cell, 8, 8, geo.wall_seg, geo.wall_cell_start, geo.wall_cell_items,
         geo.wall_x0, geo.wall_y0, geo.wall_cell_m, geo.wall_nx, geo.wall_ny, geo.exit_seg, geo.exit_seg_exit,
         p.time_gap_s, p.neighbour_strength, p.neighbour_range_m, p.wall_strength, p.wall_range_m,
-        0.0, dt, evac_t, evac_e, np.zeros(n), np.zeros(n))
+        0.0, dt, evac_t, evac_e, np.zeros(n), np.zeros(n),
+        1.5, 0.5, waited, np.zeros(8 * 8 + 1, dtype=np.int64), np.zeros(n, dtype=np.int64))
     np.testing.assert_allclose(kx, rx, atol=1e-12)
+    # waiting in congestion: dt for those the people ahead hold below half their free speed
+    assert congested.any() and not congested.all()
+    np.testing.assert_array_equal(waited, np.where(congested, dt, 0.0))
     np.testing.assert_allclose(ky, ry, atol=1e-12)
     assert kx[4] == x[4] and ky[4] == y[4]           # a waiting resident does not move
     moved = np.hypot(kx - x, ky - y)
