@@ -1,0 +1,146 @@
+"""twin.indicators: the indicator data file, target scoring, the static indicators of the sample
+community on every state, engine adapters (missing, failing, cached) and the JSON contract."""
+import contextlib
+import io
+import json
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from sim.result import Metric, Result
+from twin.cli import SAMPLE_PROJECT, main
+from twin.engine_cache import Runs
+from twin.indicators import IndicatorError, load_definitions, passes, scorecard
+from twin.project import load_project
+
+SIX = {"complete_functions", "beautiful_environment", "convenient_travel", "green_low_carbon",
+       "safety_resilience", "smart_governance"}
+
+
+def test_definitions_cover_the_six_standards():
+    standards, indicators = load_definitions()
+    assert {s.id for s in standards} == SIX
+    assert {i.standard for i in indicators} == SIX
+    for indicator in indicators:
+        assert indicator.name_zh and indicator.name_en and indicator.unit and indicator.target_source
+
+
+def test_bad_definition_names_the_row_and_field(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[[standard]]\nid = "s"\nname_zh = "s"\nname_en = "s"\n[[indicator]]\nid = "x"\nstandard = "s"\n')
+    with pytest.raises(IndicatorError, match=r"indicator\[0\] \(x\): missing name_zh"):
+        load_definitions(path)
+
+
+def test_relative_and_absolute_targets():
+    _, indicators = load_definitions()
+    by_id = {i.id: i for i in indicators}
+    fire = by_id["fire_lanes_clear"]  # >= 100 %
+    assert passes(fire, 100.0, 70.0, is_baseline=False) == (True, None)
+    assert passes(fire, 99.9, 70.0, is_baseline=False)[0] is False
+    evacuation = by_id["evacuation_time"]  # not worse than the baseline, lower is better
+    assert passes(evacuation, 610.0, 600.0, is_baseline=False)[0] is False
+    assert passes(evacuation, 600.0, 600.0, is_baseline=False)[0] is True
+    assert passes(evacuation, 600.0, 600.0, is_baseline=True)[0] is None
+    pipes = by_id["storm_pipes_renewed"]  # strictly better than the baseline
+    assert passes(pipes, 0.0, 0.0, is_baseline=False)[0] is False
+    assert passes(by_id["worst_junction_los"], "E", None, is_baseline=True)[0] is False
+
+
+@pytest.fixture(scope="module")
+def sample_json():
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = main(["indicators", str(SAMPLE_PROJECT), "--engines", "none", "--json"])
+    assert status == 0
+    return {row["id"]: row for row in json.loads(out.getvalue())}
+
+
+def test_json_contract(sample_json):
+    for row in sample_json.values():
+        assert {"id", "standard", "name_zh", "name_en", "unit", "target", "values"} <= row.keys()
+        assert set(row["values"]) == {"baseline", "proposal_a", "proposal_b"}
+        for cell in row["values"].values():
+            assert {"value", "passed"} <= cell.keys()
+            if cell["value"] is None:
+                assert cell["note"].startswith(("not computed: ", "not declared"))
+    assert sample_json["annual_runoff_control_rate"]["values"]["baseline"]["note"] == \
+        "not computed: stormwater runs not selected (--engines)"
+
+
+def test_static_indicators_move_the_intended_way(sample_json):
+    def v(indicator, state):
+        return sample_json[indicator]["values"][state]["value"]
+
+    # proposal A clears informal parking off the 4.5 m fire lanes: every fire lane is clear again
+    assert v("fire_lanes_clear", "baseline") < 100.0 and v("fire_lanes_clear", "proposal_a") == pytest.approx(100.0)
+    # proposal A removes all 8 illegal structures (96 m²); B keeps them
+    assert (v("illegal_structures_count", "baseline"), v("illegal_structures_count", "proposal_a")) == (8, 0)
+    assert sample_json["illegal_structures_area"]["values"]["proposal_a"]["change"] == pytest.approx(-96.0, abs=0.5)
+    # A separates the combined sewers and adds elevators; its new east gate shortens walks to the supermarket
+    assert v("rain_sewage_separated", "proposal_a") == pytest.approx(100.0)
+    assert v("step_free_dwellings", "proposal_a") > v("step_free_dwellings", "baseline") == 0.0
+    assert v("walk_supermarket_15min", "proposal_a") > v("walk_supermarket_15min", "baseline")
+    # B's new 2,625 m² community centre adds to the 800 m² one
+    assert v("service_centre_floor_area", "proposal_b") == pytest.approx(3425.0)
+    assert v("parking_per_household", "proposal_b") > v("parking_per_household", "baseline")
+    # the clinic stands 600 m west of the site: beyond 500 m for everyone (walks of 843–1,241 m)
+    assert v("walk_clinic_10min", "baseline") == 0.0
+
+
+def _fake_engine(monkeypatch, name, run_state):
+    module = types.ModuleType(f"twin.commands.{name}")
+    if run_state is not None:
+        module.run_state = run_state
+    monkeypatch.setitem(sys.modules, f"twin.commands.{name}", module)
+
+
+def _control_rate_row(card):
+    return next(r for r in card["indicators"] if r["id"] == "annual_runoff_control_rate")
+
+
+def test_missing_engine_is_not_computed_never_invented(monkeypatch):
+    project = load_project(SAMPLE_PROJECT)
+    _fake_engine(monkeypatch, "stormwater", None)
+    card = scorecard(project, states=["baseline"], engines={"stormwater"})
+    cell = _control_rate_row(card)["values"]["baseline"]
+    assert cell["value"] is None and cell["note"] == "not computed: stormwater engine not available in this build (twin.commands.stormwater has no run_state)"
+
+
+def test_failing_engine_says_why(monkeypatch):
+    def run_state(project, state, *, progress=None):
+        raise ValueError("no outfall reachable from manhole M1")
+
+    _fake_engine(monkeypatch, "stormwater", run_state)
+    card = scorecard(load_project(SAMPLE_PROJECT), states=["baseline"], engines={"stormwater"})
+    assert _control_rate_row(card)["values"]["baseline"]["note"] == \
+        "not computed: stormwater engine failed: ValueError: no outfall reachable from manhole M1"
+
+
+def test_engine_runs_are_cached_by_input(monkeypatch):
+    calls = []
+
+    def run_state(project, state, *, progress=None):
+        calls.append((state, project.settings.get("storm_return_period_years")))
+        rate = {"baseline": 0.62, "proposal_a": 0.81}[state]
+        return Result(engine="sim.stormwater", engine_version="test", metrics={
+            "annual_runoff_control_rate": Metric(value=rate, unit="1", meaning="fraction of annual rain retained")},
+            frames={"times_s": np.zeros(3)})
+
+    _fake_engine(monkeypatch, "stormwater", run_state)
+    project = load_project(SAMPLE_PROJECT)
+    card = scorecard(project, states=["baseline", "proposal_a"], engines={"stormwater"})
+    row = _control_rate_row(card)
+    # a 0–1 fraction from the engine is shown in percent; A passes the 75 % target, the baseline fails
+    assert row["values"]["baseline"] == {**row["values"]["baseline"], "value": 62.0, "passed": False}
+    assert row["values"]["proposal_a"]["value"] == pytest.approx(81.0) and row["values"]["proposal_a"]["passed"]
+    assert "sim.stormwater test on proposal_a, run " in row["values"]["proposal_a"]["source"]
+    # the 50-year storm is a second run per state with the return period overridden
+    assert sorted(calls) == [("baseline", 3), ("baseline", 50), ("proposal_a", 3), ("proposal_a", 50)]
+    calls.clear()
+    runs = Runs(project, engines={"stormwater"})
+    again = scorecard(project, states=["baseline", "proposal_a"], engines={"stormwater"}, runs=runs)
+    assert calls == [] and all(entry["cached"] for entry in runs.provenance())
+    assert _control_rate_row(again)["values"]["proposal_a"]["value"] == pytest.approx(81.0)

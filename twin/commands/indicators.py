@@ -1,0 +1,137 @@
+"""`twin indicators` (the scorecard) and `twin report` (the expert report and public pages).
+
+    twin indicators PROJECT [--state S ...] [--engines all|none|LIST] [--json] [--no-cache]
+    twin report PROJECT -o report.html [--engines ...] [--public-dir DIR]
+
+`--engines` picks the runs the scorecard may start: all (default), none (static indicators
+only, seconds), or a comma list of stormwater, traffic, evacuation, sunlight. Indicators of
+engines left out are null with the reason.
+"""
+from __future__ import annotations
+
+import sys
+
+
+def _engines(text: str) -> set[str]:
+    from twin.errors import TwinError
+    from twin.indicators import ENGINES
+
+    if text == "all":
+        return set(ENGINES)
+    if text == "none":
+        return set()
+    chosen = {part.strip() for part in text.split(",") if part.strip()}
+    unknown = chosen - set(ENGINES)
+    if unknown:
+        raise TwinError(f"--engines: unknown {', '.join(sorted(unknown))}; choose all, none or some of {', '.join(ENGINES)}")
+    return chosen
+
+
+class _Progress:
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar = None
+
+    def __call__(self, done: int, total: int, what: str) -> None:
+        if not sys.stderr.isatty():
+            return
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc=self.label, file=sys.stderr, leave=False)
+        self.bar.set_postfix_str(what[:40])
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _scorecard(args):
+    from twin.engine_cache import Runs
+    from twin.indicators import scorecard
+    from twin.project import load_project
+
+    project = load_project(args.project)
+    engines = _engines(args.engines)
+    runs = Runs(project, engines=engines, cache=not args.no_cache)
+    bar = _Progress("scorecard")
+    try:
+        return project, scorecard(project, states=args.state or None, engines=engines, progress=bar, runs=runs)
+    finally:
+        bar.close()
+
+
+def format_value(value, unit: str) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str):
+        return value
+    if unit == "%":
+        return f"{value:.1f} %"
+    if abs(value) >= 100 or float(value).is_integer():
+        return f"{value:,.0f} {unit}"
+    return f"{value:.2f} {unit}"
+
+
+def cmd_indicators(args) -> int:
+    from twin.indicators import json_rows
+
+    project, card = _scorecard(args)
+    if args.json:
+        print(json_rows(card))
+        return 0
+    states = card["states"]
+    standards = {s["id"]: s for s in card["standards"]}
+    for standard_id, standard in standards.items():
+        print(f"\n{standard['name_en']} / {standard['name_zh']}  " + "  ".join(
+            f"{s}: {_index(card['index'][s][standard_id]['index'])}" for s in states))
+        for row in card["indicators"]:
+            if row["standard"] != standard_id:
+                continue
+            cells = []
+            for s in states:
+                v = row["values"][s]
+                mark = {True: "✓", False: "✗", None: " "}[v["passed"]]
+                cells.append(f"{format_value(v['value'], row['unit']):>14} {mark}")
+            print(f"  {row['name_en'][:58]:58} " + " ".join(cells))
+    print("\noverall index: " + ", ".join(f"{s} {_index(card['index'][s]['overall']['index'])}" for s in states))
+    missing = {v["note"] for row in card["indicators"] for v in row["values"].values() if v["value"] is None and v["note"]}
+    for note in sorted(missing):
+        print(f"  {note}")
+    return 0
+
+
+def _index(value) -> str:
+    return "—" if value is None else f"{value:.0f}"
+
+
+def cmd_report(args) -> int:
+    from twin.report import write_public_pages, write_report
+
+    project, card = _scorecard(args)
+    path = write_report(project, card, args.output)
+    print(f"wrote {path}")
+    if args.public_dir:
+        for page in write_public_pages(project, card, args.public_dir):
+            print(f"wrote {page}")
+    return 0
+
+
+def register(subcommands) -> None:
+    for name, handler, help_text in (
+            ("indicators", cmd_indicators, "the beautiful-community scorecard of every state"),
+            ("report", cmd_report, "expert report (one self-contained HTML) and public pages")):
+        p = subcommands.add_parser(name, help=help_text)
+        p.add_argument("project", help="project folder or project.toml")
+        p.add_argument("--state", action="append", help="only this state (repeatable; default all)")
+        p.add_argument("--engines", default="all", help="all (default), none, or a comma list of stormwater,traffic,evacuation,sunlight")
+        p.add_argument("--no-cache", action="store_true", help="run engines again even when a cached run matches")
+        if name == "indicators":
+            p.add_argument("--json", action="store_true", help="print the list of indicators as JSON")
+        else:
+            p.add_argument("-o", "--output", required=True, help="output .html")
+            p.add_argument("--public-dir", help="also write one bilingual public page per proposal here")
+        p.set_defaults(func=handler)
