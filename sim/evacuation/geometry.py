@@ -63,6 +63,13 @@ def _outward_normal(area, line: LineString) -> np.ndarray:
     return nrm
 
 
+def _without_cracks(geom, min_hole_m2: float = 0.05):
+    """Drop holes smaller than min_hole_m2 (slivers left where polygons almost meet: they would be walls)."""
+    polys = geom.geoms if isinstance(geom, MultiPolygon) else [geom]
+    kept = [Polygon(p.exterior, [r for r in p.interiors if Polygon(r).area >= min_hole_m2]) for p in polys if not p.is_empty]
+    return MultiPolygon(kept) if len(kept) > 1 else kept[0]
+
+
 def _wall_segments(geom) -> np.ndarray:
     """All boundary segments (exterior and holes) of a (Multi)Polygon as float64[n, 4]."""
     rings = []
@@ -94,13 +101,16 @@ def prepare_geometry(*, walkable, obstacles, exits, cell_m: float = 0.25, apron_
         (ax, ay), (bx, by) = line.coords[0], line.coords[-1]
         length = float(np.hypot(bx - ax, by - ay))
         tx, ty = (bx - ax) / length, (by - ay) / length
-        apron = Polygon([(ax, ay), (bx, by),
+        # the apron starts a hair inside the line so that the union with the area leaves no
+        # crack along the line (a hairline crack would be a wall across the exit)
+        back = 0.05
+        apron = Polygon([(ax - back * n_out[0], ay - back * n_out[1]), (bx - back * n_out[0], by - back * n_out[1]),
                          (bx + apron_m * (n_out[0] + tx), by + apron_m * (n_out[1] + ty)),
                          (ax + apron_m * (n_out[0] - tx), ay + apron_m * (n_out[1] - ty))])
         aprons.append(apron)
         normals.append(n_out)
     # aprons must not pierce obstacles or the area on the other side of a wall
-    full = unary_union([area] + aprons).buffer(0)
+    full = _without_cracks(unary_union([area] + aprons).buffer(0))
     minx, miny, maxx, maxy = full.bounds
     x0, y0 = minx - cell_m, miny - cell_m
     nx = int(np.ceil((maxx - x0) / cell_m)) + 1

@@ -1,0 +1,112 @@
+"""Twin -> evacuation scenario on the sample community (twin.extract.site), and a run on it."""
+import dataclasses
+
+import numpy as np
+import pytest
+import shapely
+
+from sim.evacuation import simulate
+from sim.evacuation.metrics import summary
+from twin.actions import apply_actions
+from twin.commands.evacuation import site_settings
+from twin.extract.site import SiteError, scenario_from_twin
+from twin.project import load_project, load_state
+
+SAMPLE = "ifc_models/sample_community"
+
+
+@pytest.fixture(scope="module")
+def project():
+    return load_project(SAMPLE)
+
+
+@pytest.fixture(scope="module")
+def baseline(project):
+    return load_state(project, "baseline")
+
+
+def test_every_resident_is_in_a_stairwell_and_every_gate_is_an_exit(baseline):
+    layers = baseline.layers
+    extracted = scenario_from_twin(baseline)
+    scenario = extracted.scenario
+    residents = sum(b.residents for b in layers.buildings)
+    assert residents == 6572 and scenario.residents == residents and not scenario.agents
+    # one stairwell per external door of a residential building
+    homes = {b.global_id for b in layers.buildings if b.residents > 0}
+    assert len(scenario.stairwells) == sum(1 for e in layers.entrances if e.building in homes)
+    assert {w.storeys for w in scenario.stairwells} == {6}
+    # each building's residents and dwellings are shared out exactly
+    by_building = {}
+    for w in scenario.stairwells:
+        gid = next(e.building for e in layers.entrances if e.global_id == w.id)
+        got = by_building.setdefault(gid, [0, 0])
+        got[0] += w.residents
+        got[1] += sum(w.dwellings_per_floor)
+    for b in layers.buildings:
+        if b.residents:
+            assert by_building[b.global_id] == [b.residents, b.dwelling_units]
+    # exits: the three gates, each as wide as the gate, lying on the site boundary
+    assert {e.id for e in scenario.exits} == {g.global_id for g in layers.gates}
+    for e in scenario.exits:
+        gate = next(g for g in layers.gates if g.global_id == e.id)
+        line = shapely.LineString(e.coords)
+        assert line.length == pytest.approx(gate.width_m, abs=1e-6)
+        assert shapely.distance(line, layers.site_boundary.exterior) < 0.05
+    assert extracted.exit_names["2XI0nNcRXK5BpWaeq_DTiQ"] == "Gate W"
+    # the ground: buildings, sheds and walls are not walkable; door spots are
+    area = scenario.walkable.difference(shapely.union_all(scenario.obstacles))
+    for b in layers.buildings:
+        c = b.footprint.representative_point()
+        assert not area.contains(c)
+    for shed in layers.illegal_structures:
+        assert not area.contains(shed.footprint.representative_point())
+    assert all(area.contains(shapely.Point(w.door_xy)) for w in scenario.stairwells)
+
+
+def test_proposals_change_gates_and_residents(project):
+    a = scenario_from_twin(load_state(project, "proposal_a")).scenario
+    b = scenario_from_twin(load_state(project, "proposal_b")).scenario
+    assert len(a.exits) == 4 and a.residents == 6572         # proposal A opens Gate E
+    assert len(b.exits) == 3 and b.residents == 6572 - 225   # proposal B demolishes block 17
+
+
+def test_a_closed_gate_and_a_blocked_lane_as_proposal_actions(baseline):
+    gate_n = "1VyciV9e1LJB3Xh1e3TopR"
+    road = next(r for r in baseline.layers.roads if r.width_m < 6.0)
+    changed = apply_actions(baseline, [
+        {"kind": "set_property", "element": gate_n, "pset": "CT_Gate", "values": {"Open": False}},
+        {"kind": "set_property", "element": road.global_id, "pset": "CT_Road", "values": {"Blocked": True}},
+    ], name="closed", source="test")
+    scenario = scenario_from_twin(changed).scenario
+    assert [e.open for e in scenario.exits if e.id == gate_n] == [False]
+    area = scenario.walkable.difference(shapely.union_all(scenario.obstacles))
+    middle = road.centreline.interpolate(0.5, normalized=True)
+    assert not area.contains(middle)
+    before = scenario_from_twin(baseline).scenario
+    assert before.walkable.difference(shapely.union_all(before.obstacles)).contains(middle)
+    # every gate closed: nobody can get out, said plainly
+    shut = apply_actions(baseline, [{"kind": "set_property", "element": g.global_id, "pset": "CT_Gate",
+                                     "values": {"Open": False}} for g in baseline.layers.gates], name="shut", source="test")
+    with pytest.raises(SiteError, match="no open gate"):
+        scenario_from_twin(shut)
+
+
+def test_one_block_evacuates_through_its_stairwells_and_the_west_gate(project, baseline):
+    # Block 1 (221 residents, 5 stairwells, 6 storeys) in the south-west corner, alone on the
+    # site: everyone comes down the stairs and out; the nearest gates are W and S.
+    scenario = scenario_from_twin(baseline).scenario
+    block = next(b for b in baseline.layers.buildings if b.name == "Block 1")
+    doors = {e.global_id for e in baseline.layers.entrances if e.building == block.global_id}
+    one = dataclasses.replace(scenario, stairwells=tuple(w for w in scenario.stairwells if w.id in doors))
+    assert one.residents == block.residents == 221
+    result = simulate(one, site_settings(project.settings, dt_s=0.1), seed=1)
+    s = summary(result)
+    assert s["evacuated"] == 221 and s["stuck"] == 0
+    out = s["exits"]
+    assert out["3pCX6DsDPGGAL4h3n5GfBZ"]["evacuated"] + out["2XI0nNcRXK5BpWaeq_DTiQ"]["evacuated"] == 221
+    left = result.frames["out_of_building_s"]
+    # households leave after 120 +- 60 s (project setting); 44 residents per stair, the upper
+    # floors' ~35 at the stair's 0.75 p/s: the last is out of the building within ~5 min
+    assert np.nanmin(left) > 20.0 and 150.0 < np.nanmax(left) < 420.0
+    # the walk to a gate (~150-200 m at ~1 m/s on average) comes on top
+    assert s["total_evacuation_time_s"] > np.nanmax(left) + 60.0
