@@ -103,10 +103,11 @@ def prepare_geometry(*, walkable, obstacles, exits, cell_m: float = 0.25, apron_
         tx, ty = (bx - ax) / length, (by - ay) / length
         # the apron starts a hair inside the line so that the union with the area leaves no
         # crack along the line (a hairline crack would be a wall across the exit)
+        # (straight, not flared, on the inner side: the opening keeps its width at the line)
         back = 0.05
         apron = Polygon([(ax - back * n_out[0], ay - back * n_out[1]), (bx - back * n_out[0], by - back * n_out[1]),
-                         (bx + apron_m * (n_out[0] + tx), by + apron_m * (n_out[1] + ty)),
-                         (ax + apron_m * (n_out[0] - tx), ay + apron_m * (n_out[1] - ty))])
+                         (bx, by), (bx + apron_m * (n_out[0] + tx), by + apron_m * (n_out[1] + ty)),
+                         (ax + apron_m * (n_out[0] - tx), ay + apron_m * (n_out[1] - ty)), (ax, ay)])
         aprons.append(apron)
         normals.append(n_out)
     # aprons must not pierce obstacles or the area on the other side of a wall
