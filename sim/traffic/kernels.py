@@ -1,0 +1,432 @@
+"""Numba kernels of the traffic engine: one simulation step over all vehicles, and positions for playback.
+
+Pure functions over NumPy arrays (structure of arrays), no SimPy, no I/O. One step does:
+
+1. vehicles on the road sorted by lane, then by position (counting sort by lane, insertion sort
+   within a lane: vehicles rarely overtake, so the order is nearly sorted) — the leader of a
+   vehicle is the next one on its lane, never a search over all pairs;
+2. the front vehicle of every lane announces its arrival at the junction (arrival and leaving
+   time estimates for its movement); movements are decided in order of arrival: a movement
+   waits for a red signal, for a vehicle inside the junction on a crossing path, for an
+   approaching vehicle it must give way to (time gap `gap_s`), at an all-way stop until it
+   has stopped and vehicles stopped before it went, when the lane it leads into has no room
+   for it (junction blocking avoided), and on a single-track street while the opposite
+   direction is occupied. Vehicles too close to stop commit and go;
+3. the Intelligent Driver Model (Treiber, Hennecke & Helbing 2000)
+
+       dv/dt = a [1 - (v/v0)^delta - (s*/s)^2],  s* = s0 + max(0, v T + v dv / (2 sqrt(a b)))
+
+   integrated as SUMO does (speed in `substeps` sub-steps, then x += v dt), with the stop
+   line as a standing obstacle when a vehicle may not go, and the curve speed of its
+   movement as a braking target;
+4. positions advanced front to back (never into the leader), vehicles crossing the stop
+   line moved to the next edge of their route (inside the junction their position is
+   negative), arrivals and gate service dwell;
+5. waiting departures inserted at the start of their first edge when there is room.
+
+The tests hold a pure-Python reference of the car-following step and check it against this.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# vehicle states
+SCHEDULED = 0   # not departed yet
+WAITING = 1     # departed, waiting for room to enter the network (counts as a gate/insertion queue)
+DRIVING = 2
+ARRIVED = 3
+
+ALLWAY_STOP = 2  # network.KIND_CODE["allway_stop"]
+SIGNAL_RED, SIGNAL_GREEN, SIGNAL_YELLOW = 0, 1, 2
+VISIBILITY_M = 4.5
+"""Distance before the stop line from which a giving-way driver sees the crossing road (SUMO's default)."""
+QUEUE_SPEED_MPS = 5 / 3.6
+"""A vehicle slower than 5 km/h near the stop line or behind a queued vehicle is queued (HCM practice)."""
+
+
+@njit(cache=True, inline="always")
+def idm_accel(v, v0, gap, dv, a, b, s0, T, delta):
+    """IDM acceleration (m/s²); gap is the net distance to the leader (m), dv = v - v_leader."""
+    free = 1.0 - (v / v0) ** delta if v0 > 0 else -1.0
+    if gap >= 1e9:
+        return a * free
+    s_star = s0 + max(0.0, v * T + v * dv / (2.0 * math.sqrt(a * b)))
+    s = max(gap, 0.01)
+    return a * (free - (s_star / s) ** 2)
+
+
+@njit(cache=True, inline="always")
+def idm_speed(v, v0, gap, v_lead, a, b, s0, T, delta, dt, substeps):
+    """New speed after dt with the IDM, speed updated in sub-steps as SUMO's IDM does."""
+    h = dt / substeps
+    for _ in range(substeps):
+        acc = idm_accel(v, v0, gap, v - v_lead, a, b, s0, T, delta)
+        v_new = max(0.0, v + acc * h)
+        if gap < 1e9:
+            gap -= (v_new - v_lead) * h
+        v = v_new
+    return v
+
+
+@njit(cache=True)
+def _find_link(edge_link_start, link_to, e, ne):
+    for k in range(edge_link_start[e], edge_link_start[e + 1]):
+        if link_to[k] == ne:
+            return k
+    return -1
+
+
+@njit(cache=True)
+def traffic_step(t, dt, substeps, gap_s,
+                 lane_edge, edge_first_lane, edge_lanes, edge_length, edge_speed, edge_to, edge_opposite,
+                 edge_single_track, edge_start_service, edge_end_service,
+                 edge_link_start, link_to, link_length, link_speed, link_node, link_state, link_minor,
+                 foe_start, foe_link, foe_yield, foe_crossing, node_kind,
+                 state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta,
+                 route_flat, route_start, route_len, route_idx, cur_link, committed, allowed, next_lane,
+                 stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed,
+                 pending, n_pending, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits):
+    """Advance every vehicle by dt (s) at time t (s). Returns the number of vehicles still waiting to enter."""
+    n_lanes = lane_edge.shape[0]
+    n_links = link_to.shape[0]
+    n_edges = edge_length.shape[0]
+    nv = state.shape[0]
+
+    # 1. vehicles by lane, ascending position
+    lane_count = np.zeros(n_lanes + 1, np.int32)
+    n_active = 0
+    for i in range(nv):
+        if state[i] == DRIVING:
+            lane_count[lane[i] + 1] += 1
+            n_active += 1
+    lane_start = np.cumsum(lane_count).astype(np.int32)
+    fill = lane_start[:-1].copy()
+    order = np.empty(n_active, np.int32)
+    for i in range(nv):
+        if state[i] == DRIVING:
+            order[fill[lane[i]]] = i
+            fill[lane[i]] += 1
+    for l in range(n_lanes):
+        a0, a1 = lane_start[l], lane_start[l + 1]
+        for j in range(a0 + 1, a1):
+            key = order[j]
+            kp = pos[key]
+            m = j - 1
+            while m >= a0 and pos[order[m]] > kp:
+                order[m + 1] = order[m]
+                m -= 1
+            order[m + 1] = key
+
+    # 2. junction occupancy, edge occupancy, approaching front vehicles
+    link_occ = np.zeros(n_links, np.int32)
+    edge_count = np.zeros(n_edges, np.int32)
+    for j in range(n_active):
+        i = order[j]
+        edge_count[lane_edge[lane[i]]] += 1
+        if cur_link[i] >= 0 and pos[i] - vlen[i] < 0.0:
+            link_occ[cur_link[i]] += 1
+    link_arr = np.full(n_links, 1e18)
+    link_front = np.full(n_links, -1, np.int32)
+    link_waiting = np.zeros(n_links, np.int8)
+    link_committed = np.zeros(n_links, np.int8)
+    cand = np.empty(n_lanes, np.int32)
+    cand_key = np.empty(n_lanes)
+    cand_link = np.full(nv, -1, np.int32)
+    t_arr_v = np.zeros(nv)
+    t_leave_v = np.zeros(nv)
+    nc = 0
+    for l in range(n_lanes):
+        if lane_start[l + 1] == lane_start[l]:
+            continue
+        f = order[lane_start[l + 1] - 1]
+        allowed[f] = 0
+        e = lane_edge[l]
+        if route_idx[f] + 1 >= route_len[f]:
+            continue
+        ne = route_flat[route_start[f] + route_idx[f] + 1]
+        k = _find_link(edge_link_start, link_to, e, ne)
+        if k < 0:
+            continue
+        d_end = edge_length[e] - pos[f]
+        v = speed[f]
+        ta = d_end / max(v, 1.0)
+        cross = link_length[k] + vlen[f]
+        vc = min(max(v, 0.5 * math.sqrt(2.0 * amax[f] * cross)), link_speed[k])
+        tl = ta + cross / max(vc, 0.5)
+        t_arr_v[f] = ta
+        t_leave_v[f] = tl
+        cand_link[f] = k
+        if ta < link_arr[k]:
+            link_arr[k] = ta
+            link_front[k] = f
+            link_waiting[k] = 1 if (v < 0.5 and d_end < 3.0 and stopped_s[f] > dt) else 0
+        if committed[f] == 1:
+            link_committed[k] = 1
+        cand[nc] = f
+        cand_key[nc] = ta - 1e-6 * min(stopped_s[f], 1e5)
+        nc += 1
+
+    # 3. decisions, in order of arrival (longest waiting first among those at the line)
+    edge_claim = np.zeros(n_edges, np.int32)
+    # room at the start of every lane: rear of its last vehicle (edge length when empty)
+    lane_rear = np.empty(n_lanes)
+    lane_rear_speed = np.empty(n_lanes)
+    for l in range(n_lanes):
+        if lane_start[l + 1] > lane_start[l]:
+            r = order[lane_start[l]]
+            lane_rear[l] = pos[r] - vlen[r]
+            lane_rear_speed[l] = speed[r]
+        else:
+            lane_rear[l] = edge_length[lane_edge[l]]
+            lane_rear_speed[l] = 1e3
+    idx = np.argsort(cand_key[:nc], kind="mergesort")
+    for q in range(nc):
+        f = cand[idx[q]]
+        k = cand_link[f]
+        e = lane_edge[lane[f]]
+        ne = link_to[k]
+        d_end = edge_length[e] - pos[f]
+        # lane on the next edge with the most room
+        best = edge_first_lane[ne]
+        for l2 in range(edge_first_lane[ne], edge_first_lane[ne] + edge_lanes[ne]):
+            if lane_rear[l2] > lane_rear[best] + 1e-9:
+                best = l2
+        next_lane[f] = best
+        ok = True
+        if committed[f] == 0:
+            st = link_state[k]
+            if st == SIGNAL_RED:
+                ok = False
+            elif st == SIGNAL_YELLOW and d_end > speed[f] * speed[f] / (2.0 * bcomf[f]):
+                ok = False
+            nk = link_node[k]
+            if ok and node_kind[nk] == ALLWAY_STOP and not (speed[f] < 0.1 and d_end < 1.5):
+                ok = False
+            if ok:
+                for m in range(foe_start[k], foe_start[k + 1]):
+                    fl = foe_link[m]
+                    if link_occ[fl] > 0 and foe_crossing[m] == 1:
+                        ok = False
+                        break
+                    if link_committed[fl] == 1 and (foe_crossing[m] == 1 or link_arr[fl] < t_leave_v[f]):
+                        ok = False
+                        break
+                    fv = link_front[fl]
+                    if fv < 0 or committed[fv] == 1:
+                        continue
+                    if node_kind[nk] == ALLWAY_STOP:
+                        if speed[fv] < 0.1 and link_arr[fl] * speed[fv] < 1.5 and stopped_s[fv] > stopped_s[f]:
+                            ok = False
+                            break
+                        continue
+                    if foe_yield[m] == 1 and link_waiting[fl] == 0 and link_arr[fl] < t_leave_v[f] + gap_s:
+                        ok = False
+                        break
+            if ok:
+                room = lane_rear[best]
+                if room < vlen[f] + 0.5 * s0[f] and lane_rear_speed[best] < 3.0:
+                    ok = False     # would stop inside the junction: wait at the line
+            if ok and edge_single_track[ne]:
+                opp = edge_opposite[ne]
+                if opp >= 0 and edge_count[opp] + edge_claim[opp] > 0:
+                    ok = False     # single-track street occupied from the other end: wait at the passing place
+            commit_at = VISIBILITY_M if link_minor[k] == 1 else speed[f] * speed[f] / (2.0 * bcomf[f]) + 2.0
+            if ok and d_end <= commit_at:
+                committed[f] = 1
+                link_committed[k] = 1
+                edge_claim[ne] += 1
+                lane_rear[best] = min(lane_rear[best], 0.0)
+                lane_rear_speed[best] = speed[f]
+        allowed[f] = 1 if ok else 0
+
+    # 4a. new speeds (simultaneous update from the old state)
+    new_v = np.zeros(nv)
+    for l in range(n_lanes):
+        a0, a1 = lane_start[l], lane_start[l + 1]
+        e = lane_edge[l]
+        for j in range(a0, a1):
+            i = order[j]
+            if hold_s[i] > 0.0:
+                new_v[i] = 0.0
+                continue
+            v0 = min(vmax[i], edge_speed[e] * speed_factor[i])
+            if cur_link[i] >= 0 and pos[i] < 0.0:
+                v0 = min(v0, link_speed[cur_link[i]] * speed_factor[i])
+            gap = 1e18
+            v_lead = 0.0
+            v_cap = 1e18
+            d_end = edge_length[e] - pos[i]
+            if j + 1 < a1:
+                ld = order[j + 1]
+                gap = pos[ld] - vlen[ld] - pos[i]
+                v_lead = speed[ld]
+            elif route_idx[i] + 1 < route_len[i]:
+                k = cand_link[i]
+                minor_far = k >= 0 and link_minor[k] == 1 and committed[i] == 0 and d_end > VISIBILITY_M
+                if k >= 0 and allowed[i] == 1 and not minor_far:
+                    nl = next_lane[i]
+                    if lane_start[nl + 1] > lane_start[nl]:
+                        r = order[lane_start[nl]]
+                        gap = d_end + link_length[k] + pos[r] - vlen[r]
+                        v_lead = speed[r]
+                    v_cap = math.sqrt(link_speed[k] ** 2 * speed_factor[i] ** 2 + 2.0 * bcomf[i] * max(d_end, 0.0))
+                else:
+                    # red, giving way, or a driver who may have to give way and does not see the
+                    # crossing road yet (farther than SUMO's foe visibility distance, 4.5 m):
+                    # brake for the stop line
+                    gap = d_end + s0[i]
+            else:
+                if edge_end_service[e] > 0.0 and stopped_s[i] < edge_end_service[e]:
+                    gap = d_end + s0[i]
+            v = idm_speed(speed[i], v0, gap, v_lead, amax[i], bcomf[i], s0[i], tau[i], delta[i], dt, substeps)
+            new_v[i] = min(v, v_cap)
+
+    # 4b. positions, front to back; transfers and arrivals
+    for l in range(n_lanes):
+        a0, a1 = lane_start[l], lane_start[l + 1]
+        e = lane_edge[l]
+        L = edge_length[e]
+        limit = 1e18
+        for j in range(a1 - 1, a0 - 1, -1):
+            i = order[j]
+            v = new_v[i]
+            x = pos[i] + v * dt
+            if x > limit:
+                x = max(limit, pos[i])
+                v = (x - pos[i]) / dt
+            front = j == a1 - 1
+            last = route_idx[i] + 1 >= route_len[i]
+            if x >= L:
+                if last:
+                    if edge_end_service[e] > 0.0 and stopped_s[i] < edge_end_service[e]:
+                        x = L
+                        v = 0.0
+                elif not (front and allowed[i] == 1):
+                    x = max(min(L - 1e-3, x), pos[i])
+                    v = (x - pos[i]) / dt
+            dist_m[i] += x - pos[i]
+            speed[i] = v
+            if route_idx[i] > 0:
+                v_free = min(vmax[i], edge_speed[e] * speed_factor[i])
+                edge_delay_s[e] += dt * max(0.0, 1.0 - v / v_free)
+            limit = x - vlen[i]
+            if hold_s[i] > 0.0:
+                hold_s[i] = max(0.0, hold_s[i] - dt)
+            if v < 0.1:
+                stopped_s[i] += dt
+            else:
+                stopped_s[i] = 0.0
+            if x >= L and last and not (edge_end_service[e] > 0.0 and stopped_s[i] < edge_end_service[e]):
+                state[i] = ARRIVED
+                arrive_t[i] = t + dt - (x - L) / max(v, 1e-9) if x > L and v > 0 else t + dt
+                pos[i] = L
+                continue
+            if x >= L and not last:
+                k = cand_link[i]
+                x -= L + link_length[k]
+                lane[i] = next_lane[i]
+                route_idx[i] += 1
+                cur_link[i] = k
+                committed[i] = 0
+                allowed[i] = 0
+                edge_exits[e] += 1
+            pos[i] = x
+
+    # queues per edge: contiguous slow vehicles from the stop line back
+    edge_queue_now[:] = 0.0
+    for l in range(n_lanes):
+        a0, a1 = lane_start[l], lane_start[l + 1]
+        if a1 == a0:
+            continue
+        e = lane_edge[l]
+        L = edge_length[e]
+        reach = L
+        q = 0.0
+        for j in range(a1 - 1, a0 - 1, -1):
+            i = order[j]
+            if lane[i] != l or state[i] != DRIVING:
+                continue   # moved on this step
+            if speed[i] >= QUEUE_SPEED_MPS or pos[i] < reach - 15.0:
+                break
+            q = L - (pos[i] - vlen[i])
+            reach = pos[i] - vlen[i]
+        if q > edge_queue_now[e]:
+            edge_queue_now[e] = q
+        if q > edge_queue_max[e]:
+            edge_queue_max[e] = q
+
+    # 5. insertion of waiting departures
+    for l in range(n_lanes):
+        lane_rear[l] = edge_length[lane_edge[l]]
+    for i in range(nv):
+        if state[i] == DRIVING and pos[i] - vlen[i] < lane_rear[lane[i]]:
+            lane_rear[lane[i]] = pos[i] - vlen[i]
+    edge_count[:] = 0
+    for i in range(nv):
+        if state[i] == DRIVING:
+            edge_count[lane_edge[lane[i]]] += 1
+    kept = 0
+    for p in range(n_pending):
+        i = pending[p]
+        e = route_flat[route_start[i]]
+        best = edge_first_lane[e]
+        for l2 in range(edge_first_lane[e], edge_first_lane[e] + edge_lanes[e]):
+            if lane_rear[l2] > lane_rear[best] + 1e-9:
+                best = l2
+        room = lane_rear[best]
+        blocked = room < vlen[i] + s0[i]
+        if edge_single_track[e] and edge_opposite[e] >= 0 and edge_count[edge_opposite[e]] > 0:
+            blocked = True
+        if blocked:
+            pending[kept] = i
+            kept += 1
+            continue
+        state[i] = DRIVING
+        lane[i] = best
+        pos[i] = min(vlen[i], edge_length[e])
+        v_ins = depart_speed[i]
+        if v_ins < 0.0:
+            v_ins = min(vmax[i], edge_speed[e] * speed_factor[i])
+        speed[i] = v_ins
+        depart_t[i] = t + dt
+        route_idx[i] = 0
+        cur_link[i] = -1
+        committed[i] = 0
+        stopped_s[i] = 0.0
+        hold_s[i] = edge_start_service[e]
+        lane_rear[best] = 0.0
+        edge_count[e] += 1
+    return kept
+
+
+@njit(cache=True)
+def vehicle_xy(state, lane, pos, cur_link, lane_edge, lane_index, edge_lanes, edge_length,
+               edge_start_xy, edge_end_xy, edge_offset_xy, lane_width, link_length, link_entry_xy, link_exit_xy,
+               out_xy, out_heading):
+    """Plan position (m) and heading (rad) of every vehicle; NaN when not on the road."""
+    for i in range(state.shape[0]):
+        if state[i] != DRIVING:
+            out_xy[i, 0] = np.nan
+            out_xy[i, 1] = np.nan
+            out_heading[i] = np.nan
+            continue
+        e = lane_edge[lane[i]]
+        if pos[i] < 0.0 and cur_link[i] >= 0:
+            k = cur_link[i]
+            f = 1.0 + pos[i] / link_length[k]
+            f = min(max(f, 0.0), 1.0)
+            x0, y0 = link_entry_xy[k, 0], link_entry_xy[k, 1]
+            x1, y1 = link_exit_xy[k, 0], link_exit_xy[k, 1]
+        else:
+            f = min(max(pos[i] / edge_length[e], 0.0), 1.0)
+            side = (edge_lanes[e] - 1) / 2.0 - lane_index[lane[i]]
+            x0 = edge_start_xy[e, 0] + edge_offset_xy[e, 0] * side * lane_width
+            y0 = edge_start_xy[e, 1] + edge_offset_xy[e, 1] * side * lane_width
+            x1 = edge_end_xy[e, 0] + edge_offset_xy[e, 0] * side * lane_width
+            y1 = edge_end_xy[e, 1] + edge_offset_xy[e, 1] * side * lane_width
+        out_xy[i, 0] = x0 + (x1 - x0) * f
+        out_xy[i, 1] = y0 + (y1 - y0) * f
+        out_heading[i] = math.atan2(y1 - y0, x1 - x0)

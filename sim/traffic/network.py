@@ -1,0 +1,410 @@
+"""The street network the traffic engine drives on: junctions, directed edges, lanes, turning movements.
+
+`Network` holds plain, documented data (nodes with a control type, directed edges with length,
+speed limit, lanes, widths) that can come from a twin, from SUMO plain XML or from the grid
+generator. `compile_network` turns it into the arrays the kernels use: lanes, movements
+("links" from an incoming to an outgoing edge at a junction) with their length and speed
+through the junction, and for every movement the set of conflicting movements (paths that
+cross or merge) and whether it must yield to each of them (priority road, right before left,
+all-way stop, fixed-time signal).
+
+Geometry (right-hand traffic, as in China): an edge runs from its start node to its end node,
+its lanes sit right of the centreline when the opposite direction exists; each edge is cut
+back at a junction by the junction's radius (half the widest crossing road plus
+`JUNCTION_CORNER_M`), and a movement crosses the junction along a quadratic curve between the
+two cut points. Turning speed is limited to sqrt(a_lat r) with a_lat = 5.5 m/s² (SUMO's
+junctions.limit-turn-speed default), r the curve's radius.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+JUNCTION_TYPES = ("priority", "right_before_left", "allway_stop", "traffic_light", "dead_end")
+KIND_CODE = {name: i for i, name in enumerate(JUNCTION_TYPES)}
+LANE_WIDTH_M = 3.2
+"""Default lane width (SUMO's default; GB 50220 urban lanes 3.25-3.5 m)."""
+JUNCTION_CORNER_M = 2.0
+"""Extra cut beyond half the crossing road's width: the kerb radius of a small junction."""
+TURN_LATERAL_ACCEL_MPS2 = 5.5
+"""Maximum lateral acceleration in turns (SUMO netconvert junctions.limit-turn-speed default)."""
+TWO_WAY_CLEAR_WIDTH_M = 5.0
+"""Clear carriageway width two moving cars need to pass: 2 x 1.8 m car + 3 x ~0.45 m margins."""
+FIRE_LANE_WIDTH_M = 4.0
+"""Clear width a fire engine needs (GB 50016-2014 §7.1.8: fire lanes at least 4 m wide)."""
+
+STRAIGHT, RIGHT, LEFT, UTURN = 0, 1, 2, 3
+
+
+class NetworkError(ValueError):
+    """A network is inconsistent: the message names the file, node or edge and the field."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Node:
+    """A junction (or a dead end / boundary point). x, y in metres; kind in JUNCTION_TYPES."""
+
+    id: str
+    x: float
+    y: float
+    kind: str = "priority"
+    gate_service_s: float = 0.0   # s, a community gate's service time per vehicle (0: no gate)
+    source: str = ""              # where it was read from, for error messages
+
+
+@dataclass(frozen=True, kw_only=True)
+class Edge:
+    """A directed road between two nodes, with its lanes.
+
+    width_m is the carriageway width of this direction (lanes x 3.2 m when not given);
+    parked_width_m is the part of it taken by parked cars (informal parking narrows a street).
+    `single_track` marks a two-way street where only one moving car fits: vehicles wait at the
+    ends (the passing places) while the opposite direction is occupied.
+    """
+
+    id: str
+    from_node: str
+    to_node: str
+    speed_mps: float = 13.89      # m/s, speed limit
+    lanes: int = 1
+    length_m: float | None = None  # m, node to node; None: straight-line distance
+    priority: int = -1            # SUMO edge priority: higher is the major road at priority junctions
+    width_m: float | None = None  # m, carriageway width of this direction
+    parked_width_m: float = 0.0   # m, width taken by parked cars
+    single_track: bool = False
+    closed: bool = False          # a closure (proposal action): no route may use it
+    name: str = ""
+    global_id: str = ""           # the road's IFC GlobalId when extracted from a twin
+    shape: tuple[tuple[float, float], ...] = ()  # optional polyline (m), node to node
+    source: str = ""
+
+    @property
+    def clear_width_m(self) -> float:
+        return (self.width_m if self.width_m is not None else self.lanes * LANE_WIDTH_M) - self.parked_width_m
+
+
+@dataclass(kw_only=True)
+class Network:
+    """Nodes and directed edges. Closures and one-way changes are `with_closure` / `with_one_way`."""
+
+    nodes: list[Node] = field(default_factory=list)
+    edges: list[Edge] = field(default_factory=list)
+    source: str = ""
+
+    def with_closure(self, edge_ids) -> "Network":
+        """The network with these edges closed (a proposal action)."""
+        closed = set(edge_ids)
+        self._check_ids(closed)
+        return Network(nodes=list(self.nodes), edges=[replace(e, closed=True) if e.id in closed else e for e in self.edges],
+                       source=self.source)
+
+    def with_one_way(self, edge_ids) -> "Network":
+        """The network where these edges become one-way: their opposite direction is removed."""
+        keep = set(edge_ids)
+        self._check_ids(keep)
+        by_id = {e.id: e for e in self.edges}
+        drop = set()
+        for eid in keep:
+            e = by_id[eid]
+            for other in self.edges:
+                if other.from_node == e.to_node and other.to_node == e.from_node:
+                    drop.add(other.id)
+        return Network(nodes=list(self.nodes), edges=[e for e in self.edges if e.id not in drop], source=self.source)
+
+    def _check_ids(self, ids) -> None:
+        known = {e.id for e in self.edges}
+        unknown = sorted(set(ids) - known)
+        if unknown:
+            raise NetworkError(f"{self.source or 'network'}: no edge(s) {', '.join(unknown)}")
+
+
+@dataclass(kw_only=True)
+class CompiledNetwork:
+    """Arrays for the kernels (index order = order of Network.edges / nodes)."""
+
+    node_ids: list[str]
+    edge_ids: list[str]
+    edge_index: dict[str, int]
+    node_x: np.ndarray
+    node_y: np.ndarray
+    node_kind: np.ndarray        # int8, KIND_CODE
+    node_gate_s: np.ndarray
+    edge_from: np.ndarray        # int32
+    edge_to: np.ndarray
+    edge_length: np.ndarray      # m, drivable lane length (node distance minus the junction cuts)
+    edge_full_length: np.ndarray  # m, node to node
+    edge_speed: np.ndarray
+    edge_lanes: np.ndarray
+    edge_first_lane: np.ndarray
+    edge_clear_width: np.ndarray
+    edge_closed: np.ndarray      # bool
+    edge_single_track: np.ndarray  # bool
+    edge_opposite: np.ndarray    # int32, -1 when none
+    edge_start_xy: np.ndarray    # (E, 2) drivable start point (centreline, after the cut)
+    edge_end_xy: np.ndarray      # (E, 2)
+    edge_offset_xy: np.ndarray   # (E, 2) unit vector to the right of travel
+    lane_edge: np.ndarray        # int32 (L,)
+    lane_index: np.ndarray       # int32 (L,) 0 = rightmost
+    link_from: np.ndarray        # int32 (K,)
+    link_to: np.ndarray
+    link_node: np.ndarray
+    link_length: np.ndarray      # m, through the junction
+    link_speed: np.ndarray       # m/s, turning speed limit
+    link_turn: np.ndarray        # int8 STRAIGHT/RIGHT/LEFT/UTURN
+    link_major: np.ndarray       # int8, 1 on the major road of a priority junction
+    link_signal_group: np.ndarray  # int32, -1 when not signalised
+    edge_link_start: np.ndarray  # int32 (E+1,) CSR of links by incoming edge
+    foe_start: np.ndarray        # int32 (K+1,) CSR of conflicting links
+    foe_link: np.ndarray         # int32
+    foe_yield: np.ndarray        # int8: 1 = this link must yield to that foe
+    foe_crossing: np.ndarray     # int8: 1 = paths cross (0 = they merge into the same edge)
+    signal_nodes: list[int]      # node indices with a signal
+    link_entry_xy: np.ndarray    # (K, 2)
+    link_exit_xy: np.ndarray     # (K, 2)
+
+    @property
+    def n_lanes(self) -> int:
+        return len(self.lane_edge)
+
+    def link_between(self, from_edge: int, to_edge: int) -> int:
+        for k in range(self.edge_link_start[from_edge], self.edge_link_start[from_edge + 1]):
+            if self.link_to[k] == to_edge:
+                return k
+        return -1
+
+
+def _heading(dx: float, dy: float) -> float:
+    return math.atan2(dy, dx)
+
+
+def _angle_diff(a: float, b: float) -> float:
+    """b - a wrapped to (-pi, pi]."""
+    d = (b - a + math.pi) % (2 * math.pi) - math.pi
+    return d if d != -math.pi else math.pi
+
+
+def _segments_cross(p1, p2, q1, q2) -> bool:
+    def orient(a, b, c):
+        return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+    d1, d2 = orient(q1, q2, p1), orient(q1, q2, p2)
+    d3, d4 = orient(p1, p2, q1), orient(p1, p2, q2)
+    return (d1 * d2 < 0) and (d3 * d4 < 0)
+
+
+def compile_network(net: Network) -> CompiledNetwork:
+    """Check the network and build the kernels' arrays (see the module docstring)."""
+    where = net.source or "network"
+    node_index: dict[str, int] = {}
+    for n in net.nodes:
+        if n.id in node_index:
+            raise NetworkError(f"{n.source or where}: node {n.id!r} defined twice")
+        if n.kind not in KIND_CODE:
+            raise NetworkError(f"{n.source or where}: node {n.id!r} type {n.kind!r} not supported (expected one of {', '.join(JUNCTION_TYPES)})")
+        node_index[n.id] = len(node_index)
+    edge_index: dict[str, int] = {}
+    for e in net.edges:
+        src = e.source or where
+        if e.id in edge_index:
+            raise NetworkError(f"{src}: edge {e.id!r} defined twice")
+        for end, nid in (("from", e.from_node), ("to", e.to_node)):
+            if nid not in node_index:
+                raise NetworkError(f"{src}: edge {e.id!r} {end}={nid!r} is not a known node")
+        if e.from_node == e.to_node:
+            raise NetworkError(f"{src}: edge {e.id!r} starts and ends at node {e.from_node!r}")
+        if not (e.speed_mps > 0) or not (e.lanes >= 1):
+            raise NetworkError(f"{src}: edge {e.id!r} needs speed > 0 and at least one lane (speed={e.speed_mps}, lanes={e.lanes})")
+        edge_index[e.id] = len(edge_index)
+    nodes, edges = net.nodes, net.edges
+    N, E = len(nodes), len(edges)
+    nx_ = np.array([n.x for n in nodes], dtype=np.float64)
+    ny_ = np.array([n.y for n in nodes], dtype=np.float64)
+    efrom = np.array([node_index[e.from_node] for e in edges], dtype=np.int32)
+    eto = np.array([node_index[e.to_node] for e in edges], dtype=np.int32)
+    width = np.array([e.width_m if e.width_m is not None else e.lanes * LANE_WIDTH_M for e in edges])
+    pair = {(efrom[i], eto[i]): i for i in range(E)}
+    opposite = np.array([pair.get((eto[i], efrom[i]), -1) for i in range(E)], dtype=np.int32)
+
+    # direction of each edge at its start and end (shape aware)
+    start_dir = np.zeros((E, 2))
+    end_dir = np.zeros((E, 2))
+    full_len = np.zeros(E)
+    for i, e in enumerate(edges):
+        pts = [(nx_[efrom[i]], ny_[efrom[i]])] + [tuple(p) for p in e.shape[1:-1]] + [(nx_[eto[i]], ny_[eto[i]])]
+        geo_len = sum(math.dist(pts[k], pts[k + 1]) for k in range(len(pts) - 1))
+        if geo_len <= 0 and not e.length_m:
+            raise NetworkError(f"{e.source or where}: edge {e.id!r} has zero length (nodes at the same place)")
+        full_len[i] = e.length_m if e.length_m else geo_len
+        d0 = np.subtract(pts[1], pts[0]); d1 = np.subtract(pts[-1], pts[-2])
+        start_dir[i] = d0 / max(np.linalg.norm(d0), 1e-9)
+        end_dir[i] = d1 / max(np.linalg.norm(d1), 1e-9)
+
+    # junction radius: half the widest road (both directions) meeting there, plus the corner
+    arms: dict[int, set] = {k: set() for k in range(N)}
+    for i in range(E):
+        arms[int(efrom[i])].add(int(eto[i]))
+        arms[int(eto[i])].add(int(efrom[i]))
+    road_width = width + np.where(opposite >= 0, width[np.maximum(opposite, 0)], 0.0)
+    radius = np.zeros(N)
+    for i in range(E):
+        for nd in (efrom[i], eto[i]):
+            if len(arms[int(nd)]) >= 3:
+                radius[nd] = max(radius[nd], road_width[i] / 2 + JUNCTION_CORNER_M)
+    cut_start = radius[efrom].copy()
+    cut_end = radius[eto].copy()
+    too_short = cut_start + cut_end > 0.8 * full_len
+    scale = np.where(too_short, 0.8 * full_len / np.maximum(cut_start + cut_end, 1e-9), 1.0)
+    cut_start *= scale
+    cut_end *= scale
+    length = full_len - cut_start - cut_end
+    right = np.stack([start_dir[:, 1], -start_dir[:, 0]], axis=1)
+    lane_centre_off = np.where(opposite >= 0, width / 2, 0.0)
+    start_xy = np.stack([nx_[efrom], ny_[efrom]], axis=1) + start_dir * cut_start[:, None] + right * lane_centre_off[:, None]
+    right_end = np.stack([end_dir[:, 1], -end_dir[:, 0]], axis=1)
+    end_xy = np.stack([nx_[eto], ny_[eto]], axis=1) - end_dir * cut_end[:, None] + right_end * lane_centre_off[:, None]
+
+    # lanes
+    lanes = np.array([e.lanes for e in edges], dtype=np.int32)
+    first_lane = np.zeros(E, dtype=np.int32)
+    first_lane[1:] = np.cumsum(lanes)[:-1]
+    lane_edge = np.repeat(np.arange(E, dtype=np.int32), lanes)
+    lane_idx = np.concatenate([np.arange(k, dtype=np.int32) for k in lanes]) if E else np.zeros(0, np.int32)
+
+    # links: every incoming -> outgoing pair at a node, no U-turns unless it is a dead end
+    out_by_node: dict[int, list[int]] = {k: [] for k in range(N)}
+    for i in range(E):
+        out_by_node[int(efrom[i])].append(i)
+    lf, lt, ln, llen, lspd, lturn, lentry, lexit = [], [], [], [], [], [], [], []
+    edge_link_start = np.zeros(E + 1, dtype=np.int32)
+    for i in range(E):
+        node = int(eto[i])
+        outs = out_by_node[node]
+        for j in outs:
+            if edges[j].closed or edges[i].closed:
+                continue
+            u = int(eto[j]) == int(efrom[i])
+            if u and len(outs) > 1:
+                continue
+            h_in = _heading(*end_dir[i])
+            h_out = _heading(*start_dir[j])
+            d = _angle_diff(h_in, h_out)
+            turn = UTURN if u else (STRAIGHT if abs(d) < math.radians(30) else (LEFT if d > 0 else RIGHT))
+            p0, p2 = end_xy[i], start_xy[j]
+            # control point: where the entry ray and the exit ray meet (else the midpoint)
+            den = end_dir[i][0] * start_dir[j][1] - end_dir[i][1] * start_dir[j][0]
+            if abs(den) > 1e-6:
+                tpar = ((p2[0] - p0[0]) * start_dir[j][1] - (p2[1] - p0[1]) * start_dir[j][0]) / den
+                c = p0 + end_dir[i] * tpar
+            else:
+                c = (p0 + p2) / 2
+            ts = np.linspace(0, 1, 17)
+            curve = ((1 - ts) ** 2)[:, None] * p0 + (2 * (1 - ts) * ts)[:, None] * c + (ts ** 2)[:, None] * p2
+            seg = float(np.linalg.norm(np.diff(curve, axis=0), axis=1).sum())
+            seg = max(seg, 0.1)
+            v = min(edges[i].speed_mps, edges[j].speed_mps)
+            if turn != STRAIGHT:
+                r = seg / max(abs(d), 1e-3)   # arc length / turning angle
+                v = min(v, math.sqrt(TURN_LATERAL_ACCEL_MPS2 * r))
+            lf.append(i); lt.append(j); ln.append(node); llen.append(seg); lspd.append(max(v, 1.0)); lturn.append(turn)
+            lentry.append(p0); lexit.append(p2)
+        edge_link_start[i + 1] = len(lf)
+    K = len(lf)
+    link_from = np.array(lf, dtype=np.int32); link_to = np.array(lt, dtype=np.int32)
+    link_node = np.array(ln, dtype=np.int32)
+    link_turn = np.array(lturn, dtype=np.int8)
+    entry = np.array(lentry).reshape(K, 2); exit_ = np.array(lexit).reshape(K, 2)
+
+    # major road at priority junctions: incoming edges with the highest priority (and their continuations)
+    prio = np.array([e.priority for e in edges])
+    speeds = np.array([e.speed_mps for e in edges])
+    link_major = np.zeros(K, dtype=np.int8)
+    kind = np.array([KIND_CODE[n.kind] for n in nodes], dtype=np.int8)
+    links_at: dict[int, list[int]] = {k: [] for k in range(N)}
+    for k in range(K):
+        links_at[int(link_node[k])].append(k)
+    for node, ks in links_at.items():
+        if kind[node] != KIND_CODE["priority"] or not ks:
+            continue
+        ins = sorted({int(link_from[k]) for k in ks})
+        rank = {i: (prio[i], speeds[i], lanes[i]) for i in ins}
+        best = max(rank.values())
+        major_in = {i for i in ins if rank[i] == best}
+        for k in ks:
+            if int(link_from[k]) in major_in:
+                link_major[k] = 1
+        if len(major_in) == len(ins):   # all approaches equal: nobody is major
+            link_major[[k for k in ks]] = 0
+
+    # signal groups: approaches whose axis (heading mod 180) is within 45 deg of the first one
+    link_group = np.full(K, -1, dtype=np.int32)
+    signal_nodes = []
+    for node, ks in links_at.items():
+        if kind[node] != KIND_CODE["traffic_light"] or not ks:
+            continue
+        signal_nodes.append(node)
+        ins = sorted({int(link_from[k]) for k in ks})
+        axis0 = _heading(*end_dir[ins[0]]) % math.pi
+        for k in ks:
+            ax = _heading(*end_dir[int(link_from[k])]) % math.pi
+            diff = abs(_angle_diff(axis0 * 2, ax * 2)) / 2
+            link_group[k] = 0 if diff < math.radians(45) else 1
+
+    # conflicts
+    foe_lists: list[list[tuple[int, int, int]]] = [[] for _ in range(K)]
+    for node, ks in links_at.items():
+        if len(ks) < 2 or kind[node] == KIND_CODE["dead_end"]:
+            continue
+        for a in ks:
+            for b in ks:
+                if a == b or link_from[a] == link_from[b]:
+                    continue
+                merge = link_to[a] == link_to[b]
+                cross = _segments_cross(entry[a], exit_[a], entry[b], exit_[b])
+                if not (merge or cross):
+                    continue
+                y = _must_yield(a, b, kind[node], link_major, link_turn, link_group, end_dir, link_from)
+                foe_lists[a].append((b, int(y), int(cross and not merge)))
+    foe_start = np.zeros(K + 1, dtype=np.int32)
+    flat = []
+    for k in range(K):
+        flat.extend(foe_lists[k])
+        foe_start[k + 1] = len(flat)
+    foe_arr = np.array(flat, dtype=np.int32).reshape(-1, 3)
+    return CompiledNetwork(
+        node_ids=[n.id for n in nodes], edge_ids=[e.id for e in edges], edge_index=edge_index,
+        node_x=nx_, node_y=ny_, node_kind=kind, node_gate_s=np.array([n.gate_service_s for n in nodes], dtype=np.float64),
+        edge_from=efrom, edge_to=eto, edge_length=length, edge_full_length=full_len, edge_speed=speeds.astype(np.float64),
+        edge_lanes=lanes, edge_first_lane=first_lane, edge_clear_width=np.array([e.clear_width_m for e in edges]),
+        edge_closed=np.array([e.closed for e in edges], dtype=np.bool_),
+        edge_single_track=np.array([e.single_track for e in edges], dtype=np.bool_), edge_opposite=opposite,
+        edge_start_xy=start_xy, edge_end_xy=end_xy, edge_offset_xy=right,
+        lane_edge=lane_edge, lane_index=lane_idx,
+        link_from=link_from, link_to=link_to, link_node=link_node, link_length=np.array(llen, dtype=np.float64),
+        link_speed=np.array(lspd, dtype=np.float64), link_turn=link_turn, link_major=link_major,
+        link_signal_group=link_group, edge_link_start=edge_link_start,
+        foe_start=foe_start, foe_link=foe_arr[:, 0].copy(), foe_yield=foe_arr[:, 1].astype(np.int8),
+        foe_crossing=foe_arr[:, 2].astype(np.int8), signal_nodes=signal_nodes,
+        link_entry_xy=entry, link_exit_xy=exit_,
+    )
+
+
+def _must_yield(a, b, kind, link_major, link_turn, link_group, end_dir, link_from) -> bool:
+    """Does movement a give way to movement b at their junction?"""
+    h_a = _heading(*end_dir[int(link_from[a])])
+    h_b = _heading(*end_dir[int(link_from[b])])
+    rel = _angle_diff(h_a, h_b)   # foe's heading relative to ours: +90 deg = the foe comes from our right
+    opposite = abs(rel) > math.radians(135)
+    from_right = math.radians(45) <= rel <= math.radians(135)
+    left_vs_oncoming = opposite and link_turn[a] == LEFT and link_turn[b] in (STRAIGHT, RIGHT)
+    if kind == KIND_CODE["traffic_light"]:
+        # same phase: a permissive left turn gives way to oncoming traffic; other phases are red anyway
+        return bool(link_group[a] == link_group[b] and left_vs_oncoming)
+    if kind == KIND_CODE["priority"] and link_major[a] != link_major[b]:
+        return bool(link_major[b] > link_major[a])
+    if left_vs_oncoming:
+        return True
+    if opposite:
+        return False
+    # right before left (also the rule between equal approaches at priority and all-way stop junctions)
+    return bool(from_right)

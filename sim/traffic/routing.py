@@ -1,0 +1,55 @@
+"""Fastest routes on the street network: Dijkstra over edges, an edge's cost its free-flow time
+(length / speed limit) plus the time through the junction movement into it; closed edges are
+not part of the graph, so closing a street reroutes every trip that used it."""
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from .network import CompiledNetwork
+
+
+class Router:
+    """Fastest routes between edges, one Dijkstra per origin edge (cached)."""
+
+    def __init__(self, net: CompiledNetwork) -> None:
+        self.net = net
+        E = len(net.edge_ids)
+        # arc from edge a to edge b: time on b plus time through the movement a -> b
+        cost = net.edge_length[net.link_to] / net.edge_speed[net.link_to] + net.link_length / net.link_speed
+        keep = ~net.edge_closed[net.link_from] & ~net.edge_closed[net.link_to]
+        self.graph = csr_matrix((np.maximum(cost[keep], 1e-6), (net.link_from[keep], net.link_to[keep])), shape=(E, E))
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _tree(self, origin: int):
+        if origin not in self._cache:
+            dist, pred = dijkstra(self.graph, directed=True, indices=origin, return_predecessors=True)
+            self._cache[origin] = (dist, pred)
+        return self._cache[origin]
+
+    def time_between(self, origin: int, target: int) -> float | None:
+        """Free-flow time (s) from the end of `origin` to the end of `target`; None if unreachable."""
+        dist, _ = self._tree(origin)
+        return None if not np.isfinite(dist[target]) else float(dist[target])
+
+    def route(self, origin: int, target: int, *, allow_same: bool = False) -> np.ndarray | None:
+        """Edge indices from origin to target (both included), or None when unreachable.
+        With allow_same, origin == target means a loop back to the same edge (circling a block)."""
+        if origin == target and not allow_same:
+            return np.array([origin], dtype=np.int32)
+        if origin == target:
+            best = None
+            for k in range(self.net.edge_link_start[origin], self.net.edge_link_start[origin + 1]):
+                nxt = int(self.net.link_to[k])
+                sub = self.route(nxt, target)
+                if sub is not None and (best is None or len(sub) < len(best)):
+                    best = sub
+            return None if best is None else np.concatenate([[origin], best]).astype(np.int32)
+        dist, pred = self._tree(origin)
+        if not np.isfinite(dist[target]):
+            return None
+        path = [target]
+        while path[-1] != origin:
+            path.append(int(pred[path[-1]]))
+        return np.array(path[::-1], dtype=np.int32)

@@ -1,0 +1,92 @@
+"""Run the same plain-XML files in SUMO (the anchor) to cross-check this engine.
+
+`run_sumo(nod, edg, rou, workdir)` builds the network with netconvert (no U-turns, as this
+engine) and runs sumo with the same step length, then reads tripinfo: per vehicle its depart,
+arrival and duration, plus teleports (SUMO's way of clearing a gridlock, which it reports as
+warnings). Needs the eclipse-sumo package (the `anchors` extra); `sumo_available()` says whether
+it is there.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+def _binary(name: str) -> str | None:
+    here = Path(sys.executable).parent / name
+    if here.exists():
+        return str(here)
+    try:
+        import sumo  # eclipse-sumo wheel
+
+        candidate = Path(sumo.SUMO_HOME) / "bin" / name
+        if candidate.exists():
+            return str(candidate)
+    except ImportError:
+        pass
+    return shutil.which(name)
+
+
+def sumo_available() -> bool:
+    return _binary("sumo") is not None and _binary("netconvert") is not None
+
+
+@dataclass(kw_only=True)
+class SumoRun:
+    ids: list[str]
+    depart_s: np.ndarray
+    arrive_s: np.ndarray
+    duration_s: np.ndarray
+    route_length_m: np.ndarray
+    teleports: int
+    jam_teleports: int
+    cpu_s: float           # CPU seconds of the sumo process (user + system)
+    vehicle_updates: int   # sum over steps of vehicles running (from the summary output)
+    loaded: int
+
+
+def run_sumo(nod, edg, rou, workdir, *, step_s: float = 0.5, end_s: float | None = None, time_to_teleport_s: float = 300.0) -> SumoRun:
+    work = Path(workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    net = work / "net.net.xml"
+    env = dict(os.environ)
+    subprocess.run([_binary("netconvert"), "-n", str(nod), "-e", str(edg), "-o", str(net), "--no-turnarounds", "true",
+                    "--no-warnings", "true"], check=True, capture_output=True, env=env)
+    tripinfo, summary = work / "tripinfo.xml", work / "summary.xml"
+    cmd = [_binary("sumo"), "-n", str(net), "-r", str(rou), "--step-length", str(step_s), "--tripinfo-output", str(tripinfo),
+           "--summary-output", str(summary), "--no-step-log", "true", "--time-to-teleport", str(time_to_teleport_s),
+           "--duration-log.disable", "true", "--seed", "42"]
+    if end_s is not None:
+        cmd += ["--end", str(end_s)]
+    before = os.times()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    after = os.times()
+    if proc.returncode != 0:
+        raise RuntimeError(f"sumo failed: {proc.stderr[-2000:]}")
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    ids, dep, arr, dur, rl = [], [], [], [], []
+    for el in ET.parse(tripinfo).getroot().iter("tripinfo"):
+        ids.append(el.get("id"))
+        dep.append(float(el.get("depart")))
+        arr.append(float(el.get("arrival")))
+        dur.append(float(el.get("duration")))
+        rl.append(float(el.get("routeLength")))
+    updates = 0
+    loaded = 0
+    for el in ET.parse(summary).getroot().iter("step"):
+        updates += int(float(el.get("running")))
+        loaded = int(float(el.get("loaded")))
+    text = proc.stderr + proc.stdout
+    teleports = len(re.findall(r"Teleporting vehicle", text))
+    jam = len(re.findall(r"Teleporting vehicle '[^']*'; waited too long \((jam|yield|wrong lane)", text))
+    return SumoRun(ids=ids, depart_s=np.array(dep), arrive_s=np.array(arr), duration_s=np.array(dur), route_length_m=np.array(rl),
+                   teleports=teleports, jam_teleports=jam, cpu_s=cpu, vehicle_updates=updates, loaded=loaded)
