@@ -57,29 +57,16 @@ def _scorecard(args):
     runs = Runs(project, engines=engines, cache=not args.no_cache)
     bar = _Progress("scorecard")
     try:
-        return project, scorecard(project, states=args.state or None, engines=engines, progress=bar, runs=runs)
+        return project, scorecard(project, states=args.state or None, engines=engines, progress=bar, runs=runs), runs
     finally:
         bar.close()
 
 
-def format_value(value, unit: str) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, str):
-        return value
-    if unit == "%":
-        return f"{value:.1f} %"
-    if abs(value) >= 100 or float(value).is_integer():
-        return f"{value:,.0f} {unit}"
-    return f"{value:.2f} {unit}"
-
-
 def cmd_indicators(args) -> int:
     from twin.indicators import json_rows
+    from twin.report import format_value
 
-    project, card = _scorecard(args)
+    project, card, _ = _scorecard(args)
     if args.json:
         print(json_rows(card))
         return 0
@@ -109,13 +96,14 @@ def _index(value) -> str:
 
 
 def cmd_report(args) -> int:
-    from twin.report import write_public_pages, write_report
+    from twin.report import gather, write_public_pages, write_report
 
-    project, card = _scorecard(args)
-    path = write_report(project, card, args.output)
+    project, card, runs = _scorecard(args)
+    extras = gather(project, card, runs)
+    path = write_report(project, card, runs, args.output, extras)
     print(f"wrote {path}")
     if args.public_dir:
-        for page in write_public_pages(project, card, args.public_dir):
+        for page in write_public_pages(project, card, runs, args.public_dir, extras):
             print(f"wrote {page}")
     return 0
 
