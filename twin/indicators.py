@@ -350,8 +350,8 @@ def engine_reduction(ctx: StateContext, engine: str, metrics: list[str]) -> tupl
     return 100.0 * (base - value) / base, source + " against the baseline run"
 
 
-HCM_DELAY_BANDS_S = (10.0, 20.0, 35.0, 55.0, 80.0)
-"""Upper control delay of LOS A–E at signalised intersections (HCM 2010, exhibit 18-4)."""
+HCM_DELAY_BANDS_S = {"hcm_signalised": (10.0, 20.0, 35.0, 55.0, 80.0), "hcm_unsignalised": (10.0, 15.0, 25.0, 35.0, 50.0)}
+"""Upper control delay (s/veh) of LOS A–E (HCM 7th edition exhibits 19-8 and 20-2)."""
 FRUIN_DENSITY_BANDS = (0.31, 0.43, 0.72, 1.08, 2.17)
 """Upper density (persons/m²) of Fruin's walkway levels A–E (Fruin 1971)."""
 
@@ -364,7 +364,7 @@ def los_letter(value: float, bands: tuple[float, ...]) -> str:
 
 
 def engine_los(ctx: StateContext, engine: str, metrics: list[str], delay_metrics: list[str] | None = None,
-               density_metrics: list[str] | None = None, bands: str = "hcm") -> tuple[str, str]:
+               density_metrics: list[str] | None = None, bands: str = "hcm_signalised") -> tuple[str, str]:
     run = ctx.runs.engine(ctx.state, engine)
     for name in metrics:
         if name in run.result.metrics:
@@ -373,7 +373,7 @@ def engine_los(ctx: StateContext, engine: str, metrics: list[str], delay_metrics
                 return value, run.describe(name)
             return LOS_LETTERS[int(value)], run.describe(name)  # engines store a letter as its index 0–5
     numeric = delay_metrics or density_metrics or []
-    table = FRUIN_DENSITY_BANDS if bands == "fruin" else HCM_DELAY_BANDS_S
+    table = FRUIN_DENSITY_BANDS if bands == "fruin" else HCM_DELAY_BANDS_S[bands]
     for name in numeric:
         if name in run.result.metrics:
             return los_letter(run.result.metrics[name].value, table), run.describe(name) + " banded"
