@@ -121,6 +121,8 @@ def prepare_geometry(*, walkable, obstacles, exits, cell_m: float = 0.25, apron_
     gx, gy = np.meshgrid(cx, cy)
     shapely.prepare(full)
     walkable_mask = shapely.contains_xy(full, gx, gy).astype(np.uint8)
+    wall_seg = _wall_segments(full)
+    open_x, open_y = kernels.wall_edges(wall_seg, x0, y0, cell_m, nx, ny)
     n_exits = len(exits)
     distance = np.empty((n_exits, ny, nx))
     dir_x = np.empty((n_exits, ny, nx))
@@ -130,13 +132,12 @@ def prepare_geometry(*, walkable, obstacles, exits, cell_m: float = 0.25, apron_
         target = (shapely.contains_xy(apron, gx, gy) & (walkable_mask == 1)).astype(np.uint8)
         if not target.any():  # a very narrow exit: take the cells the line itself touches
             target = (shapely.dwithin(exits[k], shapely.points(gx, gy), 0.5 * cell_m) & (walkable_mask == 1)).astype(np.uint8)
-        distance[k] = kernels.fast_marching(walkable_mask, target, cell_m)
-        ux, uy = kernels.descent_directions(distance[k], cell_m)
+        distance[k] = kernels.fast_marching(walkable_mask, target, cell_m, open_x, open_y)
+        ux, uy = kernels.descent_directions(distance[k], cell_m, open_x, open_y)
         # inside the apron the field is flat: walk straight out through the opening
         ux[target == 1] = normals[k][0]
         uy[target == 1] = normals[k][1]
         dir_x[k], dir_y[k] = ux, uy
-    wall_seg = _wall_segments(full)
     wall_cell_m = 1.0
     wx0, wy0 = x0, y0
     wnx = int(np.ceil(nx * cell_m / wall_cell_m)) + 1

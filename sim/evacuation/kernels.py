@@ -30,10 +30,36 @@ STATE_NAMES = ("waiting", "walking", "evacuated", "stuck", "inside", "leaving")
 
 
 @njit(cache=True)
-def fast_marching(walkable, target, cell_m):
+def wall_edges(wall_seg, x0, y0, cell_m, nx, ny):
+    """Which raster edges a wall does not cut: open_x[j, i] joins cells (j, i)-(j, i+1), open_y[j, i] (j, i)-(j+1, i).
+
+    A wall thinner than a cell leaves walkable cells on both sides of it; without these flags
+    the distance field would leak through it and send people into the wall."""
+    open_x = np.ones((ny, nx), dtype=np.uint8)
+    open_y = np.ones((ny, nx), dtype=np.uint8)
+    for w in range(wall_seg.shape[0]):
+        ax, ay, bx, by = wall_seg[w, 0], wall_seg[w, 1], wall_seg[w, 2], wall_seg[w, 3]
+        i0 = max(int(math.floor((min(ax, bx) - x0) / cell_m - 0.5)) - 1, 0)
+        i1 = min(int(math.floor((max(ax, bx) - x0) / cell_m - 0.5)) + 1, nx - 1)
+        j0 = max(int(math.floor((min(ay, by) - y0) / cell_m - 0.5)) - 1, 0)
+        j1 = min(int(math.floor((max(ay, by) - y0) / cell_m - 0.5)) + 1, ny - 1)
+        for j in range(j0, j1 + 1):
+            cy = y0 + (j + 0.5) * cell_m
+            for i in range(i0, i1 + 1):
+                cx = x0 + (i + 0.5) * cell_m
+                if i + 1 < nx and _segments_cross(cx, cy, cx + cell_m, cy, ax, ay, bx, by) >= 0.0:
+                    open_x[j, i] = 0
+                if j + 1 < ny and _segments_cross(cx, cy, cx, cy + cell_m, ax, ay, bx, by) >= 0.0:
+                    open_y[j, i] = 0
+    return open_x, open_y
+
+
+@njit(cache=True)
+def fast_marching(walkable, target, cell_m, open_x, open_y):
     """First-order fast marching (Sethian 1996): geodesic distance (m) from `target` cells.
 
     walkable, target: uint8[ny, nx]; non-walkable cells and cells not reached are +inf.
+    Neighbours count only across edges no wall cuts (open_x, open_y from wall_edges).
     Updates use only accepted neighbours, so the result is the upwind viscosity solution of
     |grad T| = 1 on the raster (exact along axes, within about a cell elsewhere).
     """
@@ -63,16 +89,18 @@ def fast_marching(walkable, target, cell_m):
                 continue
             if accepted[jj, ii] or not walkable[jj, ii]:
                 continue
-            # smallest accepted neighbour along x and along y
+            if (di[n] != 0 and not open_x[j, min(i, ii)]) or (dj[n] != 0 and not open_y[min(j, jj), i]):
+                continue
+            # smallest accepted neighbour along x and along y (through open edges only)
             a = np.inf
-            if ii > 0 and accepted[jj, ii - 1]:
+            if ii > 0 and accepted[jj, ii - 1] and open_x[jj, ii - 1]:
                 a = dist[jj, ii - 1]
-            if ii < nx - 1 and accepted[jj, ii + 1]:
+            if ii < nx - 1 and accepted[jj, ii + 1] and open_x[jj, ii]:
                 a = min(a, dist[jj, ii + 1])
             b = np.inf
-            if jj > 0 and accepted[jj - 1, ii]:
+            if jj > 0 and accepted[jj - 1, ii] and open_y[jj - 1, ii]:
                 b = dist[jj - 1, ii]
-            if jj < ny - 1 and accepted[jj + 1, ii]:
+            if jj < ny - 1 and accepted[jj + 1, ii] and open_y[jj, ii]:
                 b = min(b, dist[jj + 1, ii])
             # Eikonal update: ((t-a)/h)^2 + ((t-b)/h)^2 = 1, or one-sided if |a-b| >= h
             if abs(a - b) >= cell_m:
@@ -86,7 +114,7 @@ def fast_marching(walkable, target, cell_m):
 
 
 @njit(cache=True)
-def descent_directions(dist, cell_m):
+def descent_directions(dist, cell_m, open_x, open_y):
     """Unit vectors of -grad(dist) per cell (central differences, one-sided at walls); 0 where undefined."""
     ny, nx = dist.shape
     ux = np.zeros((ny, nx))
@@ -96,10 +124,10 @@ def descent_directions(dist, cell_m):
             c = dist[j, i]
             if not np.isfinite(c):
                 continue
-            left = dist[j, i - 1] if i > 0 else np.inf
-            right = dist[j, i + 1] if i < nx - 1 else np.inf
-            down = dist[j - 1, i] if j > 0 else np.inf
-            up = dist[j + 1, i] if j < ny - 1 else np.inf
+            left = dist[j, i - 1] if i > 0 and open_x[j, i - 1] else np.inf
+            right = dist[j, i + 1] if i < nx - 1 and open_x[j, i] else np.inf
+            down = dist[j - 1, i] if j > 0 and open_y[j - 1, i] else np.inf
+            up = dist[j + 1, i] if j < ny - 1 and open_y[j, i] else np.inf
             gx = 0.0
             if np.isfinite(left) and np.isfinite(right):
                 gx = (right - left) / (2.0 * cell_m)
