@@ -73,12 +73,13 @@ def swmm_reference(inp_path: str | os.PathLike) -> dict[str, float]:
             area_m2 = sum(s.area for s in subs) * (4046.8564224 if us else 1e4)
             outfalls = [n for n in Nodes(sim) if n.is_outfall()]
             peaks = [n.outfall_statistics["peak_flowrate"] for n in outfalls]
-            flooded = [n for n in Nodes(sim) if n.statistics["flooding_volume"] > 0.0]
+            # (node statistics of an outfall crash swmm-toolkit 0.17: outfalls never flood anyway)
+            flooded = [n for n in Nodes(sim) if not n.is_outfall() and n.statistics["flooding_volume"] > 0.0]
             flow_factor = {"CFS": 0.3048 ** 3, "GPM": 3.785411784e-3 / 60, "MGD": 3785.411784 / 86400,
                            "CMS": 1.0, "LPS": 1e-3, "MLD": 1000 / 86400}[sim.flow_units]
             res = {
                 "rainfall_volume_m3": ro["rainfall"] * depth * area_m2,
-                "runoff_volume_m3": sum(s.statistics["runoff"] for s in subs) * vol,
+                "runoff_volume_m3": ro["runoff"] * depth * area_m2,
                 "infiltration_volume_m3": ro["infiltration"] * depth * area_m2,
                 "evaporation_volume_m3": ro["evaporation"] * depth * area_m2,
                 "external_inflow_volume_m3": (rt["dry_weather_inflow"] + rt["external_inflow"]) * vol,

@@ -111,7 +111,8 @@ class TimeSeries:
 
 @dataclass(frozen=True, kw_only=True)
 class Curve:
-    """A tabulated curve (storage area vs depth, pump, rating, tidal...): x and y in SI units of its kind."""
+    """A tabulated curve (storage area vs depth, pump, rating, tidal...): x and y as the file gives
+    them (the file's units; the engine converts by the curve's kind when it uses it)."""
 
     name: str
     kind: str
@@ -372,10 +373,21 @@ class Settings:
 
 def simulate(model: Model, settings: Settings | None = None, *, seed: int = 0,
              progress: Callable[[float, str], None] | None = None):
-    """Run runoff and routing of `model`; returns a sim.result.Result (metrics in metrics.py).
+    """Run runoff and routing of `model` over its own time span; returns a sim.result.Result.
 
     Deterministic (no random draws; `seed` is accepted for the engines' common signature).
+    Metrics: see metrics.METRICS. Series: rain (m/s, area-averaged), runoff, outfall flow,
+    flooding (m3/s) at the report step. Frames (viewer contract in COMMON docs): node depths,
+    link flow / full flow, node flooding at the frame interval.
     """
-    from .engine import run
+    from .prepare import prepare
 
-    return run(model, settings or Settings(), progress=progress)
+    del seed
+    settings = settings or Settings()
+    prepared = prepare(model, settings)
+    if progress:
+        progress(0.0, "routing")
+    result = prepared.run()
+    if progress:
+        progress(1.0, "done")
+    return result

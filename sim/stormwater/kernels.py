@@ -1,0 +1,1399 @@
+"""Numba kernels of the stormwater engine: runoff of all subcatchments, dynamic- and kinematic-wave routing.
+
+Pure functions over NumPy arrays (structure of arrays, SI units: m, s, m/s, m3/s); no SimPy, no
+I/O. Equations follow the SWMM 5 Reference Manual, Vol. I (Rossman & Huber 2016: ch. 3 nonlinear
+reservoir runoff, ch. 4 Horton / Green-Ampt / curve-number infiltration with recovery) and Vol. II
+(Rossman 2017: ch. 3 kinematic wave, ch. 4 dynamic wave solved by Picard iterations on node
+continuity and link momentum, surcharge by the dQ/dH node correction, flooding above the rim).
+`run_system` is the whole run: runoff steps (wet/dry), routing steps (variable, Courant-limited)
+with runoff interpolated in between, dry periods skipped when nothing flows, and the records the
+Result needs. Tests check the pieces against closed forms and pure-Python references.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+G = 9.80665
+MANNING_EXP = 5.0 / 3.0
+FUDGE = 1e-4          # m, smallest depth treated as wet (SWMM FUDGE is 0.0001 ft)
+ODE_TOL = 1e-4        # relative tolerance of the runoff reservoir integration (SWMM ODETOL)
+OMEGA = 0.5           # under-relaxation of Picard iterations (SWMM dynwave)
+
+SHAPE_CIRCULAR = 0
+SHAPE_RECT_CLOSED = 1
+SHAPE_RECT_OPEN = 2
+SHAPE_TRAPEZOIDAL = 3
+SHAPE_TRIANGULAR = 4
+
+INFIL_NONE = 0
+INFIL_HORTON = 1
+INFIL_GREEN_AMPT = 2
+INFIL_MOD_GREEN_AMPT = 3
+INFIL_CURVE_NUMBER = 4
+
+NODE_JUNCTION = 0
+NODE_OUTFALL = 1
+NODE_STORAGE = 2
+
+LINK_CONDUIT = 0
+LINK_PUMP = 1
+LINK_ORIFICE = 2
+LINK_WEIR = 3
+
+OUTFALL_FREE = 0
+OUTFALL_NORMAL = 1
+OUTFALL_FIXED = 2
+OUTFALL_TIDAL = 3
+OUTFALL_TIMESERIES = 4
+
+# ============================================================================ runoff
+
+
+@njit(cache=True)
+def _reservoir_rate(depth, inflow, alpha, dstore):
+    # dd/dt = i - alpha (d - ds)^(5/3)   (Vol. I eq. 3-5; alpha = W S^1/2 / (n A), SI)
+    if depth > dstore:
+        return inflow - alpha * (depth - dstore) ** MANNING_EXP
+    return inflow
+
+
+@njit(cache=True)
+def _integrate_depth(depth, inflow, alpha, dstore, duration):
+    """Adaptive Cash-Karp Runge-Kutta (5th order, embedded 4th) of the reservoir over `duration` s."""
+    t = 0.0
+    h = duration
+    for _ in range(10000):
+        if t >= duration:
+            break
+        if t + h > duration:
+            h = duration - t
+        k1 = _reservoir_rate(depth, inflow, alpha, dstore)
+        k2 = _reservoir_rate(depth + h * 0.2 * k1, inflow, alpha, dstore)
+        k3 = _reservoir_rate(depth + h * (3.0 / 40.0 * k1 + 9.0 / 40.0 * k2), inflow, alpha, dstore)
+        k4 = _reservoir_rate(depth + h * (0.3 * k1 - 0.9 * k2 + 1.2 * k3), inflow, alpha, dstore)
+        k5 = _reservoir_rate(depth + h * (-11.0 / 54.0 * k1 + 2.5 * k2 - 70.0 / 27.0 * k3 + 35.0 / 27.0 * k4),
+                             inflow, alpha, dstore)
+        k6 = _reservoir_rate(depth + h * (1631.0 / 55296.0 * k1 + 175.0 / 512.0 * k2 + 575.0 / 13824.0 * k3
+                                          + 44275.0 / 110592.0 * k4 + 253.0 / 4096.0 * k5), inflow, alpha, dstore)
+        y5 = depth + h * (37.0 / 378.0 * k1 + 250.0 / 621.0 * k3 + 125.0 / 594.0 * k4 + 512.0 / 1771.0 * k6)
+        y4 = depth + h * (2825.0 / 27648.0 * k1 + 18575.0 / 48384.0 * k3 + 13525.0 / 55296.0 * k4
+                          + 277.0 / 14336.0 * k5 + 0.25 * k6)
+        err = abs(y5 - y4) / (abs(depth) + abs(h * k1) + 1e-30)
+        if err <= ODE_TOL or h < 1e-3:
+            t += h
+            depth = max(y5, 0.0)
+            grow = 5.0 if err <= 0.0 else min(5.0, 0.9 * (ODE_TOL / err) ** 0.2)
+            h *= grow
+        else:
+            h *= max(0.1, 0.9 * (ODE_TOL / err) ** 0.25)
+    return depth
+
+
+@njit(cache=True)
+def ponded_depth_step(depth, inflow, alpha, dstore, dt):
+    """One sub-area's ponded depth (m) after dt (s) under net inflow (m/s); and the time with outflow.
+
+    Depression storage fills first; the remaining time integrates the nonlinear reservoir
+    (SWMM subcatch.c updatePondedDepth). Returns (new depth m, seconds the depth exceeded dstore).
+    """
+    tx = dt
+    if depth + inflow * dt <= dstore:
+        depth = max(depth + inflow * dt, 0.0)
+    else:
+        dx = dstore - depth
+        if dx > 0.0 and inflow > 0.0:
+            tx -= dx / inflow
+            depth = dstore
+        if alpha > 0.0 and tx > 0.0:
+            depth = _integrate_depth(depth, inflow, alpha, dstore, tx)
+        else:
+            depth = max(depth + inflow * max(tx, 0.0), 0.0)
+    if depth > dstore:
+        return depth, tx
+    return depth, 0.0
+
+
+@njit(cache=True)
+def horton_infil(state, par, irate, depth, dt):
+    """Horton infiltration rate (m/s) over dt, SWMM's cumulative form with equivalent time tp.
+
+    par: f0, fmin (m/s), decay kd (1/s), regen kr (1/s), Fmax (m). state: tp (s), Fe (m).
+    Recovery when dry: tp shrinks so capacity grows back at rate kr (Vol. I §4.2).
+    """
+    f0, fmin, kd, kr, fmax = par[0], par[1], par[2], par[3], par[4]
+    tp = state[0]
+    df = f0 - fmin
+    fa = irate + depth / dt
+    if df < 0.0 or kd < 0.0:
+        return 0.0
+    if df == 0.0 or kd == 0.0:
+        return max(0.0, min(f0, fa))
+    fp = 0.0
+    if fa > 1e-12:
+        t1 = tp + dt
+        tlim = 16.0 / kd
+        if tp >= tlim:
+            fcum_p = fmin * tp + df / kd
+            fcum_1 = fcum_p + fmin * dt
+        else:
+            fcum_p = fmin * tp + df / kd * (1.0 - math.exp(-kd * tp))
+            fcum_1 = fmin * t1 + df / kd * (1.0 - math.exp(-kd * t1))
+        fp = max((fcum_1 - fcum_p) / dt, fmin)
+        if fp > fa:
+            fp = fa
+        if t1 > tlim or fp < fa:
+            tp = t1
+        else:
+            # infiltration limited by supply: find tp with F(tp) = F(tp_old) + fp dt (Newton)
+            target = fcum_p + fp * dt
+            t = tp + 0.5 * dt
+            for _ in range(50):
+                ft = fmin + df * math.exp(-kd * t)
+                fcum = fmin * t + df / kd * (1.0 - math.exp(-kd * t))
+                step = (fcum - target) / ft
+                t -= step
+                if t < 0.0:
+                    t = 0.0
+                if abs(step) < 1e-6:
+                    break
+            tp = t
+        if fmax > 0.0:
+            if state[1] + fp * dt > fmax:
+                fp = max((fmax - state[1]) / dt, 0.0)
+            state[1] += fp * dt
+    elif kr > 0.0:
+        r = math.exp(-kr * dt)
+        x = 1.0 - math.exp(-kd * tp)
+        tp = -math.log(1.0 - r * x) / kd
+        if fmax > 0.0:
+            state[1] = fmin * tp + df / kd * (1.0 - math.exp(-kd * tp))
+    state[0] = tp
+    return fp
+
+
+@njit(cache=True)
+def _ga_f2(f1, c1, ks, ts):
+    # Green-Ampt: F2 - c1 ln(F2 + c1) = F1 - c1 ln(F1 + c1) + Ks ts, solved by Newton from the right
+    c2 = f1 - c1 * math.log(f1 + c1) + ks * ts
+    f2 = f1 + ks * ts + math.sqrt(2.0 * c1 * ks * ts)
+    for _ in range(60):
+        g = f2 - c1 * math.log(f2 + c1) - c2
+        dg = f2 / (f2 + c1)
+        if dg <= 0.0:
+            break
+        step = g / dg
+        f2 -= step
+        if f2 < f1:
+            f2 = f1
+        if abs(step) < 1e-9:
+            break
+    return f2
+
+
+@njit(cache=True)
+def green_ampt_infil(state, par, irate, depth, dt, modified):
+    """Green-Ampt infiltration (m/s) with SWMM's upper-zone moisture recovery (Vol. I §4.3).
+
+    par: suction S (m), Ks (m/s), IMDmax, Lu (m, upper zone depth 4 sqrt(Ks in/h) in), kr (1/s),
+    Tr (s). state: IMD, F (m), Fu (m), saturated flag, T (s until a new event).
+    """
+    s_head, ks, imd_max, lu, kr, tr = par[0], par[1], par[2], par[3], par[4], par[5]
+    fumax = imd_max * lu
+    if fumax <= 0.0:
+        return 0.0
+    state[4] -= dt
+    ia = irate + depth / dt
+    if ia < 1e-12:
+        ia = 0.0
+    if state[3] > 0.5:   # saturated upper zone
+        if ia == 0.0:
+            return 0.0
+        state[4] = tr
+        c1 = (s_head + depth) * state[0]
+        f2 = _ga_f2(state[1], c1, ks, dt)
+        dF = f2 - state[1]
+        if dF > ia * dt:
+            dF = ia * dt
+            state[3] = 0.0
+        state[1] += dF
+        state[2] = min(state[2] + dF, fumax)
+        return dF / dt
+    if ia == 0.0:
+        if state[2] <= 0.0:
+            return 0.0
+        dF = kr * fumax * dt
+        state[1] -= dF
+        state[2] -= dF
+        if state[2] <= 0.0:
+            state[2] = 0.0
+            state[1] = 0.0
+            state[0] = imd_max
+            return 0.0
+        if state[4] <= 0.0:
+            state[0] = (fumax - state[2]) / lu
+            state[1] = 0.0
+        return 0.0
+    if ia <= ks:
+        dF = ia * dt
+        state[1] += dF
+        state[2] = min(state[2] + dF, fumax)
+        if not modified and state[4] <= 0.0:
+            state[0] = (fumax - state[2]) / lu
+            state[1] = 0.0
+        return ia
+    state[4] = tr
+    fs = ks * (s_head + depth) * state[0] / (ia - ks)
+    if state[1] > fs:
+        state[3] = 1.0
+        c1 = (s_head + depth) * state[0]
+        f2 = _ga_f2(state[1], c1, ks, dt)
+        dF = min(f2 - state[1], ia * dt)
+        if f2 - state[1] > ia * dt:
+            state[3] = 0.0
+        state[1] += dF
+        state[2] = min(state[2] + dF, fumax)
+        return dF / dt
+    if state[1] + ia * dt < fs:
+        dF = ia * dt
+        state[1] += dF
+        state[2] = min(state[2] + dF, fumax)
+        return ia
+    ts = max(dt - (fs - state[1]) / ia, 0.0)
+    c1 = (s_head + depth) * state[0]
+    f2 = _ga_f2(fs, c1, ks, ts)
+    if f2 > fs + ia * ts:
+        f2 = fs + ia * ts
+    dF = f2 - state[1]
+    state[1] = f2
+    state[2] = min(state[2] + dF, fumax)
+    state[3] = 1.0
+    return dF / dt
+
+
+@njit(cache=True)
+def curve_number_infil(state, par, irate, depth, dt):
+    """SCS curve-number infiltration applied continuously as SWMM does (Vol. I §4.4).
+
+    par: Smax (m), regen (1/s), Tmax (s, dry time that starts a new event).
+    state: S (m), P (m), F (m), T (s), Se (m), f (m/s).
+    """
+    smax, regen, tmax = par[0], par[1], par[2]
+    fa = irate + depth / dt
+    if irate > 1e-12:
+        if state[3] >= tmax:
+            state[1] = 0.0
+            state[2] = 0.0
+            state[5] = 0.0
+            state[4] = state[0]
+        state[3] = 0.0
+        state[1] += irate * dt
+        f1 = state[1] * (1.0 - state[1] / (state[1] + state[4])) if state[1] + state[4] > 0.0 else 0.0
+        state[5] = (f1 - state[2]) / dt
+        if state[5] < 0.0 or state[0] <= 0.0:
+            state[5] = 0.0
+    else:
+        if depth > 1e-6 and state[0] > 0.0:
+            if state[5] * dt > state[0]:
+                state[5] = state[0] / dt
+        else:
+            state[5] = 0.0
+            state[3] += dt
+    if state[5] > 0.0:
+        state[5] = max(min(state[5], fa), 0.0)
+        state[2] += state[5] * dt
+        if regen > 0.0:
+            state[0] = max(state[0] - state[5] * dt, 0.0)
+    else:
+        state[0] = min(state[0] + regen * smax * dt, smax)
+    return state[5]
+
+
+@njit(cache=True)
+def runoff_step(dt, rain, evap_rate, area, frac, alpha, dstore, f_outlet, route_to, out_sub, gage,
+                infil_kind, infil_par, infil_state, depth, sub_runoff, new_runoff, inflow, vols):
+    """Advance all subcatchments one runoff step of dt (s) (SWMM runoff_execute order).
+
+    rain[g] (m/s) per gauge; frac/alpha/dstore/f_outlet [j, 3] per sub-area (impervious without
+    and with depression storage, pervious); route_to 0 outlet, 1 pervious->impervious,
+    2 impervious->pervious; out_sub[j] receiving subcatchment (-1: a node). depth, sub_runoff
+    (end-of-step outflow m/s per sub-area) and new_runoff (m3/s to the outlet) are updated in
+    place; vols[j] accumulates rain, runon, evaporation, infiltration, runoff volumes (m3).
+    """
+    n = area.shape[0]
+    for j in range(n):
+        for i in range(3):
+            inflow[j, i] = 0.0
+    # runon from upstream subcatchments and between sub-areas: previous step's outflow
+    for j in range(n):
+        k = out_sub[j]
+        if k >= 0 and k != j:
+            q1 = new_runoff[j] / area[k]
+            vols[k, 1] += new_runoff[j] * dt
+            for i in range(3):
+                inflow[k, i] += q1
+    for j in range(n):
+        if route_to[j] == 2 and frac[j, 2] > 0.0:
+            q = (sub_runoff[j, 0] * frac[j, 0] + sub_runoff[j, 1] * frac[j, 1]) * (1.0 - f_outlet[j, 0])
+            inflow[j, 2] += q / frac[j, 2]
+        if route_to[j] == 1 and frac[j, 1] > 0.0:
+            q = sub_runoff[j, 2] * (1.0 - f_outlet[j, 2]) * frac[j, 2]
+            inflow[j, 1] += q / frac[j, 1]
+    for j in range(n):
+        precip = rain[gage[j]]
+        out = 0.0
+        vols[j, 0] += precip * dt * area[j]
+        for i in range(3):
+            sub_runoff[j, i] = 0.0
+            if frac[j, i] <= 0.0:
+                continue
+            surf_moisture = depth[j, i] / dt
+            surf_evap = min(surf_moisture, evap_rate)
+            infil = 0.0
+            runon = inflow[j, i]
+            total_in = runon + precip
+            if i == 2:
+                kind = infil_kind[j]
+                if kind == INFIL_HORTON:
+                    infil = horton_infil(infil_state[j], infil_par[j], total_in, depth[j, i], dt)
+                elif kind == INFIL_GREEN_AMPT or kind == INFIL_MOD_GREEN_AMPT:
+                    infil = green_ampt_infil(infil_state[j], infil_par[j], total_in, depth[j, i], dt,
+                                             kind == INFIL_MOD_GREEN_AMPT)
+                elif kind == INFIL_CURVE_NUMBER:
+                    infil = curve_number_infil(infil_state[j], infil_par[j], total_in, depth[j, i], dt)
+            surf_moisture += total_in
+            losses = surf_evap + infil
+            t_runoff = dt
+            if losses >= surf_moisture:
+                # everything available is lost: scale both losses to what was there
+                if losses > 0.0:
+                    scale = surf_moisture / losses
+                    surf_evap *= scale
+                    infil *= scale
+                depth[j, i] = 0.0
+                t_runoff = 0.0
+            else:
+                depth[j, i], t_runoff = ponded_depth_step(depth[j, i], total_in - losses, alpha[j, i],
+                                                          dstore[j, i], dt)
+            a_sub = frac[j, i] * area[j]
+            vols[j, 2] += surf_evap * dt * a_sub
+            vols[j, 3] += infil * dt * a_sub
+            if depth[j, i] > dstore[j, i] and t_runoff > 0.0:
+                sub_runoff[j, i] = alpha[j, i] * (depth[j, i] - dstore[j, i]) ** MANNING_EXP * t_runoff / dt
+            out += sub_runoff[j, i] * frac[j, i] * f_outlet[j, i]
+        new_runoff[j] = out * area[j]
+        vols[j, 4] += new_runoff[j] * dt
+
+
+# ============================================================================ cross-sections
+
+
+@njit(cache=True)
+def xs_area(shape, g1, g2, g3, g4, y):
+    """Flow area (m2) at depth y (m) of one barrel."""
+    if y <= 0.0:
+        return 0.0
+    if y > g1:
+        y = g1
+    if shape == SHAPE_CIRCULAR:
+        theta = 2.0 * math.acos(max(-1.0, min(1.0, 1.0 - 2.0 * y / g1)))
+        return g1 * g1 / 8.0 * (theta - math.sin(theta))
+    if shape == SHAPE_RECT_CLOSED or shape == SHAPE_RECT_OPEN:
+        return g2 * y
+    if shape == SHAPE_TRAPEZOIDAL:
+        return y * (g2 + 0.5 * (g3 + g4) * y)
+    # triangular: top width g2 at full height g1
+    return 0.5 * g2 / g1 * y * y
+
+
+@njit(cache=True)
+def xs_width(shape, g1, g2, g3, g4, y):
+    """Top width (m) at depth y; zero once a closed section is full."""
+    if y <= 0.0:
+        y = 0.0
+    if shape == SHAPE_CIRCULAR:
+        if y >= g1:
+            return 0.0
+        return 2.0 * math.sqrt(max(y * (g1 - y), 0.0))
+    if shape == SHAPE_RECT_CLOSED:
+        return 0.0 if y >= g1 else g2
+    if y > g1:
+        y = g1
+    if shape == SHAPE_RECT_OPEN:
+        return g2
+    if shape == SHAPE_TRAPEZOIDAL:
+        return g2 + (g3 + g4) * y
+    return g2 / g1 * y
+
+
+@njit(cache=True)
+def xs_radius(shape, g1, g2, g3, g4, y):
+    """Hydraulic radius (m) at depth y."""
+    if y <= 0.0:
+        return 0.0
+    if y > g1:
+        y = g1
+    a = xs_area(shape, g1, g2, g3, g4, y)
+    if shape == SHAPE_CIRCULAR:
+        if y >= g1:
+            return g1 / 4.0
+        theta = 2.0 * math.acos(max(-1.0, min(1.0, 1.0 - 2.0 * y / g1)))
+        p = g1 * theta / 2.0
+    elif shape == SHAPE_RECT_CLOSED:
+        p = g2 + 2.0 * y + (g2 if y >= g1 else 0.0)
+    elif shape == SHAPE_RECT_OPEN:
+        p = g2 + 2.0 * y
+    elif shape == SHAPE_TRAPEZOIDAL:
+        p = g2 + y * (math.sqrt(1.0 + g3 * g3) + math.sqrt(1.0 + g4 * g4))
+    else:
+        s = 0.5 * g2 / g1
+        p = 2.0 * y * math.sqrt(1.0 + s * s)
+    return a / p if p > 0.0 else 0.0
+
+
+@njit(cache=True)
+def manning_flow(shape, g1, g2, g3, g4, n, slope, y):
+    """Manning flow (m3/s) of one barrel at depth y: Q = (1/n) A R^(2/3) S^(1/2) (SI)."""
+    if slope <= 0.0 or y <= 0.0:
+        return 0.0
+    a = xs_area(shape, g1, g2, g3, g4, y)
+    return a * xs_radius(shape, g1, g2, g3, g4, y) ** (2.0 / 3.0) * math.sqrt(slope) / n
+
+
+@njit(cache=True)
+def y_max_flow(shape, g1):
+    """Depth (m) of the largest Manning flow: 0.938 D for circular, the full depth otherwise."""
+    if shape == SHAPE_CIRCULAR:
+        return 0.9382 * g1
+    if shape == SHAPE_RECT_CLOSED:
+        return 0.999 * g1   # the lid adds perimeter at full: largest just below it
+    return g1
+
+
+@njit(cache=True)
+def normal_depth(shape, g1, g2, g3, g4, n, slope, q):
+    """Depth (m) of uniform flow q (m3/s) per barrel; the max-flow depth if q exceeds capacity."""
+    if q <= 0.0:
+        return 0.0
+    hi = y_max_flow(shape, g1)
+    if manning_flow(shape, g1, g2, g3, g4, n, slope, hi) <= q:
+        return hi
+    lo = 0.0
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        if manning_flow(shape, g1, g2, g3, g4, n, slope, mid) < q:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+@njit(cache=True)
+def critical_depth(shape, g1, g2, g3, g4, q):
+    """Critical depth (m) for q (m3/s) per barrel: q^2 W = g A^3."""
+    if q <= 0.0:
+        return 0.0
+    lo, hi = 0.0, 0.999 * g1
+    w = xs_width(shape, g1, g2, g3, g4, hi)
+    a = xs_area(shape, g1, g2, g3, g4, hi)
+    if w <= 0.0 or G * a * a * a / w <= q * q:
+        return hi
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        a = xs_area(shape, g1, g2, g3, g4, mid)
+        w = xs_width(shape, g1, g2, g3, g4, mid)
+        if G * a * a * a < q * q * w:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+@njit(cache=True)
+def depth_of_area(shape, g1, g2, g3, g4, a):
+    """Depth (m) with flow area a (m2) (bisection; full depth if a exceeds the full area)."""
+    if a <= 0.0:
+        return 0.0
+    if a >= xs_area(shape, g1, g2, g3, g4, g1):
+        return g1
+    lo, hi = 0.0, g1
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        if xs_area(shape, g1, g2, g3, g4, mid) < a:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+# ============================================================================ nodes
+
+
+@njit(cache=True)
+def curve_lookup(cx, cy, cn, c, x):
+    """Linear interpolation in packed curve c (held at the end values)."""
+    m = cn[c]
+    if m == 0:
+        return 0.0
+    if x <= cx[c, 0]:
+        return cy[c, 0]
+    for k in range(1, m):
+        if x <= cx[c, k]:
+            x0, x1 = cx[c, k - 1], cx[c, k]
+            if x1 == x0:
+                return cy[c, k]
+            return cy[c, k - 1] + (cy[c, k] - cy[c, k - 1]) * (x - x0) / (x1 - x0)
+    return cy[c, m - 1]
+
+
+@njit(cache=True)
+def curve_step(cx, cy, cn, c, x):
+    """Step-function lookup (SWMM PUMP1 / PUMP2 curves: y of the first x not below)."""
+    m = cn[c]
+    for k in range(m):
+        if x <= cx[c, k]:
+            return cy[c, k]
+    return cy[c, m - 1] if m > 0 else 0.0
+
+
+@njit(cache=True)
+def storage_area(node, y, st_a, st_b, st_c, st_curve, cx, cy, cn):
+    if st_curve[node] >= 0:
+        return curve_lookup(cx, cy, cn, st_curve[node], y)
+    return st_a[node] * y ** st_b[node] + st_c[node] if y > 0.0 else st_c[node] + (st_a[node] if st_b[node] == 0.0 else 0.0)
+
+
+@njit(cache=True)
+def storage_volume(node, y, st_a, st_b, st_c, st_curve, cx, cy, cn):
+    """Volume (m3) of a storage unit at depth y: integral of its surface area."""
+    if y <= 0.0:
+        return 0.0
+    c = st_curve[node]
+    if c >= 0:
+        v = 0.0
+        m = cn[c]
+        x_prev = 0.0
+        a_prev = curve_lookup(cx, cy, cn, c, 0.0)
+        for k in range(m):
+            xk = cx[c, k]
+            if xk <= 0.0:
+                continue
+            if xk >= y:
+                break
+            ak = cy[c, k]
+            v += 0.5 * (a_prev + ak) * (xk - x_prev)
+            x_prev, a_prev = xk, ak
+        a_y = curve_lookup(cx, cy, cn, c, y)
+        return v + 0.5 * (a_prev + a_y) * (y - x_prev)
+    return st_a[node] / (st_b[node] + 1.0) * y ** (st_b[node] + 1.0) + st_c[node] * y
+
+
+# ============================================================================ links (dynamic wave)
+
+
+CROWN_CUTOFF = 0.96   # fraction of a closed section's height above which its top width is held (slot-free EXTRAN)
+
+
+@njit(cache=True)
+def _width_cut(s, d1, d2, d3, d4, yy):
+    # closed sections keep the width they have near the crown, so a nearly full pipe still stores water
+    if s == SHAPE_CIRCULAR or s == SHAPE_RECT_CLOSED:
+        if yy >= CROWN_CUTOFF * d1:
+            yy = CROWN_CUTOFF * d1
+    return xs_width(s, d1, d2, d3, d4, yy)
+
+
+@njit(cache=True)
+def _froude(s, d1, d2, d3, d4, v, yy):
+    if yy <= FUDGE:
+        return 0.0
+    a = xs_area(s, d1, d2, d3, d4, yy)
+    w = _width_cut(s, d1, d2, d3, d4, yy)
+    if w <= 0.0 or a <= 0.0:
+        return 0.0
+    return abs(v) / math.sqrt(G * a / w)
+
+
+@njit(cache=True)
+def conduit_flow(dt, l, first, y, invert, link_from, link_to, z1, z2, shape, g1, g2, g3, g4, rough, length,
+                 slope, barrels, q_old, q_last, a_mid_old, normal_limited, damping, gated_to, node_kind):
+    """Momentum of one conduit over dt (dynamic wave, Vol. II §4.3), per barrel internally.
+
+    Classifies the flow from the end depths (dry, free fall at an offset end: critical or normal
+    depth, subcritical), then updates Q = (Q_old - dq2 + dq3 + dq4) / (1 + dq1) with friction dq1,
+    head difference dq2 and inertial dq3, dq4 damped by the Froude number; upstream-weighted area
+    in fast flow; the flow is capped at Manning's normal flow where the water surface is flatter
+    than the bed or the flow is supercritical. Returns (total flow m3/s, dq/dh m2/s, mid area per
+    barrel m2, surface area given to the upstream node m2, to the downstream node m2, volume m3).
+    """
+    n1, n2 = link_from[l], link_to[l]
+    s, d1, d2, d3, d4 = shape[l], g1[l], g2[l], g3[l], g4[l]
+    nb = barrels[l]
+    L = length[l]
+    z1a = invert[n1] + z1[l]
+    z2a = invert[n2] + z2[l]
+    h1 = max(y[n1] + invert[n1], z1a)
+    h2 = max(y[n2] + invert[n2], z2a)
+    y1 = min(max(h1 - z1a, FUDGE), d1)
+    y2 = min(max(h2 - z2a, FUDGE), d1)
+    qb_last = q_last[l] / nb
+    qb_old = q_old[l] / nb
+    # ---- flow class (0 sub, 1 super, 2 up-critical, 3 dn-critical, 4 up-dry, 5 dn-dry, 6 dry)
+    off1 = z1[l]
+    off2 = z2[l]
+    if node_kind[n1] == NODE_OUTFALL:
+        off1 = max(0.0, off1 - y[n1])
+    if node_kind[n2] == NODE_OUTFALL:
+        off2 = max(0.0, off2 - y[n2])
+    cls = 0
+    fasnh = 1.0
+    if not (y1 >= d1 and y2 >= d1):
+        if y1 > FUDGE and y2 > FUDGE:
+            if qb_last < 0.0 and off1 > 0.0:
+                yc = critical_depth(s, d1, d2, d3, d4, abs(qb_last))
+                yn = normal_depth(s, d1, d2, d3, d4, rough[l], max(slope[l], 1e-6), abs(qb_last))
+                if y1 < min(yc, yn):
+                    cls = 2
+                    y1 = max(min(yc, yn), FUDGE)
+                    h1 = z1a + y1
+            elif qb_last >= 0.0 and off2 > 0.0:
+                yc = critical_depth(s, d1, d2, d3, d4, abs(qb_last))
+                yn = normal_depth(s, d1, d2, d3, d4, rough[l], max(slope[l], 1e-6), abs(qb_last))
+                lo, hi = min(yc, yn), max(yc, yn)
+                if y2 < lo:
+                    cls = 3
+                    y2 = max(lo, FUDGE)
+                    h2 = z2a + y2
+                elif y2 < hi:
+                    fasnh = 0.0 if hi - lo < FUDGE else (hi - y2) / (hi - lo)
+        elif y1 <= FUDGE and y2 <= FUDGE:
+            cls = 6
+        elif y2 > FUDGE:
+            if h2 < z1a:
+                cls = 4
+            elif off1 > 0.0:
+                cls = 2
+                yc = critical_depth(s, d1, d2, d3, d4, abs(qb_last))
+                yn = normal_depth(s, d1, d2, d3, d4, rough[l], max(slope[l], 1e-6), abs(qb_last))
+                y1 = max(min(yc, yn), FUDGE)
+                h1 = z1a + y1
+        else:
+            if h1 < z2a:
+                cls = 5
+            elif off2 > 0.0:
+                cls = 3
+                yc = critical_depth(s, d1, d2, d3, d4, abs(qb_last))
+                yn = normal_depth(s, d1, d2, d3, d4, rough[l], max(slope[l], 1e-6), abs(qb_last))
+                y2 = max(min(yc, yn), FUDGE)
+                h2 = z2a + y2
+    # ---- surface area given to the end nodes
+    y_mid = max(0.5 * (y1 + y2), FUDGE)
+    w1 = _width_cut(s, d1, d2, d3, d4, y1)
+    w2 = _width_cut(s, d1, d2, d3, d4, y2)
+    wm = _width_cut(s, d1, d2, d3, d4, y_mid)
+    sa1 = 0.0
+    sa2 = 0.0
+    if cls == 0:
+        sa1 = (w1 + wm) * L / 4.0
+        sa2 = (wm + w2) * L / 4.0 * fasnh
+    elif cls == 2:
+        sa2 = (wm + w2) * L * 0.5
+    elif cls == 3:
+        sa1 = (w1 + wm) * L * 0.5
+    elif cls == 4:
+        sa2 = (wm + w2) * L / 4.0
+        if z1[l] <= 0.0:
+            sa1 = (w1 + wm) * L / 4.0
+    elif cls == 5:
+        sa1 = (wm + w1) * L / 4.0
+        if z2[l] <= 0.0:
+            sa2 = (w2 + wm) * L / 4.0
+    else:
+        sa1 = FUDGE * L / 2.0
+        sa2 = sa1
+    a1 = xs_area(s, d1, d2, d3, d4, y1)
+    a2 = xs_area(s, d1, d2, d3, d4, y2)
+    a_mid = xs_area(s, d1, d2, d3, d4, y_mid)
+    r1 = xs_radius(s, d1, d2, d3, d4, y1)
+    r_mid = xs_radius(s, d1, d2, d3, d4, y_mid)
+    is_full = y1 >= d1 and y2 >= d1
+    volume = 0.5 * (a1 + a2) * L * nb
+    if cls >= 4 or a_mid <= FUDGE:
+        return 0.0, G * dt * a_mid / L * nb, a_mid, sa1 * nb, sa2 * nb, volume
+    v = qb_last / a_mid
+    if v > 15.0:
+        v = 15.0
+    elif v < -15.0:
+        v = -15.0
+    froude = _froude(s, d1, d2, d3, d4, v, y_mid)
+    if cls == 0 and froude > 1.0:
+        cls = 1
+    if froude <= 0.5:
+        sigma = 1.0
+    elif froude >= 1.0:
+        sigma = 0.0
+    else:
+        sigma = 2.0 * (1.0 - froude)
+    rho = sigma if (not is_full and qb_last > 0.0 and h1 >= h2) else 1.0
+    a_wtd = a1 + (a_mid - a1) * rho
+    r_wtd = r1 + (r_mid - r1) * rho
+    if damping == 0:
+        sigma = 1.0
+    elif damping == 2:
+        sigma = 0.0
+    if is_full and (s == SHAPE_CIRCULAR or s == SHAPE_RECT_CLOSED):
+        sigma = 0.0
+    n = rough[l]
+    dq1 = dt * G * n * n / r_wtd ** (4.0 / 3.0) * abs(v) if r_wtd > 0.0 else 0.0   # friction (Manning)
+    dq2 = dt * G * a_wtd * (h2 - h1) / L                                            # head difference
+    dq3 = 2.0 * v * (a_mid - a_mid_old[l]) * sigma                                  # local acceleration
+    dq4 = dt * v * v * (a2 - a1) / L * sigma                                        # convective acceleration
+    denom = 1.0 + dq1
+    qb = (qb_old - dq2 + dq3 + dq4) / denom
+    dqdh = G * dt * a_wtd / L / denom * nb
+    # normal-flow limitation (SWMM NORMAL_FLOW_LIMITED: 1 SLOPE, 2 FROUDE, 3 BOTH)
+    if qb > 0.0 and normal_limited > 0 and y1 < d1 and (cls == 0 or cls == 1) and slope[l] > 0.0:
+        has_outfall = node_kind[n1] == NODE_OUTFALL or node_kind[n2] == NODE_OUTFALL
+        check = False
+        if (normal_limited == 1 or normal_limited == 3 or has_outfall) and y1 < y2:
+            check = True
+        if (not check and (normal_limited == 2 or normal_limited == 3) and not has_outfall
+                and y1 > FUDGE and y2 > FUDGE and a1 > 0.0):
+            if _froude(s, d1, d2, d3, d4, qb / a1, y1) >= 1.0:
+                check = True
+        if check:
+            qn = a1 * r1 ** (2.0 / 3.0) * math.sqrt(slope[l]) / n
+            if qn < qb:
+                qb = qn
+    if not first:
+        qb = (1.0 - OMEGA) * qb_last + OMEGA * qb
+        if qb * qb_last < 0.0:
+            qb = 1e-5 if qb > 0.0 else -1e-5   # no change of direction without passing through zero
+    if gated_to[l] and qb < 0.0:
+        qb = 0.0
+    # no flow out of a dry node
+    if qb > FUDGE and y[n1] <= FUDGE:
+        qb = FUDGE
+    if qb < -FUDGE and y[n2] <= FUDGE:
+        qb = -FUDGE
+    return qb * nb, dqdh, a_mid, sa1 * nb, sa2 * nb, volume
+
+
+@njit(cache=True)
+def weir_flow(l, y, invert, link_from, link_to, kind, crest, cw, end_con, end_coeff, g1, g2, g3, g4, gated):
+    """Weir flow (m3/s) and dq/dh: transverse/sideflow/v-notch/trapezoidal with Villemonte submergence."""
+    n1, n2 = link_from[l], link_to[l]
+    h_crest = invert[n1] + crest[l]
+    H1 = y[n1] + invert[n1]
+    H2 = y[n2] + invert[n2]
+    sign = 1.0
+    if H2 > H1:
+        if gated[l]:
+            return 0.0, 0.0
+        H1, H2 = H2, H1
+        sign = -1.0
+    h = H1 - h_crest
+    if h <= FUDGE:
+        return 0.0, 0.0
+    h_open = g1[l]
+    surcharged = h > h_open > 0.0
+    he = min(h, h_open) if h_open > 0.0 else h
+    k = kind[l]
+    if k == 2:   # V-NOTCH: Q = Cw s h^2.5, s = half top width / height
+        q = cw[l] * (0.5 * g2[l] / g1[l]) * he ** 2.5
+        expo = 2.5
+    elif k == 1:   # SIDEFLOW
+        L = max(g2[l] - 0.1 * end_con[l] * he, 0.0)
+        q = cw[l] * L * he ** (5.0 / 3.0)
+        expo = 5.0 / 3.0
+    else:
+        L = max(g2[l] - 0.1 * end_con[l] * he, 0.0)
+        q = cw[l] * L * he ** 1.5
+        expo = 1.5
+        if k == 3:   # TRAPEZOIDAL: rectangular middle + triangular ends
+            q += end_coeff[l] * 0.5 * (g3[l] + g4[l]) * he ** 2.5
+    if surcharged:
+        # above the opening the weir behaves as an orifice: Q grows with sqrt of head over mid-height
+        q *= math.sqrt((h - 0.5 * h_open) / (0.5 * h_open))
+        dqdh = 0.5 * q / max(h - 0.5 * h_open, FUDGE)
+    else:
+        dqdh = expo * q / h
+    h2 = H2 - h_crest
+    if h2 > 0.0 and not surcharged:
+        ratio = min(h2 / h, 1.0)
+        q *= (1.0 - ratio ** expo) ** 0.385
+    return sign * q, dqdh
+
+
+@njit(cache=True)
+def orifice_flow(l, y, invert, link_from, link_to, kind, offset, cd, shape, g1, g2, gated):
+    """Orifice flow (m3/s) and dq/dh: Cd A sqrt(2 g h), weir flow while the opening is partly full."""
+    n1, n2 = link_from[l], link_to[l]
+    h_crest = invert[n1] + offset[l]
+    H1 = y[n1] + invert[n1]
+    H2 = y[n2] + invert[n2]
+    sign = 1.0
+    if H2 > H1:
+        if gated[l]:
+            return 0.0, 0.0
+        H1, H2 = H2, H1
+        sign = -1.0
+    height = g1[l] if kind[l] == 0 else 0.0
+    if shape[l] == SHAPE_CIRCULAR:
+        area = math.pi * g1[l] * g1[l] / 4.0
+    else:
+        area = g1[l] * g2[l]
+    c_orif = cd[l] * area * math.sqrt(2.0 * G)
+    h_crown = h_crest + height
+    h_mid = h_crest + 0.5 * height
+    if kind[l] == 1:
+        # bottom orifice: weir-like until the depth over it reaches a quarter of its size
+        height = g1[l]
+        h_crown = h_crest + 0.25 * height
+        h_mid = h_crest
+    if H1 <= h_crest + FUDGE:
+        return 0.0, 0.0
+    if H1 >= h_crown:
+        h = H1 - max(H2, h_mid)
+        if h <= 0.0:
+            return 0.0, 0.0
+        q = c_orif * math.sqrt(h)
+        return sign * q, 0.5 * q / h
+    # partly full: weir flow matched to the orifice at the crown
+    full_h = h_crown - h_crest
+    c_weir = c_orif * math.sqrt(max(h_crown - h_mid, FUDGE)) / full_h ** 1.5
+    h = H1 - h_crest
+    q = c_weir * h ** 1.5
+    h2 = H2 - h_crest
+    if h2 > 0.0:
+        q *= (1.0 - min(h2 / h, 1.0) ** 1.5) ** 0.385
+    return sign * q, 1.5 * q / h
+
+
+@njit(cache=True)
+def pump_flow(l, y, invert, link_from, link_to, ptype, pcurve, cx, cy, cn, node_inflow, st_vol):
+    """Pump flow (m3/s) from its curve: 0 ideal, 1 volume steps, 2 depth steps, 3 head, 4 depth."""
+    n1, n2 = link_from[l], link_to[l]
+    t = ptype[l]
+    if t == 0:
+        return max(node_inflow[n1], 0.0)
+    c = pcurve[l]
+    if t == 1:
+        return curve_step(cx, cy, cn, c, st_vol[n1])
+    if t == 2:
+        return curve_step(cx, cy, cn, c, y[n1])
+    if t == 3:
+        head = (y[n2] + invert[n2]) - (y[n1] + invert[n1])
+        q = curve_lookup(cx, cy, cn, c, max(head, 0.0))
+        return max(q, 0.0)
+    return max(curve_lookup(cx, cy, cn, c, y[n1]), 0.0)
+
+
+# ============================================================================ whole run
+
+
+@njit(cache=True)
+def _series_at(st, sv, sn, s, t):
+    """Value of packed time series s at t (s): linear between points, 0 outside its span."""
+    m = sn[s]
+    if m == 0 or t < st[s, 0] or t > st[s, m - 1]:
+        return 0.0
+    return curve_lookup(st, sv, sn, s, t)
+
+
+@njit(cache=True)
+def node_volume(i, yi, node_kind, full_depth, ponded_area, min_surf_area, st_a, st_b, st_c, st_curve, cx, cy, cn):
+    """Water volume (m3) held at node i at depth yi (junction: min surface area; storage: its shape)."""
+    if node_kind[i] == NODE_OUTFALL:
+        return 0.0
+    if node_kind[i] == NODE_STORAGE:
+        return storage_volume(i, yi, st_a, st_b, st_c, st_curve, cx, cy, cn)
+    if yi <= full_depth[i]:
+        return yi * min_surf_area
+    return full_depth[i] * min_surf_area + (yi - full_depth[i]) * ponded_area[i]
+
+
+@njit(cache=True)
+def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report_step, max_trials, head_tol,
+               dynamic, normal_limited, damping, allow_ponding, min_surf_area, skip_dry, start_hour,
+               rain_times, rain_rate, evap_rate, dry_only,
+               area, frac, alpha, dstore, f_outlet, route_to, out_sub, out_node, gage,
+               infil_kind, infil_par, infil_state,
+               ser_t, ser_v, ser_n, inflow_node, inflow_series, inflow_factor, const_inflow,
+               node_kind, invert, full_depth, sur_depth, ponded_area, y_init, st_a, st_b, st_c, st_curve,
+               out_kind, out_stage, out_curve, crown_depth, out_link,
+               cx, cy, cn,
+               link_kind, link_from, link_to, z1, z2, shape, g1, g2, g3, g4, rough, length, slope, barrels,
+               q_init, q_full, gated, gated_to, weir_kind, weir_cw, weir_endcon, weir_endcoeff,
+               orif_kind, orif_cd, pump_type, pump_curve, pump_on, pump_start, pump_stop, kin_order,
+               n_frames, keep_frames):
+    """Runoff and routing of the whole system from 0 to t_end (s); SWMM's step logic (see module doc).
+
+    Returns (totals[16], series[n_frames, 4] (rain m/s area-averaged, runoff m3/s, outfall m3/s,
+    flooding m3/s), node_depth[T, N], link_q[T, L], node_flood[T, N], flood_duration[N] s).
+    totals: 0 rain, 1 evap, 2 infil, 3 runoff to nodes, 4 final ponded, 5 lateral inflow,
+    6 external inflow, 7 outfall, 8 flooding, 9 initial routing storage, 10 final routing storage,
+    11 peak outfall flow, 12 routing steps, 13 runoff total (all subcatchments), 14 runon, 15 skipped s.
+    """
+    n_sub = area.shape[0]
+    n_node = invert.shape[0]
+    n_link = link_from.shape[0]
+    totals = np.zeros(16)
+    series = np.zeros((n_frames, 4))
+    tf = n_frames if keep_frames else 1
+    fr_depth = np.zeros((tf, n_node), dtype=np.float32)
+    fr_q = np.zeros((tf, n_link), dtype=np.float32)
+    fr_flood = np.zeros((tf, n_node), dtype=np.float32)
+    flood_time = np.zeros(n_node)
+    total_area = area.sum()
+    # ---- runoff state
+    depth = np.zeros((n_sub, 3))
+    sub_runoff = np.zeros((n_sub, 3))
+    new_runoff = np.zeros(n_sub)
+    old_runoff = np.zeros(n_sub)
+    inflow_buf = np.zeros((n_sub, 3))
+    vols = np.zeros((n_sub, 5))
+    t_run_old = 0.0
+    t_run_new = 0.0
+    k_rain = 0
+    n_rain = rain_rate.shape[0]
+    # ---- routing state
+    y = y_init.copy()
+    y_old = y.copy()
+    y_last = y.copy()
+    q = q_init.copy()
+    q_old = q.copy()
+    q_last = q.copy()
+    a_mid = np.zeros(n_link)
+    a_mid_old = np.zeros(n_link)
+    dqdh = np.zeros(n_link)
+    vol = np.zeros(n_node)
+    vol_old = np.zeros(n_node)
+    surf = np.zeros(n_node)
+    old_surf = np.full(n_node, min_surf_area)
+    sumdqdh = np.zeros(n_node)
+    node_in = np.zeros(n_node)
+    node_out = np.zeros(n_node)
+    net_old = np.zeros(n_node)
+    overflow = np.zeros(n_node)
+    lat_new = np.zeros(n_node)
+    lat_old = np.zeros(n_node)
+    outfall_q = np.zeros(n_node)
+    pump_state = pump_on.copy()
+    kin_a1 = np.zeros(n_link)
+    kin_a2 = np.zeros(n_link)
+    kin_q1 = np.zeros(n_link)
+    link_vol = np.zeros(n_link)
+    for i in range(n_node):
+        vol[i] = node_volume(i, y[i], node_kind, full_depth, ponded_area, min_surf_area, st_a, st_b, st_c,
+                             st_curve, cx, cy, cn)
+    for l in range(n_link):
+        if link_kind[l] == LINK_CONDUIT and q[l] > 0.0:
+            yn = normal_depth(shape[l], g1[l], g2[l], g3[l], g4[l], rough[l], max(slope[l], 1e-6), q[l] / barrels[l])
+            a_mid[l] = xs_area(shape[l], g1[l], g2[l], g3[l], g4[l], yn)
+            kin_a1[l] = a_mid[l]
+            kin_a2[l] = a_mid[l]
+            kin_q1[l] = q[l]
+    storage0 = vol.sum()
+    for l in range(n_link):
+        storage0 += a_mid[l] * length[l] * barrels[l]
+    totals[9] = storage0
+    t = 0.0
+    next_frame = 0
+    steps = 0
+    # lateral inflows at t = 0
+    while t < t_end - 1e-9:
+        # ---------------- step length
+        if dynamic:
+            dt = route_step
+            if var_step > 0.0:
+                for l in range(n_link):
+                    if link_kind[l] != LINK_CONDUIT or a_mid[l] <= FUDGE * FUDGE:
+                        continue
+                    v = abs(q[l] / barrels[l]) / a_mid[l]
+                    w = xs_width(shape[l], g1[l], g2[l], g3[l], g4[l],
+                                 depth_of_area(shape[l], g1[l], g2[l], g3[l], g4[l], a_mid[l]))
+                    c = math.sqrt(G * a_mid[l] / w) if w > 0.0 else 0.0
+                    if v > 1e-6:
+                        cand = var_step * length[l] / (v + c)
+                        if cand < dt:
+                            dt = cand
+                dt = max(math.floor(dt * 1000.0) / 1000.0, min_step)
+                dt = min(dt, route_step)
+        else:
+            dt = route_step
+        dt = min(dt, t_end - t)
+        # ---------------- skip dry periods: nothing stored, nothing flowing, no runoff
+        if skip_dry:
+            empty = True
+            for j in range(n_sub):
+                if new_runoff[j] > 0.0 or old_runoff[j] > 0.0:
+                    empty = False
+                    break
+            if empty:
+                for i in range(n_node):
+                    if y[i] > FUDGE or const_inflow[i] != 0.0 or lat_new[i] != 0.0:
+                        empty = False
+                        break
+            if empty:
+                for l in range(n_link):
+                    if q[l] != 0.0:
+                        empty = False
+                        break
+            if empty and inflow_node.shape[0] > 0:
+                empty = False
+            if empty and t_run_new > t + dt:
+                dt = t_run_new - t
+                totals[15] += dt
+        t_new = t + dt
+        # ---------------- runoff until it is ahead of the routing time
+        while t_run_new < t_new and t_run_new < t_end:
+            while k_rain < n_rain - 1 and rain_times[k_rain + 1] <= t_run_new:
+                k_rain += 1
+            raining = False
+            for g in range(rain_rate.shape[1]):
+                if rain_rate[k_rain, g] > 0.0:
+                    raining = True
+            has_runoff = False
+            for j in range(n_sub):
+                if new_runoff[j] > 0.0:
+                    has_runoff = True
+                    break
+            dtr = wet_step if (raining or has_runoff) else dry_step
+            if k_rain < n_rain and rain_times[k_rain + 1] > t_run_new:
+                dtr = min(dtr, rain_times[k_rain + 1] - t_run_new)
+            dtr = min(dtr, t_end - t_run_new)
+            if dtr <= 0.0:
+                break
+            ev = evap_rate[k_rain]
+            if dry_only and raining:
+                ev = 0.0
+            old_runoff[:] = new_runoff
+            runoff_step(dtr, rain_rate[k_rain], ev, area, frac, alpha, dstore, f_outlet, route_to, out_sub, gage,
+                        infil_kind, infil_par, infil_state, depth, sub_runoff, new_runoff, inflow_buf, vols)
+            for j in range(n_sub):
+                if out_node[j] >= 0:
+                    totals[3] += new_runoff[j] * dtr
+            t_run_old = t_run_new
+            t_run_new += dtr
+        # ---------------- lateral inflows at the start of the routing step (runoff interpolated)
+        lat_old[:] = lat_new
+        for i in range(n_node):
+            lat_new[i] = const_inflow[i]
+        ext = 0.0
+        for k in range(inflow_node.shape[0]):
+            qx = inflow_factor[k] * _series_at(ser_t, ser_v, ser_n, inflow_series[k], t)
+            lat_new[inflow_node[k]] += qx
+            ext += qx
+        for i in range(n_node):
+            ext += const_inflow[i]
+        totals[6] += ext * dt
+        f = 1.0
+        if t_run_new > t_run_old:
+            f = (t - t_run_old) / (t_run_new - t_run_old)
+            f = min(max(f, 0.0), 1.0)
+        for j in range(n_sub):
+            if out_node[j] >= 0:
+                lat_new[out_node[j]] += (1.0 - f) * old_runoff[j] + f * new_runoff[j]
+        lat_sum = 0.0
+        for i in range(n_node):
+            lat_sum += lat_new[i]
+        totals[5] += lat_sum * dt
+        # ---------------- routing
+        y_old[:] = y
+        q_old[:] = q
+        a_mid_old[:] = a_mid
+        vol_old[:] = vol
+        for i in range(n_node):
+            overflow[i] = 0.0
+            outfall_q[i] = 0.0
+        if dynamic:
+            # pump switching on depth (start/stop levels), once per step
+            for l in range(n_link):
+                if link_kind[l] == LINK_PUMP and pump_start[l] > 0.0:
+                    if y[link_from[l]] >= pump_start[l]:
+                        pump_state[l] = True
+                    elif y[link_from[l]] <= pump_stop[l]:
+                        pump_state[l] = False
+            for it in range(max_trials):
+                first = it == 0
+                for i in range(n_node):
+                    surf[i] = 0.0
+                    sumdqdh[i] = 0.0
+                for l in range(n_link):
+                    k = link_kind[l]
+                    n1, n2 = link_from[l], link_to[l]
+                    if k == LINK_CONDUIT:
+                        qn, dq, am, sa1, sa2, lv = conduit_flow(
+                            dt, l, first, y, invert, link_from, link_to, z1, z2, shape, g1, g2, g3, g4, rough,
+                            length, slope, barrels, q_old, q_last, a_mid_old, normal_limited, damping, gated_to,
+                            node_kind)
+                        q[l] = qn
+                        a_mid[l] = am
+                        dqdh[l] = dq
+                        link_vol[l] = lv
+                        surf[n1] += sa1
+                        surf[n2] += sa2
+                    else:
+                        if k == LINK_WEIR:
+                            qn, dq = weir_flow(l, y, invert, link_from, link_to, weir_kind, z1, weir_cw, weir_endcon,
+                                               weir_endcoeff, g1, g2, g3, g4, gated)
+                        elif k == LINK_ORIFICE:
+                            qn, dq = orifice_flow(l, y, invert, link_from, link_to, orif_kind, z1, orif_cd, shape,
+                                                  g1, g2, gated)
+                        else:
+                            dq = 0.0
+                            if pump_state[l]:
+                                qn = pump_flow(l, y, invert, link_from, link_to, pump_type, pump_curve, cx, cy, cn,
+                                               node_in, vol)
+                                if pump_type[l] != 0 and y[n1] <= FUDGE:
+                                    qn = 0.0
+                            else:
+                                qn = 0.0
+                        if not first and k != LINK_PUMP:
+                            qn = (1.0 - OMEGA) * q_last[l] + OMEGA * qn
+                        q[l] = qn
+                        dqdh[l] = dq
+                    sumdqdh[n1] += dqdh[l]
+                    sumdqdh[n2] += dqdh[l]
+                for i in range(n_node):
+                    node_in[i] = lat_new[i]
+                    node_out[i] = 0.0
+                for l in range(n_link):
+                    if q[l] >= 0.0:
+                        node_out[link_from[l]] += q[l]
+                        node_in[link_to[l]] += q[l]
+                    else:
+                        node_out[link_to[l]] -= q[l]
+                        node_in[link_from[l]] -= q[l]
+                converged = True
+                for i in range(n_node):
+                    yl = y[i]
+                    if node_kind[i] == NODE_OUTFALL:
+                        yn = _outfall_depth(i, t_new, start_hour, y, q, out_kind, out_stage, out_curve, out_link,
+                                            invert, z2, z1, link_to, shape, g1, g2, g3, g4, rough, slope, barrels,
+                                            link_kind, cx, cy, cn, ser_t, ser_v, ser_n)
+                        y[i] = yn
+                        overflow[i] = 0.0
+                        continue
+                    if node_kind[i] == NODE_STORAGE:
+                        a_node = storage_area(i, yl, st_a, st_b, st_c, st_curve, cx, cy, cn)
+                    else:
+                        a_node = min_surf_area
+                    area_i = max(surf[i] + a_node, min_surf_area)
+                    can_pond = allow_ponding and ponded_area[i] > 0.0
+                    is_ponded = can_pond and yl > full_depth[i]
+                    if is_ponded:
+                        area_i = ponded_area[i]
+                    dq_net = node_in[i] - node_out[i]
+                    dv = 0.5 * (net_old[i] + dq_net) * dt
+                    y_crown = crown_depth[i]
+                    if node_kind[i] == NODE_STORAGE:
+                        surcharged = sur_depth[i] > 0.0 and yl > full_depth[i]
+                    else:
+                        surcharged = (not is_ponded) and y_crown > 0.0 and yl > y_crown
+                    if not surcharged:
+                        yn = y_old[i] + dv / area_i
+                        if not is_ponded:
+                            old_surf[i] = area_i
+                        if not first:
+                            yn = (1.0 - OMEGA) * yl + OMEGA * yn
+                        if is_ponded and yn < full_depth[i]:
+                            yn = full_depth[i] - FUDGE
+                    else:
+                        denom = sumdqdh[i]
+                        if yl < 1.25 * y_crown:
+                            fx = (yl - y_crown) / y_crown
+                            denom += (old_surf[i] / dt - sumdqdh[i]) * math.exp(-15.0 * fx)
+                        dy = dq_net / denom if denom != 0.0 else 0.0
+                        yn = yl + dy
+                        if yn < y_crown:
+                            yn = y_crown - FUDGE
+                    if yn < 0.0:
+                        yn = 0.0
+                    y_max = full_depth[i] + (0.0 if can_pond else sur_depth[i])
+                    overflow[i] = 0.0
+                    if yn > y_max:
+                        if not can_pond:
+                            full_vol = node_volume(i, y_max, node_kind, full_depth, ponded_area, min_surf_area,
+                                                   st_a, st_b, st_c, st_curve, cx, cy, cn)
+                            ov = (vol_old[i] + dv - full_vol) / dt
+                            overflow[i] = ov if ov > 0.0 else 0.0
+                            yn = y_max
+                            vol[i] = full_vol
+                        else:
+                            full_vol = node_volume(i, full_depth[i], node_kind, full_depth, ponded_area,
+                                                   min_surf_area, st_a, st_b, st_c, st_curve, cx, cy, cn)
+                            new_vol = max(vol_old[i] + dv, full_vol)
+                            ov = (new_vol - max(vol_old[i], full_vol)) / dt
+                            overflow[i] = ov if ov > 0.0 else 0.0
+                            yn = full_depth[i] + (new_vol - full_vol) / ponded_area[i]
+                            vol[i] = new_vol
+                    else:
+                        vol[i] = node_volume(i, yn, node_kind, full_depth, ponded_area, min_surf_area,
+                                             st_a, st_b, st_c, st_curve, cx, cy, cn)
+                    if abs(yn - yl) > head_tol:
+                        converged = False
+                    y[i] = yn
+                q_last[:] = q
+                if converged and it > 0:
+                    break
+            for i in range(n_node):
+                net_old[i] = node_in[i] - node_out[i]
+                if node_kind[i] == NODE_OUTFALL:
+                    outfall_q[i] = node_in[i] - node_out[i]
+        else:
+            _kinwave_step(dt, lat_new, node_in, overflow, outfall_q, node_kind, link_from, link_to, shape, g1, g2,
+                          g3, g4, rough, length, slope, barrels, q_full, q, kin_a1, kin_a2, kin_q1, kin_order, y,
+                          z1, a_mid)
+        steps += 1
+        # ---------------- totals and records
+        out_now = 0.0
+        fl_now = 0.0
+        for i in range(n_node):
+            if node_kind[i] == NODE_OUTFALL:
+                out_now += outfall_q[i]
+            fl_now += overflow[i]
+            if overflow[i] > 0.0:
+                flood_time[i] += dt
+        totals[7] += out_now * dt
+        totals[8] += fl_now * dt
+        if out_now > totals[11]:
+            totals[11] = out_now
+        while next_frame < n_frames and next_frame * report_step <= t_new + 1e-9:
+            series[next_frame, 1] = 0.0
+            for j in range(n_sub):
+                if out_node[j] >= 0:
+                    series[next_frame, 1] += new_runoff[j]
+            kr = k_rain
+            rr = 0.0
+            for j in range(n_sub):
+                rr += rain_rate[kr, gage[j]] * area[j]
+            series[next_frame, 0] = rr / total_area if total_area > 0.0 else 0.0
+            series[next_frame, 2] = out_now
+            series[next_frame, 3] = fl_now
+            if keep_frames:
+                for i in range(n_node):
+                    fr_depth[next_frame, i] = y[i]
+                    fr_flood[next_frame, i] = overflow[i]
+                for l in range(n_link):
+                    fr_q[next_frame, l] = q[l]
+            next_frame += 1
+        t = t_new
+    # ---------------- final balances
+    for j in range(n_sub):
+        totals[0] += vols[j, 0]
+        totals[1] += vols[j, 2]
+        totals[2] += vols[j, 3]
+        totals[13] += vols[j, 4]
+        totals[14] += vols[j, 1]
+        for i in range(3):
+            totals[4] += depth[j, i] * frac[j, i] * area[j]
+    store = 0.0
+    for i in range(n_node):
+        store += node_volume(i, y[i], node_kind, full_depth, ponded_area, min_surf_area, st_a, st_b, st_c,
+                             st_curve, cx, cy, cn)
+    for l in range(n_link):
+        if link_kind[l] == LINK_CONDUIT:
+            if dynamic:
+                store += link_vol[l]
+            else:
+                store += 0.5 * (kin_a1[l] + kin_a2[l]) * length[l] * barrels[l]
+    totals[10] = store
+    totals[12] = steps
+    return totals, series, fr_depth, fr_q, fr_flood, flood_time
+
+
+@njit(cache=True)
+def _outfall_depth(i, t, start_hour, y, q, out_kind, out_stage, out_curve, out_link, invert, z2, z1, link_to,
+                   shape, g1, g2, g3, g4, rough, slope, barrels, link_kind, cx, cy, cn, ser_t, ser_v, ser_n):
+    """Water depth (m) at an outfall: critical/normal depth of its conduit, or a fixed/tidal/series stage."""
+    l = out_link[i]
+    y_free = 0.0
+    z = 0.0
+    if l >= 0 and link_kind[l] == LINK_CONDUIT:
+        z = z2[l] if link_to[l] == i else z1[l]
+        qb = abs(q[l]) / barrels[l]
+        yc = critical_depth(shape[l], g1[l], g2[l], g3[l], g4[l], qb)
+        yn = normal_depth(shape[l], g1[l], g2[l], g3[l], g4[l], rough[l], slope[l], qb) if slope[l] > 0.0 else yc
+        if z <= 0.0:
+            y_free = min(yc, yn) if out_kind[i] == OUTFALL_FREE else yn
+    k = out_kind[i]
+    if k == OUTFALL_FREE or k == OUTFALL_NORMAL:
+        return y_free
+    if k == OUTFALL_FIXED:
+        stage = out_stage[i]
+    elif k == OUTFALL_TIDAL:
+        hour = (start_hour + t / 3600.0) % 24.0
+        stage = curve_lookup(cx, cy, cn, out_curve[i], hour)
+    else:
+        stage = _series_at(ser_t, ser_v, ser_n, out_curve[i], t)
+    ys = stage - invert[i]
+    return max(ys, y_free, 0.0)
+
+
+@njit(cache=True)
+def kinwave_conduit(s, d1, d2, d3, d4, n, slope, length, nb, q_in, q_in_old, a1_old, a2_old, q2_old, dt):
+    """One kinematic-wave step of one conduit as one finite-difference cell (Vol. II §3.4).
+
+    Continuity with SWMM's weights (space 0.6, time 0.6):
+    WX dA2 + (1-WX) dA1 + dt/L [WT (Q2 - Q1) + (1-WT)(Q2 - Q1)_old] = 0, Q2 = Manning(A2) per barrel.
+    Returns (a1, a2, q2) per barrel.
+    """
+    wx, wt = 0.6, 0.6
+    y_top = y_max_flow(s, d1)
+    a1 = xs_area(s, d1, d2, d3, d4, normal_depth(s, d1, d2, d3, d4, n, slope, q_in))
+    c = dt / length
+
+    def residual(yy):
+        a2 = xs_area(s, d1, d2, d3, d4, yy)
+        q2 = manning_flow(s, d1, d2, d3, d4, n, slope, yy)
+        return wx * (a2 - a2_old) + (1.0 - wx) * (a1 - a1_old) + c * (wt * (q2 - q_in) + (1.0 - wt) * (q2_old - q_in_old))
+
+    if residual(0.0) >= 0.0:
+        return a1, 0.0, 0.0
+    if residual(y_top) <= 0.0:
+        return a1, xs_area(s, d1, d2, d3, d4, y_top), manning_flow(s, d1, d2, d3, d4, n, slope, y_top)
+    lo, hi = 0.0, y_top
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        if residual(mid) < 0.0:
+            lo = mid
+        else:
+            hi = mid
+    ym = 0.5 * (lo + hi)
+    return a1, xs_area(s, d1, d2, d3, d4, ym), manning_flow(s, d1, d2, d3, d4, n, slope, ym)
+
+
+@njit(cache=True)
+def _kinwave_step(dt, lat, node_in, overflow, outfall_q, node_kind, link_from, link_to, shape, g1, g2, g3, g4,
+                  rough, length, slope, barrels, q_full, q, a1, a2, q1, order, y, z1, a_mid):
+    """Kinematic-wave routing of all conduits over dt, upstream to downstream (Vol. II ch. 3).
+
+    A junction passes its inflow to its one outlet conduit; inflow above the conduit's largest
+    flow overflows the junction (flooding). Outfalls take all their inflow.
+    """
+    n_node = lat.shape[0]
+    for i in range(n_node):
+        node_in[i] = lat[i]
+    for o in range(order.shape[0]):
+        l = order[o]
+        n1 = link_from[l]
+        nb = barrels[l]
+        q_in = node_in[n1]
+        if q_in > q_full[l]:
+            overflow[n1] += q_in - q_full[l]
+            q_in = q_full[l]
+        qb_in = q_in / nb
+        na1, na2, nq2 = kinwave_conduit(shape[l], g1[l], g2[l], g3[l], g4[l], rough[l], max(slope[l], 1e-6),
+                                        length[l], nb, qb_in, q1[l] / nb, a1[l], a2[l], q[l] / nb, dt)
+        a1[l], a2[l] = na1, na2
+        q1[l] = q_in
+        q[l] = nq2 * nb
+        a_mid[l] = 0.5 * (na1 + na2)
+        node_in[link_to[l]] += q[l]
+        y[n1] = depth_of_area(shape[l], g1[l], g2[l], g3[l], g4[l], na1)
+    for i in range(n_node):
+        if node_kind[i] == NODE_OUTFALL:
+            outfall_q[i] = node_in[i]
+            y[i] = 0.0

@@ -1,0 +1,569 @@
+"""Turn a stormwater Model into the kernels' structure-of-arrays inputs, run them, build the Result.
+
+Resolves the options SWMM would (time span and steps, defaults, node full depths from pipe
+crowns, link offsets, slopes), lays rain out as one piecewise-constant table over all gauges,
+packs curves and time series, and converts the kernel's totals and records into metrics,
+series and viewer frames.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from . import kernels as K
+from .metrics import build_metrics, control_rate
+from .model import (ENGINE_VERSION, CurveNumber, GreenAmpt, Horton, Model, Settings, StormwaterInputError)
+
+SHAPES = {"CIRCULAR": K.SHAPE_CIRCULAR, "FORCE_MAIN": K.SHAPE_CIRCULAR, "RECT_CLOSED": K.SHAPE_RECT_CLOSED,
+          "RECT_OPEN": K.SHAPE_RECT_OPEN, "TRAPEZOIDAL": K.SHAPE_TRAPEZOIDAL, "TRIANGULAR": K.SHAPE_TRIANGULAR}
+FT = 0.3048
+
+
+class EngineWarning(UserWarning):
+    """The run differs from what the file asks in a named way (e.g. routing method fallback)."""
+
+
+def _seconds(text: str, default: float) -> float:
+    if not text:
+        return default
+    if ":" in text:
+        parts = [float(p) for p in text.split(":")]
+        while len(parts) < 3:
+            parts.append(0.0)
+        return parts[0] * 3600 + parts[1] * 60 + parts[2]
+    return float(text)
+
+
+def _date(text: str, time_text: str, where: str) -> datetime:
+    try:
+        month, day, year = (int(x) for x in text.split("/"))
+        base = datetime(year, month, day)
+    except ValueError:
+        raise StormwaterInputError(f"{where}: date {text!r}, expected MM/DD/YYYY") from None
+    return base + timedelta(seconds=_seconds(time_text, 0.0) if time_text else 0.0)
+
+
+@dataclass
+class Prepared:
+    """Kernel inputs of one run, plus what is needed to name and scale the results."""
+
+    model: Model
+    settings: Settings
+    args: tuple
+    node_ids: list[str]
+    link_ids: list[str]
+    link_full_q: np.ndarray
+    total_area_m2: float
+    report_step_s: float
+    t_end_s: float
+    dynamic: bool
+
+    def run(self):
+        from sim.result import Result, Series
+
+        totals, series, fr_depth, fr_q, fr_flood, flood_time = K.run_system(*self.args)
+        rain, evap, infil, runoff_nodes, ponded = totals[0], totals[1], totals[2], totals[3], totals[4]
+        lateral, ext, outfall, flooding = totals[5], totals[6], totals[7], totals[8]
+        store0, store1 = totals[9], totals[10]
+        runoff_err = 100.0 * (rain - evap - infil - runoff_nodes - ponded) / rain if rain > 0 else 0.0
+        route_in = lateral + store0   # lateral already holds the external and dry-weather inflow
+        routing_err = 100.0 * (route_in - outfall - flooding - store1) / route_in if route_in > 0 else 0.0
+        flooded = int(np.count_nonzero(flood_time > 0.0))
+        values = {
+            "rainfall_volume_m3": rain, "runoff_volume_m3": runoff_nodes, "infiltration_volume_m3": infil,
+            "evaporation_volume_m3": evap, "lid_captured_volume_m3": 0.0, "external_inflow_volume_m3": ext,
+            "outfall_volume_m3": outfall, "peak_outfall_flow_m3s": totals[11], "flooding_volume_m3": flooding,
+            "flooded_nodes": flooded, "max_flooding_duration_s": float(flood_time.max()) if flood_time.size else 0.0,
+            "runoff_continuity_error_pct": runoff_err, "routing_continuity_error_pct": routing_err,
+            "runoff_control_rate": control_rate(rain, outfall, flooding), "routing_steps": totals[12],
+        }
+        n = series.shape[0]
+        times = np.arange(n, dtype=np.float64) * self.report_step_s
+        result = Result(engine="stormwater", engine_version=ENGINE_VERSION, metrics=build_metrics(values),
+                        series={"rain_mps": Series(times_s=times, values=series[:, 0], unit="m/s"),
+                                "runoff_m3s": Series(times_s=times, values=series[:, 1], unit="m3/s"),
+                                "outfall_flow_m3s": Series(times_s=times, values=series[:, 2], unit="m3/s"),
+                                "flooding_m3s": Series(times_s=times, values=series[:, 3], unit="m3/s")})
+        if self.settings.keep_frames and fr_depth.shape[0] == n:
+            stride = max(1, int(round(self.settings.frame_interval_s / self.report_step_s)))
+            full = np.where(self.link_full_q > 0, self.link_full_q, np.nan)
+            ratio = np.nan_to_num(np.abs(fr_q[::stride]) / full[None, :], nan=0.0).astype(np.float32)
+            result.frames = {
+                "times_s": times[::stride].copy(),
+                "link_ids": np.array(self.link_ids, dtype=str),
+                "link_flow_ratio": ratio,
+                "node_ids": np.array(self.node_ids, dtype=str),
+                "node_depth_m": fr_depth[::stride].astype(np.float32),
+                "node_flooding_m3s": fr_flood[::stride].astype(np.float32),
+            }
+        return result
+
+
+def _pack(items: list[tuple[list[float], list[float]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    m = max([len(x) for x, _ in items] + [1])
+    cx = np.zeros((max(len(items), 1), m))
+    cy = np.zeros_like(cx)
+    cn = np.zeros(max(len(items), 1), dtype=np.int64)
+    for k, (x, y) in enumerate(items):
+        cx[k, :len(x)] = x
+        cy[k, :len(y)] = y
+        cn[k] = len(x)
+    return cx, cy, cn
+
+
+def read_rain_file(path: Path, station: str, where: str) -> list[tuple[float, float]]:
+    """(unix-like seconds since 1900, value) records of a SWMM user rain file (STA YYYY MM DD HH mm value)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise StormwaterInputError(f"{where}: rain file {path} cannot be read ({exc.strerror})") from None
+    out = []
+    for number, line in enumerate(lines, start=1):
+        t = line.split(";")[0].split()
+        if not t:
+            continue
+        if len(t) < 7 or (station and t[0] != station):
+            if len(t) >= 7:
+                continue
+            raise StormwaterInputError(f"{path} line {number}: expected STA YYYY MM DD HH mm value")
+        try:
+            when = datetime(int(t[1]), int(t[2]), int(t[3]), int(t[4]), int(t[5]))
+            out.append((when, float(t[6])))
+        except ValueError:
+            raise StormwaterInputError(f"{path} line {number}: bad date or value") from None
+    return out
+
+
+def prepare(model: Model, settings: Settings) -> Prepared:
+    o = model.options
+    src = model.source or "<model>"
+    us = o.flow_units in ("CFS", "GPM", "MGD")
+    length_u = FT if us else 1.0
+    flow_u = {"CFS": FT ** 3, "GPM": 3.785411784e-3 / 60, "MGD": 3785.411784 / 86400, "CMS": 1.0, "LPS": 1e-3,
+              "MLD": 1000 / 86400}[o.flow_units]
+    start = _date(o.get("START_DATE", "01/01/2000"), o.get("START_TIME", "0:00"), f"{src} [OPTIONS] START_DATE")
+    end = _date(o.get("END_DATE", o.get("START_DATE", "01/01/2000")), o.get("END_TIME", "0:00"),
+                f"{src} [OPTIONS] END_DATE")
+    t_end = (end - start).total_seconds()
+    if t_end <= 0:
+        raise StormwaterInputError(f"{src} [OPTIONS]: END_DATE/END_TIME must come after START_DATE/START_TIME")
+    report = _seconds(o.get("REPORT_STEP"), 900.0)
+    wet = _seconds(o.get("WET_STEP"), 300.0)
+    dry = _seconds(o.get("DRY_STEP"), 3600.0)
+    route = settings.routing_step_s or _seconds(o.get("ROUTING_STEP"), 20.0)
+    routing = (settings.routing or o.routing).upper()
+    var_step = float(o.get("VARIABLE_STEP", "0") or 0)
+    min_step = float(o.get("MINIMUM_STEP", "0.5") or 0.5)
+    min_surf = float(o.get("MIN_SURFAREA", "0") or 0) * length_u ** 2
+    if min_surf <= 0:
+        min_surf = 12.566 * FT ** 2   # SWMM default: 4 ft diameter manhole
+    head_tol = float(o.get("HEAD_TOLERANCE", "0") or 0) * length_u or 0.005 * FT
+    max_trials = int(float(o.get("MAX_TRIALS", "8") or 8)) or 8
+    nfl = {"SLOPE": 1, "FROUDE": 2, "BOTH": 3, "NO": 0}.get(o.get("NORMAL_FLOW_LIMITED", "BOTH").upper(), 3)
+    damping = {"NONE": 0, "PARTIAL": 1, "FULL": 2}.get(o.get("INERTIAL_DAMPING", "PARTIAL").upper(), 1)
+    allow_ponding = o.get("ALLOW_PONDING", "NO").upper() == "YES"
+    offsets_elev = o.get("LINK_OFFSETS", "DEPTH").upper() == "ELEVATION"
+    ignore_rain = o.get("IGNORE_RAINFALL", "NO").upper() == "YES"
+
+    # ---- nodes
+    node_ids = model.node_names
+    nidx = {n: i for i, n in enumerate(node_ids)}
+    n_node = len(node_ids)
+    node_kind = np.zeros(n_node, dtype=np.int64)
+    invert = np.zeros(n_node)
+    full_depth = np.zeros(n_node)
+    sur_depth = np.zeros(n_node)
+    ponded = np.zeros(n_node)
+    y0 = np.zeros(n_node)
+    st_a, st_b, st_c = np.zeros(n_node), np.zeros(n_node), np.zeros(n_node)
+    st_curve = np.full(n_node, -1, dtype=np.int64)
+    out_kind = np.zeros(n_node, dtype=np.int64)
+    out_stage = np.zeros(n_node)
+    out_curve = np.full(n_node, -1, dtype=np.int64)
+    curves: list[tuple[list[float], list[float]]] = []
+    curve_index: dict[str, int] = {}
+
+    def add_curve(name: str, fx: float, fy: float) -> int:
+        key = f"{name}|{fx}|{fy}"
+        if key not in curve_index:
+            c = model.curves[name]
+            curve_index[key] = len(curves)
+            curves.append(([x * fx for x in c.x], [v * fy for v in c.y]))
+        return curve_index[key]
+
+    series_list: list[tuple[list[float], list[float]]] = []
+    series_index: dict[str, int] = {}
+
+    def add_series(name: str, fy: float) -> int:
+        key = f"{name}|{fy}"
+        if key not in series_index:
+            ts = model.timeseries[name]
+            series_index[key] = len(series_list)
+            series_list.append((_series_times(ts, start), [v * fy for v in ts.values]))
+        return series_index[key]
+
+    for name, j in model.junctions.items():
+        i = nidx[name]
+        invert[i], full_depth[i], y0[i] = j.invert_m, j.max_depth_m, j.init_depth_m
+        sur_depth[i], ponded[i] = j.surcharge_depth_m, j.ponded_area_m2
+    for name, of in model.outfalls.items():
+        i = nidx[name]
+        node_kind[i] = K.NODE_OUTFALL
+        invert[i] = of.invert_m
+        out_kind[i] = {"FREE": 0, "NORMAL": 1, "FIXED": 2, "TIDAL": 3, "TIMESERIES": 4}[of.kind]
+        out_stage[i] = of.stage_m
+        if of.kind == "TIDAL":
+            out_curve[i] = add_curve(of.curve, 1.0, length_u)
+        elif of.kind == "TIMESERIES":
+            out_curve[i] = add_series(of.curve, length_u)
+    for name, st in model.storages.items():
+        i = nidx[name]
+        node_kind[i] = K.NODE_STORAGE
+        invert[i], full_depth[i], y0[i] = st.invert_m, st.max_depth_m, st.init_depth_m
+        sur_depth[i] = st.surcharge_depth_m
+        if st.shape == "FUNCTIONAL":
+            st_a[i], st_b[i], st_c[i] = st.coeff, st.exponent, st.constant_m2
+        elif st.shape == "TABULAR":
+            st_curve[i] = add_curve(st.curve, length_u, length_u ** 2)
+        else:
+            raise StormwaterInputError(f"{src} [STORAGE] {name}: shape {st.shape} not supported "
+                                       "(FUNCTIONAL and TABULAR are)")
+
+    # ---- links
+    link_ids = model.link_names
+    n_link = len(link_ids)
+    arr = lambda dtype=float: np.zeros(n_link, dtype=dtype)  # noqa: E731
+    link_kind, lf, lt = arr(np.int64), arr(np.int64), arr(np.int64)
+    z1, z2, shape, g1, g2, g3, g4 = arr(), arr(), arr(np.int64), arr(), arr(), arr(), arr()
+    rough, length, slope, barrels, q0, q_full = arr(), arr(), arr(), arr(), arr(), arr()
+    gated, gated_to = arr(np.bool_), arr(np.bool_)
+    weir_kind, weir_cw, weir_endcon, weir_endcoeff = arr(np.int64), arr(), arr(), arr()
+    orif_kind, orif_cd = arr(np.int64), arr()
+    pump_type, pump_curve, pump_on, pump_start, pump_stop = arr(np.int64), arr(np.int64), arr(np.bool_), arr(), arr()
+    barrels[:] = 1.0
+    pump_curve[:] = -1
+
+    def set_xs(k, name, xs, section):
+        if xs is None:
+            raise StormwaterInputError(f"{src} [XSECTIONS]: {name} has no cross-section")
+        if xs.shape not in SHAPES:
+            raise StormwaterInputError(f"{src} [XSECTIONS] {name}: shape {xs.shape} not supported "
+                                       f"(supported: {', '.join(SHAPES)})")
+        shape[k] = SHAPES[xs.shape]
+        g1[k], g2[k], g3[k], g4[k] = xs.geom1_m, xs.geom2_m, xs.geom3_m, xs.geom4_m
+        if xs.shape == "TRIANGULAR" and xs.geom1_m <= 0:
+            raise StormwaterInputError(f"{src} [XSECTIONS] {name}: TRIANGULAR needs a height")
+        if g1[k] <= 0:
+            raise StormwaterInputError(f"{src} [XSECTIONS] {name}: Geom1 must be > 0")
+        barrels[k] = max(xs.barrels, 1)
+
+    for k, name in enumerate(link_ids):
+        if name in model.conduits:
+            c = model.conduits[name]
+            link_kind[k] = K.LINK_CONDUIT
+            lf[k], lt[k] = nidx[c.from_node], nidx[c.to_node]
+            set_xs(k, name, c.xsection, "CONDUITS")
+            z1[k] = c.in_offset_m - (invert[lf[k]] if offsets_elev else 0.0)
+            z2[k] = c.out_offset_m - (invert[lt[k]] if offsets_elev else 0.0)
+            if c.length_m <= 0 or c.roughness <= 0:
+                raise StormwaterInputError(f"{src} [CONDUITS] {name}: Length and Roughness must be > 0")
+            rough[k], length[k] = c.roughness, c.length_m
+            dz = (invert[lf[k]] + z1[k]) - (invert[lt[k]] + z2[k])
+            min_slope = float(o.get("MIN_SLOPE", "0") or 0) / 100.0
+            slope[k] = dz / c.length_m
+            if abs(slope[k]) < min_slope:
+                slope[k] = math.copysign(min_slope, slope[k] if slope[k] != 0 else 1.0)
+            q0[k] = c.init_flow_m3s
+            q_full[k] = K.manning_flow(shape[k], g1[k], g2[k], g3[k], g4[k], rough[k], abs(slope[k]),
+                                       g1[k]) * barrels[k]
+        elif name in model.pumps:
+            p = model.pumps[name]
+            link_kind[k] = K.LINK_PUMP
+            lf[k], lt[k] = nidx[p.from_node], nidx[p.to_node]
+            g1[k] = 1.0
+            pump_on[k] = p.init_on
+            pump_start[k], pump_stop[k] = p.startup_depth_m, p.shutoff_depth_m
+            if p.curve == "*":
+                pump_type[k] = 0
+            else:
+                kind = model.curves[p.curve].kind
+                types = {"PUMP1": 1, "PUMP2": 2, "PUMP3": 3, "PUMP4": 4}
+                if kind not in types:
+                    raise StormwaterInputError(f"{src} [PUMPS] {name}: curve {p.curve} is {kind}, not PUMP1-4")
+                pump_type[k] = types[kind]
+                fx = length_u ** 3 if kind == "PUMP1" else length_u
+                pump_curve[k] = add_curve(p.curve, fx, flow_u)
+        elif name in model.orifices:
+            r = model.orifices[name]
+            link_kind[k] = K.LINK_ORIFICE
+            lf[k], lt[k] = nidx[r.from_node], nidx[r.to_node]
+            set_xs(k, name, r.xsection, "ORIFICES")
+            z1[k] = r.offset_m - (invert[lf[k]] if offsets_elev else 0.0)
+            orif_kind[k] = 0 if r.kind == "SIDE" else 1
+            orif_cd[k] = r.discharge_coeff
+            gated[k] = r.gated
+        else:
+            w = model.weirs[name]
+            link_kind[k] = K.LINK_WEIR
+            lf[k], lt[k] = nidx[w.from_node], nidx[w.to_node]
+            set_xs(k, name, w.xsection, "WEIRS")
+            z1[k] = w.crest_height_m - (invert[lf[k]] if offsets_elev else 0.0)
+            weir_kind[k] = {"TRANSVERSE": 0, "SIDEFLOW": 1, "V-NOTCH": 2, "TRAPEZOIDAL": 3}.get(w.kind, -1)
+            if weir_kind[k] < 0:
+                raise StormwaterInputError(f"{src} [WEIRS] {name}: type {w.kind} not supported")
+            weir_cw[k], weir_endcon[k], weir_endcoeff[k] = w.discharge_coeff, w.end_contractions, w.end_coeff
+            gated[k] = w.gated
+    # node full depth from the highest pipe crown when the file gives 0 (as SWMM does)
+    crown = np.zeros(n_node)
+    out_link = np.full(n_node, -1, dtype=np.int64)
+    for k in range(n_link):
+        for node, z in ((lf[k], z1[k]), (lt[k], z2[k])):
+            if link_kind[k] == K.LINK_CONDUIT:
+                crown[node] = max(crown[node], z + g1[k])
+            if node_kind[node] == K.NODE_OUTFALL and out_link[node] < 0:
+                out_link[node] = k
+        if node_kind[lt[k]] == K.NODE_OUTFALL and model.outfalls[node_ids[lt[k]]].gated:
+            gated_to[k] = True
+    for i in range(n_node):
+        if node_kind[i] == K.NODE_JUNCTION and full_depth[i] <= 0:
+            full_depth[i] = crown[i]
+
+    # ---- routing method (kinematic wave needs a tree of conduits with one outlet per junction)
+    dynamic = routing == "DYNWAVE"
+    kin_order = np.zeros(0, dtype=np.int64)
+    if not dynamic:
+        reason = ""
+        if (link_kind != K.LINK_CONDUIT).any():
+            reason = "pumps, orifices or weirs"
+        elif model.storages:
+            reason = "storage units"
+        else:
+            outs = np.bincount(lf, minlength=n_node) if n_link else np.zeros(n_node, dtype=np.int64)
+            if (outs > 1).any():
+                reason = "a node with more than one outlet conduit"
+        if not reason:
+            try:
+                kin_order = _topological_order(lf, lt, n_node)
+            except ValueError:
+                reason = "a loop of conduits"
+        if reason:
+            warnings.warn(f"{src}: kinematic wave here handles trees of conduits only; the system has {reason}, "
+                          "so it is routed by dynamic wave", EngineWarning, stacklevel=3)
+            dynamic = True
+    if not dynamic:
+        q_full = np.array([K.manning_flow(shape[k], g1[k], g2[k], g3[k], g4[k], rough[k], max(slope[k], 1e-6),
+                                          K.y_max_flow(shape[k], g1[k])) * barrels[k] for k in range(n_link)])
+
+    # ---- subcatchments
+    subs = list(model.subcatchments.values())
+    sidx = {s.name: j for j, s in enumerate(subs)}
+    gages = list(model.raingages)
+    gidx = {g: k for k, g in enumerate(gages)}
+    n_sub = len(subs)
+    area = np.zeros(n_sub)
+    frac = np.zeros((n_sub, 3))
+    alpha = np.zeros((n_sub, 3))
+    dstore = np.zeros((n_sub, 3))
+    f_outlet = np.ones((n_sub, 3))
+    route_to = np.zeros(n_sub, dtype=np.int64)
+    out_sub = np.full(n_sub, -1, dtype=np.int64)
+    out_node = np.full(n_sub, -1, dtype=np.int64)
+    gage = np.zeros(n_sub, dtype=np.int64)
+    infil_kind = np.zeros(n_sub, dtype=np.int64)
+    infil_par = np.zeros((n_sub, 6))
+    infil_state = np.zeros((n_sub, 6))
+    lid_area = {}
+    for u in model.lid_usage:
+        lid_area[u.subcatchment] = lid_area.get(u.subcatchment, 0.0) + u.number * u.area_m2
+    if model.lid_usage:
+        warnings.warn(f"{src}: LID units are taken out of their subcatchments' area but not yet simulated "
+                      "(their rain is not counted)", EngineWarning, stacklevel=3)
+    for j, s in enumerate(subs):
+        a = max(s.area_m2 - lid_area.get(s.name, 0.0), 0.0)
+        area[j] = a
+        fi = s.imperv_frac
+        frac[j] = (fi * s.zero_imperv_frac, fi * (1 - s.zero_imperv_frac), 1 - fi)
+        root = math.sqrt(max(s.slope, 0.0))
+        for i, (sub_area, n) in enumerate(((fi * a, s.n_imperv), (fi * a, s.n_imperv), ((1 - fi) * a, s.n_perv))):
+            alpha[j, i] = s.width_m * root / (n * sub_area) if sub_area > 0 and n > 0 else 0.0
+        dstore[j] = (0.0, s.dstore_imperv_m, s.dstore_perv_m)
+        if s.route_to == "PERVIOUS" and frac[j, 2] > 0:
+            route_to[j] = 2
+            f_outlet[j, 0] = f_outlet[j, 1] = 1 - s.routed_frac
+        elif s.route_to == "IMPERVIOUS" and frac[j, 1] > 0:
+            route_to[j] = 1
+            f_outlet[j, 2] = 1 - s.routed_frac
+        if s.outlet in sidx:
+            out_sub[j] = sidx[s.outlet]
+        else:
+            out_node[j] = nidx[s.outlet]
+        gage[j] = gidx[s.gage]
+        f = s.infiltration
+        if isinstance(f, Horton):
+            infil_kind[j] = K.INFIL_HORTON
+            kr = -math.log(1 - 0.98) / f.dry_time_s if f.dry_time_s > 0 else 0.0
+            infil_par[j, :5] = (f.max_rate_mps, f.min_rate_mps, f.decay_per_s, kr, f.max_volume_m)
+        elif isinstance(f, GreenAmpt):
+            infil_kind[j] = K.INFIL_MOD_GREEN_AMPT if f.modified else K.INFIL_GREEN_AMPT
+            ks_in_h = f.conductivity_mps / (0.0254 / 3600)
+            lu_ft = 4.0 * math.sqrt(ks_in_h) / 12.0
+            infil_par[j] = (f.suction_m, f.conductivity_mps, f.initial_deficit, lu_ft * FT,
+                            lu_ft / 90000.0, 5400.0 / lu_ft if lu_ft > 0 else 0.0)
+            infil_state[j, 0] = f.initial_deficit
+        elif isinstance(f, CurveNumber):
+            infil_kind[j] = K.INFIL_CURVE_NUMBER
+            cn = min(max(f.curve_number, 10.0), 99.0)
+            smax = (1000.0 / cn - 10.0) * 0.0254
+            regen = 1.0 / f.dry_time_s if f.dry_time_s > 0 else 0.0
+            infil_par[j, :3] = (smax, regen, 0.06 / regen if regen > 0 else 1e30)
+            infil_state[j, 0] = smax
+            infil_state[j, 4] = smax
+    # ---- rain: one piecewise-constant table over all gauges (and evaporation months)
+    rain_times, rain_rate = _rain_table(model, gages, start, t_end, src, ignore_rain)
+    evap = model.evaporation
+    month_breaks = []
+    if evap.kind == "MONTHLY":
+        d = datetime(start.year, start.month, 1)
+        while True:
+            d = datetime(d.year + (d.month == 12), d.month % 12 + 1, 1)
+            ts = (d - start).total_seconds()
+            if ts >= t_end:
+                break
+            month_breaks.append(ts)
+    if month_breaks:
+        merged = np.union1d(rain_times, np.array(month_breaks))
+        idx = np.searchsorted(rain_times, merged[:-1], side="right") - 1
+        rain_rate = rain_rate[idx]
+        rain_times = merged
+    mids = rain_times[:-1]
+    if evap.kind == "MONTHLY":
+        evap_rate = np.array([evap.rates_mps[(start + timedelta(seconds=float(t))).month - 1] for t in mids])
+    elif evap.kind == "CONSTANT":
+        evap_rate = np.full(len(mids), evap.rates_mps[0])
+    else:
+        evap_rate = np.zeros(len(mids))
+
+    # ---- external and dry-weather inflows
+    const_inflow = np.zeros(n_node)
+    inflow_node, inflow_series, inflow_factor = [], [], []
+    for f in model.inflows:
+        const_inflow[nidx[f.node]] += f.baseline_m3s
+        if f.series:
+            inflow_node.append(nidx[f.node])
+            inflow_series.append(add_series(f.series, 1.0))
+            inflow_factor.append(f.sfactor * f.mfactor * f.series_factor_m3s)
+    for d in model.dwf:
+        const_inflow[nidx[d.node]] += d.average_m3s
+    cx, cy, cn = _pack(curves)
+    ser_t, ser_v, ser_n = _pack(series_list)
+
+    report = max(report, 1.0)
+    n_frames = int(t_end // report) + 1
+    keep = settings.keep_frames and n_frames * max(n_node + n_link, 1) <= 20_000_000
+    args = (t_end, wet, dry, route, var_step if dynamic else 0.0, min_step, report, max_trials, head_tol,
+            dynamic, nfl, damping, allow_ponding, min_surf, settings.skip_dry_routing,
+            start.hour + start.minute / 60 + start.second / 3600,
+            rain_times, rain_rate, evap_rate, evap.dry_only,
+            area, frac, alpha, dstore, f_outlet, route_to, out_sub, out_node, gage, infil_kind, infil_par, infil_state,
+            ser_t, ser_v, ser_n, np.array(inflow_node, dtype=np.int64), np.array(inflow_series, dtype=np.int64),
+            np.array(inflow_factor, dtype=float), const_inflow,
+            node_kind, invert, full_depth, sur_depth, ponded, y0, st_a, st_b, st_c, st_curve,
+            out_kind, out_stage, out_curve, crown, out_link, cx, cy, cn,
+            link_kind, lf, lt, z1, z2, shape, g1, g2, g3, g4, rough, length, slope, barrels, q0, q_full,
+            gated, gated_to, weir_kind, weir_cw, weir_endcon, weir_endcoeff, orif_kind, orif_cd,
+            pump_type, pump_curve, pump_on, pump_start, pump_stop, kin_order, n_frames, keep)
+    full_for_ratio = np.array([q_full[k] if link_kind[k] == K.LINK_CONDUIT else 0.0 for k in range(n_link)])
+    return Prepared(model=model, settings=settings, args=args, node_ids=node_ids, link_ids=link_ids,
+                    link_full_q=full_for_ratio, total_area_m2=float(area.sum()), report_step_s=report,
+                    t_end_s=t_end, dynamic=dynamic)
+
+
+def _series_times(ts, start: datetime) -> list[float]:
+    """Times of a series in s from the simulation start (dated points absolute, others relative)."""
+    out = []
+    last_date = None
+    for date, t in zip(ts.dates or [""] * len(ts.times_s), ts.times_s):
+        if date:
+            last_date = date
+        if last_date:
+            d = _date(last_date, "0:00", f"[TIMESERIES] {ts.name}")
+            out.append((d - start).total_seconds() + t)
+        else:
+            out.append(t)
+    return out
+
+
+def _rain_table(model: Model, gages: list[str], start: datetime, t_end: float, src: str, ignore: bool):
+    """Breakpoints (s) and rain rates (m/s) [interval, gauge] over [0, t_end]."""
+    per_gage = []
+    for name in gages:
+        g = model.raingages[name]
+        unit = 0.0254 if g.units == "IN" else 1e-3
+        if g.source == "TIMESERIES":
+            ts = model.timeseries[g.series]
+            if ts.file:
+                raise StormwaterInputError(f"{src} [TIMESERIES] {ts.name}: external series files are not read")
+            times = _series_times(ts, start)
+            values = list(ts.values)
+        else:
+            path = Path(g.file)
+            if not path.is_absolute() and model.source:
+                path = Path(model.source).parent / path
+            records = read_rain_file(path, g.station, f"{src} [RAINGAGES] {name}")
+            times = [(w - start).total_seconds() for w, _ in records]
+            values = [v for _, v in records]
+        intervals = []
+        prev_cum = 0.0
+        for k, (t0, v) in enumerate(zip(times, values)):
+            t1 = t0 + g.interval_s
+            if k + 1 < len(times):
+                t1 = min(t1, times[k + 1])
+            if g.form == "INTENSITY":
+                rate = v * unit / 3600.0
+            elif g.form == "VOLUME":
+                rate = v * unit / g.interval_s
+            else:   # CUMULATIVE
+                rate = max(v - prev_cum, 0.0) * unit / g.interval_s
+                prev_cum = v
+            if rate > 0 and t1 > 0 and t0 < t_end and not ignore:
+                intervals.append((max(t0, 0.0), min(t1, t_end), rate * g.snow_catch if False else rate))
+        per_gage.append(intervals)
+    bounds = {0.0, t_end}
+    for iv in per_gage:
+        for t0, t1, _ in iv:
+            bounds.add(t0)
+            bounds.add(t1)
+    times = np.array(sorted(bounds))
+    rate = np.zeros((max(len(times) - 1, 1), max(len(gages), 1)))
+    for gi, iv in enumerate(per_gage):
+        for t0, t1, r in iv:
+            a = np.searchsorted(times, t0)
+            b = np.searchsorted(times, t1)
+            rate[a:b, gi] = r
+    return times, rate
+
+
+def _topological_order(lf: np.ndarray, lt: np.ndarray, n_node: int) -> np.ndarray:
+    indeg = np.zeros(n_node, dtype=np.int64)
+    for k in range(len(lf)):
+        indeg[lt[k]] += 1
+    out_links: dict[int, list[int]] = {}
+    for k in range(len(lf)):
+        out_links.setdefault(int(lf[k]), []).append(k)
+    ready = [i for i in range(n_node) if indeg[i] == 0]
+    order = []
+    while ready:
+        i = ready.pop()
+        for k in out_links.get(i, []):
+            order.append(k)
+            indeg[lt[k]] -= 1
+            if indeg[lt[k]] == 0:
+                ready.append(int(lt[k]))
+    if len(order) != len(lf):
+        raise ValueError("loop")
+    return np.array(order, dtype=np.int64)
