@@ -311,13 +311,17 @@ def read_governance(project) -> dict[str, list[str]] | None:
 
 # ------------------------------------------------------------------------------ engine methods
 
-def _engine_value(ctx: StateContext, engine: str, metrics: list[str], *, overrides: dict | None = None) -> tuple[float, str]:
+def _engine_value(ctx: StateContext, engine: str, metrics: list[str], *, overrides: dict | None = None,
+                  as_percent: bool = False) -> tuple[float, str]:
     run = ctx.runs.engine(ctx.state, engine, overrides=overrides)
     for name in metrics:
         if name in run.result.metrics:
-            value = run.result.metrics[name].value
+            metric = run.result.metrics[name]
+            value = metric.value
             if value is None or (isinstance(value, float) and math.isnan(value)):
                 raise NotComputed(f"{engine} engine gave no value for {name} (NaN)")
+            if as_percent and metric.unit.strip() in ("1", "fraction", "-", ""):
+                value = 100.0 * value  # the engine reports a 0–1 fraction; the scorecard shows percent
             return float(value), run.describe(name)
     raise NotComputed(f"{engine} engine result has none of the metrics {', '.join(metrics)}")
 
@@ -328,7 +332,7 @@ def engine_metric(ctx: StateContext, engine: str, metrics: list[str], scale_frac
     if return_period_years is not None and ctx.project.settings.get("storm_return_period_years") != return_period_years:
         overrides = {"storm_return_period_years": return_period_years}
     try:
-        value, source = _engine_value(ctx, engine, metrics, overrides=overrides)
+        value, source = _engine_value(ctx, engine, metrics, overrides=overrides, as_percent=scale_fraction_to_percent)
     except NotComputed:
         if per_building_prefix is None:
             raise
@@ -337,8 +341,6 @@ def engine_metric(ctx: StateContext, engine: str, metrics: list[str], scale_frac
         if not per_building:
             raise
         return float(max(per_building)), run.describe(f"max of {per_building_prefix}*")
-    if scale_fraction_to_percent and value <= 1.0:
-        value *= 100.0  # the engine reports a 0–1 fraction; the scorecard shows percent
     return value, source
 
 

@@ -237,6 +237,46 @@ def _sunlight_tables(extras: dict, titles: dict[str, str]) -> str:
     return "\n".join(out)
 
 
+def _access_tables(extras: dict, titles: dict[str, str]) -> str:
+    """Per state, per residential building: residents and the walk to each service type (m)."""
+    import math
+
+    from twin.access import building_distances, service_sources
+
+    out = []
+    for state, twin in extras["twins"].items():
+        network = extras["networks"][state]
+        services = sorted({key.split(":")[1] for key in network.attached if key.startswith("service:")})
+        distances = {svc: building_distances(twin, network, service_sources(network, svc)) for svc in services}
+        head = "".join(f"<th>{_e(svc.replace('_', ' '))} (m)</th>" for svc in services)
+        rows = []
+        for b in twin.layers.buildings:
+            if not b.residential:
+                continue
+            cells = "".join(f"<td class='num'>{'unreachable' if math.isinf(distances[svc][b.global_id]) else f'{distances[svc][b.global_id]:.0f}'}</td>"
+                            for svc in services)
+            rows.append(f"<tr><td>{_e(b.name or b.global_id)} <span class='note'>{_e(b.global_id)}</span></td>"
+                        f"<td class='num'>{b.residents}</td>{cells}</tr>")
+        out.append(f"<details><summary>Per building: {_e(titles.get(state, state))}</summary><table><tr><th>Building</th>"
+                   f"<th>Residents</th>{head}</tr>{''.join(rows)}</table></details>")
+    return "\n".join(out)
+
+
+def _emergency_table(extras: dict, titles: dict[str, str]) -> str:
+    """Per-building fire-engine access times when the traffic result carries them."""
+    prefix = "emergency_access_s/"
+    runs = extras.get("engine_runs", {}).get("traffic", {})
+    per_state = {s: {k[len(prefix):]: m.value for k, m in run.result.metrics.items() if k.startswith(prefix)} for s, run in runs.items()}
+    if not any(per_state.values()):
+        return ""
+    buildings = sorted({gid for values in per_state.values() for gid in values})
+    names = {b.global_id: b.name for twin in extras["twins"].values() for b in twin.layers.buildings}
+    head = "".join(f"<th>{_e(titles.get(s, s))} (s)</th>" for s in per_state)
+    rows = "".join(f"<tr><td>{_e(names.get(gid) or gid)}</td>" + "".join(
+        f"<td class='num'>{per_state[s].get(gid, float('nan')):.0f}</td>" for s in per_state) + "</tr>" for gid in buildings)
+    return f"<h3>Emergency access per building 应急通达时间</h3><table><tr><th>Building</th>{head}</tr>{rows}</table>"
+
+
 # ------------------------------------------------------------------------------ pictures
 
 def gather(project, card: dict, runs) -> dict:
@@ -276,7 +316,7 @@ def _engine_figures(extras: dict, titles: dict[str, str]) -> list[str]:
 
     out = []
     captions = {"stormwater": "Design-storm hydrographs and flows (stormwater engine)",
-                "traffic": "Traffic engine series and travel-time distributions",
+                "traffic": "Traffic engine series (morning peak)",
                 "evacuation": "Cumulative evacuation curves (evacuation engine)"}
     for engine, by_state in extras.get("engine_runs", {}).items():
         names = sorted({name for run in by_state.values() for name in run.result.series})
@@ -347,6 +387,7 @@ def expert_report_html(project, card: dict, runs, extras: dict | None = None) ->
     for service, radius in (("elderly_station", 300.0), ("kindergarten", 300.0), ("community_centre", 500.0)):
         png = access_map(extras["twins"], extras["networks"], service, radius, panel_titles)
         parts.append(_img(png, f"walking distance to {service}", f"Walking distance from each residential building to the nearest {service.replace('_', ' ')}"))
+    parts.append(_access_tables(extras, titles))
     parts.append("<h2 id='sunlight'>Sunlight 日照分析</h2>")
     if extras["sunlight"]:
         parts.append(_img(sunlight_map(extras["sunlight"], extras["twins"], extras["comparisons"], panel_titles), "sunlight",
@@ -357,6 +398,7 @@ def expert_report_html(project, card: dict, runs, extras: dict | None = None) ->
     parts.append("<h2 id='engines'>Engines 模拟</h2>")
     figures = _engine_figures(extras, titles)
     parts += figures or ["<p class='na'>No engine series in this report (engines not run or not available in this build).</p>"]
+    parts.append(_emergency_table(extras, titles))
     parts.append(_methods_html(card, project, runs, extras))
     parts.append("<h2 id='sources'>Sources of the numbers 数据来源</h2><ol>" + "".join(
         f"<li id='src-{n}'>{_e(text)}</li>" for n, text in enumerate(sources.items, start=1)) + "</ol>")

@@ -144,3 +144,18 @@ def test_engine_runs_are_cached_by_input(monkeypatch):
     again = scorecard(project, states=["baseline", "proposal_a"], engines={"stormwater"}, runs=runs)
     assert calls == [] and all(entry["cached"] for entry in runs.provenance())
     assert _control_rate_row(again)["values"]["proposal_a"]["value"] == pytest.approx(81.0)
+
+
+def test_text_table_names_every_standard_and_the_reasons(capsys):
+    assert main(["indicators", str(SAMPLE_PROJECT), "--engines", "none", "--state", "proposal_a"]) == 0
+    out = capsys.readouterr().out
+    for heading in ("Complete functions / 功能完善", "Smart governance / 智慧治理"):
+        assert heading in out
+    # proposal A clears the fire lanes: 100 %, passed
+    assert any(line.startswith("  Fire lanes at least 4 m wide") and "100.0 % ✓" in line for line in out.splitlines())
+    assert "  not computed: traffic runs not selected (--engines)" in out
+
+
+def test_unknown_engine_is_a_clear_error(capsys):
+    assert main(["indicators", str(SAMPLE_PROJECT), "--engines", "traffic,weather"]) == 2
+    assert "error: --engines: unknown weather" in capsys.readouterr().err
