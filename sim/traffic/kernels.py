@@ -87,7 +87,7 @@ def traffic_step(t, dt, substeps, gap_s,
                  foe_start, foe_link, foe_yield, foe_crossing, node_kind,
                  state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta,
                  route_flat, route_start, route_len, route_idx, cur_link, committed, allowed, next_lane,
-                 stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed,
+                 stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
                  pending, n_pending, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits):
     """Advance every vehicle by dt (s) at time t (s). Returns the number of vehicles still waiting to enter."""
     n_lanes = lane_edge.shape[0]
@@ -128,6 +128,13 @@ def traffic_step(t, dt, substeps, gap_s,
         edge_count[lane_edge[lane[i]]] += 1
         if cur_link[i] >= 0 and pos[i] - vlen[i] < 0.0:
             link_occ[cur_link[i]] += 1
+    # a single vehicle about to leave an edge at its end is at the passing place (the junction)
+    edge_passing = np.zeros(n_edges, np.int32)
+    for l in range(n_lanes):
+        if lane_start[l + 1] - lane_start[l] == 1:
+            f = order[lane_start[l]]
+            if edge_length[lane_edge[l]] - pos[f] < vlen[f] + 5.0:
+                edge_passing[lane_edge[l]] += 1
     link_arr = np.full(n_links, 1e18)
     link_front = np.full(n_links, -1, np.int32)
     link_waiting = np.zeros(n_links, np.int8)
@@ -182,6 +189,13 @@ def traffic_step(t, dt, substeps, gap_s,
         else:
             lane_rear[l] = edge_length[lane_edge[l]]
             lane_rear_speed[l] = 1e3
+    # longest wait of a driver at the entry of each single-track edge (they take turns)
+    st_wait = np.zeros(n_edges)
+    for q in range(nc):
+        f = cand[q]
+        ne = link_to[cand_link[f]]
+        if edge_single_track[ne] and edge_length[lane_edge[lane[f]]] - pos[f] < 5.0:
+            st_wait[ne] = max(st_wait[ne], stopped_s[f])
     idx = np.argsort(cand_key[:nc], kind="mergesort")
     for q in range(nc):
         f = cand[idx[q]]
@@ -196,7 +210,10 @@ def traffic_step(t, dt, substeps, gap_s,
                 best = l2
         next_lane[f] = best
         ok = True
-        if committed[f] == 0:
+        st_opp = edge_opposite[ne]
+        if edge_single_track[ne] and committed[f] == 0 and st_opp >= 0 and st_wait[st_opp] > stopped_s[f] + dt:
+            ok = False     # single track: the driver waiting longer at the other end goes first
+        if ok and committed[f] == 0:
             st = link_state[k]
             if st == SIGNAL_RED:
                 ok = False
@@ -225,16 +242,18 @@ def traffic_step(t, dt, substeps, gap_s,
                     if foe_yield[m] == 1 and link_waiting[fl] == 0 and link_arr[fl] < t_leave_v[f] + gap_s:
                         ok = False
                         break
-            if ok:
-                room = lane_rear[best]
-                if room < vlen[f] + 0.5 * s0[f] and lane_rear_speed[best] < 3.0:
-                    ok = False     # would stop inside the junction: wait at the line
             if ok and edge_single_track[ne]:
-                opp = edge_opposite[ne]
-                if opp >= 0 and edge_count[opp] + edge_claim[opp] > 0:
+                if st_opp >= 0 and edge_count[st_opp] - edge_passing[st_opp] + edge_claim[st_opp] > 0:
                     ok = False     # single-track street occupied from the other end: wait at the passing place
+        if ok:
+            # room the lane will have when we get there (its last car keeps moving for ~2 s);
+            # checked even after committing, so nobody drives into a junction it cannot leave
+            room = lane_rear[best] + 2.0 * min(lane_rear_speed[best], 1e3)
+            if room < vlen[f] + 0.5 * s0[f]:
+                ok = False
+        if ok and committed[f] == 0:
             commit_at = VISIBILITY_M if link_minor[k] == 1 else speed[f] * speed[f] / (2.0 * bcomf[f]) + 2.0
-            if ok and d_end <= commit_at:
+            if d_end <= commit_at:
                 committed[f] = 1
                 link_committed[k] = 1
                 edge_claim[ne] += 1
@@ -280,11 +299,16 @@ def traffic_step(t, dt, substeps, gap_s,
                     gap = d_end + s0[i]
             else:
                 if edge_end_service[e] > 0.0 and stopped_s[i] < edge_end_service[e]:
-                    gap = d_end + s0[i]
+                    gap = min(arrive_pos[i], edge_length[e]) - pos[i] + s0[i]
             v = idm_speed(speed[i], v0, gap, v_lead, amax[i], bcomf[i], s0[i], tau[i], delta[i], dt, substeps)
             new_v[i] = min(v, v_cap)
 
     # 4b. positions, front to back; transfers and arrivals
+    lane_min_rear = np.full(n_lanes, 1e18)
+    for l in range(n_lanes):
+        if lane_start[l + 1] > lane_start[l]:
+            r = order[lane_start[l]]
+            lane_min_rear[l] = pos[r] - vlen[r]
     for l in range(n_lanes):
         a0, a1 = lane_start[l], lane_start[l + 1]
         e = lane_edge[l]
@@ -293,16 +317,20 @@ def traffic_step(t, dt, substeps, gap_s,
         for j in range(a1 - 1, a0 - 1, -1):
             i = order[j]
             v = new_v[i]
+            if j == a1 - 1 and allowed[i] == 1 and cand_link[i] >= 0 and lane_min_rear[next_lane[i]] < 1e17:
+                # never onto the last car of the next lane (it may not have moved this step)
+                limit = L + link_length[cand_link[i]] + lane_min_rear[next_lane[i]]
             x = pos[i] + v * dt
             if x > limit:
                 x = max(limit, pos[i])
                 v = (x - pos[i]) / dt
             front = j == a1 - 1
             last = route_idx[i] + 1 >= route_len[i]
-            if x >= L:
+            La = min(arrive_pos[i], L) if last else L
+            if x >= La:
                 if last:
                     if edge_end_service[e] > 0.0 and stopped_s[i] < edge_end_service[e]:
-                        x = L
+                        x = La
                         v = 0.0
                 elif not (front and allowed[i] == 1):
                     x = max(min(L - 1e-3, x), pos[i])
@@ -319,15 +347,17 @@ def traffic_step(t, dt, substeps, gap_s,
                 stopped_s[i] += dt
             else:
                 stopped_s[i] = 0.0
-            if x >= L and last and not (edge_end_service[e] > 0.0 and stopped_s[i] < edge_end_service[e]):
+            if x >= La and last and not (edge_end_service[e] > 0.0 and stopped_s[i] < edge_end_service[e]):
                 state[i] = ARRIVED
-                arrive_t[i] = t + dt - (x - L) / max(v, 1e-9) if x > L and v > 0 else t + dt
-                pos[i] = L
+                arrive_t[i] = t + dt - (x - La) / max(v, 1e-9) if x > La and v > 0 else t + dt
+                dist_m[i] -= x - La
+                pos[i] = La
                 continue
-            if x >= L and not last:
+            if x > L and not last:
                 k = cand_link[i]
                 x -= L + link_length[k]
                 lane[i] = next_lane[i]
+                lane_min_rear[lane[i]] = min(lane_min_rear[lane[i]], x - vlen[i])
                 route_idx[i] += 1
                 cur_link[i] = k
                 committed[i] = 0
@@ -377,7 +407,7 @@ def traffic_step(t, dt, substeps, gap_s,
             if lane_rear[l2] > lane_rear[best] + 1e-9:
                 best = l2
         room = lane_rear[best]
-        blocked = room < vlen[i] + s0[i]
+        blocked = room < min(vlen[i] + s0[i], edge_length[e]) - 1e-9   # an empty short edge (a gate road) still takes one
         if edge_single_track[e] and edge_opposite[e] >= 0 and edge_count[edge_opposite[e]] > 0:
             blocked = True
         if blocked:

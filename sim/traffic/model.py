@@ -80,6 +80,7 @@ class Trip:
     from_edge: str = ""
     to_edge: str = ""
     depart_speed_mps: float | None = 0.0   # None: the desired speed ("max" in SUMO)
+    arrival_pos_m: float | None = None     # m along the last edge where the trip ends; None: its end
     kind: str = "trip"              # resident / delivery / through / emergency / ...
     park_at: str = ""               # car park id: on arrival the driver parks there (or searches on)
     target: str = ""                # what the trip serves (a building GlobalId for emergency runs)
@@ -179,6 +180,7 @@ class Simulation:
         self.vlen, self.s0, self.amax, self.bcomf, self.tau = f64(), f64(), f64(), f64(), f64()
         self.vmax, self.sf, self.delta, self.depart_speed = f64(), f64(), f64(), f64()
         self.vtype_code = np.zeros(V, dtype=np.int8)
+        self.arrive_pos = np.full(V, np.inf)
         seen = set()
         for i, tr in enumerate(trips):
             where = tr.source or demand.source or "demand"
@@ -193,6 +195,8 @@ class Simulation:
             self.tau[i], self.vmax[i], self.delta[i] = vt.time_headway_s, vt.max_speed_mps, vt.delta
             self.sf[i] = _draw_speed_factor(rng, vt)
             self.depart_speed[i] = -1.0 if tr.depart_speed_mps is None else tr.depart_speed_mps
+            if tr.arrival_pos_m is not None:
+                self.arrive_pos[i] = max(tr.arrival_pos_m, 0.0)
             self.vtype_code[i] = self.vt_names.index(tr.vtype)
         self.route_start = np.zeros(V, dtype=np.int32)
         self.route_len = np.array([len(r) for r in routes], dtype=np.int32)
@@ -298,6 +302,8 @@ class Simulation:
         for n, e in enumerate(route):
             v = min(self.vmax[i], net.edge_speed[e] * self.sf[i])
             length = net.edge_length[e] - (self.vlen[i] if n == 0 else 0.0)
+            if n + 1 == len(route) and np.isfinite(self.arrive_pos[i]):
+                length -= net.edge_length[e] - min(self.arrive_pos[i], net.edge_length[e])
             total += max(length, 0.0) / v
             if n + 1 < len(route):
                 k = net.link_between(int(e), int(route[n + 1]))
@@ -359,7 +365,7 @@ class Simulation:
             self.state, self.lane, self.pos, self.speed, self.vlen, self.s0, self.amax, self.bcomf, self.tau, self.vmax, self.sf,
             self.delta, self.route_flat, self.route_start, self.route_len, self.route_idx, self.cur_link, self.committed,
             self.allowed, self.next_lane, self.stopped_s, self.hold_s, self.depart_t, self.arrive_t, self.dist_m,
-            self.depart_speed, self.pending, self.n_pending, self.edge_queue_now, self.edge_queue_max,
+            self.depart_speed, self.arrive_pos, self.pending, self.n_pending, self.edge_queue_now, self.edge_queue_max,
             self.edge_delay_s, self.edge_exits)
         self.t = t + dt
         if self.park_goal and self.parks:
