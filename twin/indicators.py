@@ -482,6 +482,8 @@ def scorecard(project, *, states: list[str] | None = None, engines: set[str] | N
         for name in names:
             value, note, source = raw[indicator.id][name]
             passed, why = passes(indicator, value, base_value, is_baseline=name == baseline)
+            if isinstance(value, float) and math.isinf(value):  # JSON has no infinity: null, and say so
+                note = (note + "; " if note else "") + f"value is {'+' if value > 0 else '-'}infinity (never reached within the run)"
             change = None
             if isinstance(value, (int, float)) and not isinstance(value, bool) and isinstance(base_value, (int, float)) \
                     and not isinstance(base_value, bool):

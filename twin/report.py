@@ -30,6 +30,9 @@ OP_TEXT = {">=": "≥ {v}", "<=": "≤ {v}", "los<=": "LOS {v} or better", "not_
            "better": "better than baseline", "declared": "declared"}
 OP_TEXT_ZH = {">=": "≥ {v}", "<=": "≤ {v}", "los<=": "服务水平不低于{v}", "not_worse": "不劣于改造前",
               "better": "优于改造前", "declared": "已申报"}
+ACTION_ZH = {"remove_building": "拆除建筑", "remove": "拆除构件", "add_building": "新建建筑", "add_element": "新增设施",
+             "set_property": "调整属性"}
+"""Chinese names of the retrofit action kinds of twin.actions (for the public pages)."""
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em auto;max-width:1280px;color:#222;line-height:1.45;padding:0 1em}
 h1{font-size:1.7em;margin-bottom:.2em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
@@ -40,7 +43,7 @@ th{background:#f3f3f3;text-align:left}td.num{text-align:right}td:first-child{min
 .note{font-size:.8em;color:#777}.std td{background:#fafafa;font-weight:600}
 img{max-width:100%;border:1px solid #e5e5e5}figure{margin:1em 0}figcaption{font-size:.85em;color:#555}
 .pair{display:flex;gap:1em;flex-wrap:wrap}.pair figure{flex:1 1 45%}
-.big{display:flex;gap:1em;flex-wrap:wrap}.big div{flex:1 1 18%;border:1px solid #ddd;border-radius:6px;padding:.8em;background:#fafafa}
+.big{display:flex;gap:.8em;flex-wrap:wrap}.big div{flex:1 1 0;min-width:11em;border:1px solid #ddd;border-radius:6px;padding:.8em;background:#fafafa}
 .big b{font-size:1.6em;display:block}.small{font-size:.85em;color:#555}
 """
 
@@ -277,6 +280,19 @@ def _emergency_table(extras: dict, titles: dict[str, str]) -> str:
     return f"<h3>Emergency access per building 应急通达时间</h3><table><tr><th>Building</th>{head}</tr>{rows}</table>"
 
 
+def _engine_metrics_tables(extras: dict, titles: dict[str, str]) -> str:
+    """Every metric of every engine run (value, unit, meaning), under its run key."""
+    out = []
+    for engine, by_state in extras.get("engine_runs", {}).items():
+        for state, run in by_state.items():
+            rows = "".join(f"<tr><td><code>{_e(name)}</code></td><td class='num'>{_e(f'{m.value:.6g}' if isinstance(m.value, float) else m.value)}</td>"
+                           f"<td>{_e(m.unit)}</td><td>{_e(m.meaning)}</td></tr>" for name, m in run.result.metrics.items())
+            out.append(f"<details><summary>{_e(engine)} on {_e(titles.get(state, state))}: all metrics of run "
+                       f"<code>{_e(run.key[:12])}</code></summary><table><tr><th>Metric</th><th>Value</th><th>Unit</th>"
+                       f"<th>Meaning</th></tr>{rows}</table></details>")
+    return "\n".join(out)
+
+
 # ------------------------------------------------------------------------------ pictures
 
 def gather(project, card: dict, runs) -> dict:
@@ -399,6 +415,7 @@ def expert_report_html(project, card: dict, runs, extras: dict | None = None) ->
     figures = _engine_figures(extras, titles)
     parts += figures or ["<p class='na'>No engine series in this report (engines not run or not available in this build).</p>"]
     parts.append(_emergency_table(extras, titles))
+    parts.append(_engine_metrics_tables(extras, titles))
     parts.append(_methods_html(card, project, runs, extras))
     parts.append("<h2 id='sources'>Sources of the numbers 数据来源</h2><ol>" + "".join(
         f"<li id='src-{n}'>{_e(text)}</li>" for n, text in enumerate(sources.items, start=1)) + "</ol>")
@@ -442,7 +459,9 @@ def _what_changes(project, state: str, extras: dict) -> list[tuple[str, str]]:
         _, actions = read_actions(spec.actions)
         for action in actions:
             kind, note = action.get("kind", ""), action.get("note")
-            lines.append(("", f"{kind.replace('_', ' ')}: {note}" if note else kind.replace("_", " ")))
+            what = action.get("name") or action.get("building") or action.get("element") or action.get("key") or ""
+            zh = f"{ACTION_ZH.get(kind, kind)}：{what}" if what else ACTION_ZH.get(kind, kind)
+            lines.append((zh, f"{kind.replace('_', ' ')}: {note}" if note else kind.replace("_", " ")))
         return lines
     twins = extras["twins"]
     summary = diff_twins(twins[project.baseline.name], twins[state]).summary()

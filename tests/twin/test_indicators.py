@@ -159,3 +159,15 @@ def test_text_table_names_every_standard_and_the_reasons(capsys):
 def test_unknown_engine_is_a_clear_error(capsys):
     assert main(["indicators", str(SAMPLE_PROJECT), "--engines", "traffic,weather"]) == 2
     assert "error: --engines: unknown weather" in capsys.readouterr().err
+
+
+def test_an_unreached_building_fails_with_a_null_and_a_reason(monkeypatch):
+    def run_state(project, state, *, progress=None):
+        return Result(engine="sim.traffic", engine_version="test", metrics={
+            "emergency_access_max_s": Metric(value=float("inf"), unit="s", meaning="longest access time")})
+
+    _fake_engine(monkeypatch, "traffic", run_state)
+    card = scorecard(load_project(SAMPLE_PROJECT), states=["baseline"], engines={"traffic"})
+    cell = next(r for r in card["indicators"] if r["id"] == "emergency_access_worst")["values"]["baseline"]
+    assert cell["value"] is None and cell["passed"] is False and "infinity" in cell["note"]
+    json.dumps(card["indicators"], allow_nan=False)  # the JSON stays strict
