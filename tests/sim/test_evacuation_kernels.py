@@ -35,7 +35,7 @@ def _nearest(px, py, ax, ay, bx, by):
 
 
 def reference_step(x, y, state, v0, radius, geo, p: CSMParams, interaction_m, dt):
-    """Tordeux, Chraibi & Seyfried (2016), written out plainly: all pairs, all walls."""
+    """Tordeux, Chraibi & Seyfried (2016), written out plainly: all pairs, all walls (repulsion cut at l + 8 D)."""
     n = len(x)
     vel = np.zeros((n, 2))
     congested = np.zeros(n, dtype=bool)
@@ -50,7 +50,7 @@ def reference_step(x, y, state, v0, radius, geo, p: CSMParams, interaction_m, dt
                 continue
             d = np.array([x[i] - x[j], y[i] - y[j]])
             s = np.linalg.norm(d)
-            if s <= interaction_m:
+            if s <= interaction_m and s - radius[i] - radius[j] <= 8 * p.neighbour_range_m:
                 e += p.neighbour_strength * math.exp((radius[i] + radius[j] - s) / p.neighbour_range_m) * d / s
         for ax, ay, bx, by in geo.wall_seg:
             qx, qy, dw = _nearest(x[i], y[i], ax, ay, bx, by)
