@@ -171,3 +171,30 @@ def test_an_unreached_building_fails_with_a_null_and_a_reason(monkeypatch):
     cell = next(r for r in card["indicators"] if r["id"] == "emergency_access_worst")["values"]["baseline"]
     assert cell["value"] is None and cell["passed"] is False and "infinity" in cell["note"]
     json.dumps(card["indicators"], allow_nan=False)  # the JSON stays strict
+
+
+def test_smart_governance_is_read_as_declared(tmp_path):
+    import shutil
+
+    for item in SAMPLE_PROJECT.iterdir():
+        if item.is_file():
+            shutil.copy(item, tmp_path / item.name)
+    with open(tmp_path / "project.toml", "a", encoding="utf-8") as handle:
+        handle.write('\n[governance]\nbaseline = []\nproposal_a = ["property_information_system", "smart_parking"]\n')
+    # the governance rows of the data file only (the other rows would load and score every state)
+    import tomllib
+
+    from twin.indicators import DEFINITIONS
+
+    data = DEFINITIONS.read_text(encoding="utf-8")
+    head, *rows = data.split("\n[[indicator]]\n")
+    kept = [row for row in rows if 'standard = "smart_governance"' in row]
+    (tmp_path / "governance.toml").write_text(head + "".join("\n[[indicator]]\n" + row for row in kept), encoding="utf-8")
+    assert len(tomllib.loads((tmp_path / "governance.toml").read_text(encoding="utf-8"))["indicator"]) == 4
+    card = scorecard(load_project(tmp_path), engines=set(), definitions=tmp_path / "governance.toml")
+    rows = {r["id"]: r["values"] for r in card["indicators"]}
+    assert rows["smart_parking"]["proposal_a"] == {**rows["smart_parking"]["proposal_a"], "value": True, "passed": True}
+    assert rows["smart_security"]["proposal_a"]["value"] is False and rows["smart_security"]["baseline"]["passed"] is False
+    assert rows["smart_parking"]["proposal_b"]["value"] is None
+    assert rows["smart_parking"]["proposal_b"]["note"] == "not declared: [governance] has no entry for state proposal_b"
+    assert card["index"]["proposal_a"]["smart_governance"] == {"index": 50.0, "passed": 2, "decided": 4}
