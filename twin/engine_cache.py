@@ -67,6 +67,7 @@ class Runs:
     """The runs one scorecard needs, computed once per process and cached on disk."""
 
     def __init__(self, project, *, engines: set[str], cache: bool = True, progress=None) -> None:
+        """`progress(engine, state, fraction 0–1)` is called while an engine runs (not for cached runs)."""
         self.project = project
         self.engines = engines
         self.cache = cache
@@ -169,13 +170,19 @@ class Runs:
         project = dataclasses.replace(self.project, settings=settings) if overrides else self.project
         started = time.perf_counter()
         try:
-            result = run_state(project, state, progress=self.progress)
+            result = run_state(project, state, progress=self._progress_for(engine, state))
         except Exception as exc:  # the brief: an engine that raises is 'not computed: <error>', never fatal
             raise NotComputed(f"{engine} engine failed: {type(exc).__name__}: {exc}") from None
         seconds = time.perf_counter() - started
         light = dataclasses.replace(result, frames=None) if dataclasses.is_dataclass(result) else result
         self._store(key, {"result": light, "seconds": seconds})
         return EngineRun(engine=engine, state=state, key=key, result=light, seconds=seconds, cached=False, overrides=overrides)
+
+    def _progress_for(self, engine: str, state: str):
+        """The engines call progress(fraction[, message]); the scorecard's callback also gets which run."""
+        if self.progress is None:
+            return None
+        return lambda fraction, *message: self.progress(engine, state, float(fraction))
 
     # ------------------------------------------------------------------ sunlight
     def sunlight(self, state: str, *, without_added_elevators: bool = False):

@@ -346,6 +346,11 @@ def _engine_figures(extras: dict, titles: dict[str, str]) -> list[str]:
             if "travel_time" in name or "distribution" in name:
                 png = distribution_plot({s: ser.values for s, ser in runs.items()}, name, unit, titles)
             else:
+                if unit == "m/s" and name.startswith("rain"):  # rainfall intensity reads in mm/h
+                    from sim.result import Series
+
+                    runs = {s: Series(times_s=ser.times_s, values=[v * 3.6e6 for v in ser.values], unit="mm/h") for s, ser in runs.items()}
+                    unit = "mm/h"
                 png = series_plot(runs, name, titles, ylabel=f"{name.replace('_', ' ')} ({unit})")
             out.append(_img(png, name, f"{name} ({unit}) — {keys}"))
     return out

@@ -47,6 +47,31 @@ class _Progress:
             self.bar.close()
 
 
+class _EngineProgress:
+    """A tqdm bar on stderr (when a terminal) per engine run, fed with fractions 0–1."""
+
+    def __init__(self) -> None:
+        self.bar = None
+        self.run = None
+
+    def __call__(self, engine: str, state: str, fraction: float) -> None:
+        if not sys.stderr.isatty():
+            return
+        from tqdm import tqdm
+
+        if self.run != (engine, state):
+            self.close()
+            self.run = (engine, state)
+            self.bar = tqdm(total=100, desc=f"{engine} {state}", unit="%", file=sys.stderr, leave=False)
+        self.bar.n = int(round(100 * min(max(fraction, 0.0), 1.0)))
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
 def _scorecard(args):
     from twin.engine_cache import Runs
     from twin.indicators import scorecard
@@ -54,12 +79,14 @@ def _scorecard(args):
 
     project = load_project(args.project)
     engines = _engines(args.engines)
-    runs = Runs(project, engines=engines, cache=not args.no_cache)
+    engine_bar = _EngineProgress()
+    runs = Runs(project, engines=engines, cache=not args.no_cache, progress=engine_bar)
     bar = _Progress("scorecard")
     try:
         return project, scorecard(project, states=args.state or None, engines=engines, progress=bar, runs=runs), runs
     finally:
         bar.close()
+        engine_bar.close()
 
 
 def cmd_indicators(args) -> int:
