@@ -218,7 +218,7 @@ def _methods_html(card: dict, project, runs, extras: dict) -> str:
 
 
 def _sunlight_tables(extras: dict, titles: dict[str, str]) -> str:
-    out = []
+    out = [_sunlight_buildings(extras, titles)]
     for state, comparison in extras.get("comparisons", {}).items():
         out.append(f"<h3>{_e(titles.get(state, state))}: dwellings whose sunlight changes 日照变化住宅</h3>")
         out.append(f"<p>{len(comparison.worse)} dwellings get less sun, {len(comparison.better)} more; "
@@ -291,6 +291,32 @@ def _engine_metrics_tables(extras: dict, titles: dict[str, str]) -> str:
                        f"<code>{_e(run.key[:12])}</code></summary><table><tr><th>Metric</th><th>Value</th><th>Unit</th>"
                        f"<th>Meaning</th></tr>{rows}</table></details>")
     return "\n".join(out)
+
+
+def _sunlight_buildings(extras: dict, titles: dict[str, str]) -> str:
+    """Per residential building and state: dwellings, least and mean hours of sun, dwellings below the standard."""
+    import numpy as np
+
+    results = extras["sunlight"]
+    states = list(results)
+    per: dict[str, dict[str, tuple]] = {}
+    names: dict[str, str] = {}
+    for state, result in results.items():
+        building = np.array(result.dwellings.building)
+        meets = result.meets()
+        for gid in dict.fromkeys(result.dwellings.building):
+            mask = building == gid
+            per.setdefault(gid, {})[state] = (int(mask.sum()), float(result.hours[mask].min()), float(result.hours[mask].mean()),
+                                              int((~meets[mask]).sum()))
+            names[gid] = result.dwellings.building_name[int(np.argmax(mask))]
+    head = "".join(f"<th>{_e(titles.get(s, s))}<br><span class='note'>least / mean h, below</span></th>" for s in states)
+    rows = []
+    for gid, by_state in per.items():
+        cells = "".join(f"<td class='num'>{v[1]:.2f} / {v[2]:.2f} h, {v[3]} of {v[0]}</td>" if (v := by_state.get(s)) else "<td>—</td>"
+                        for s in states)
+        rows.append(f"<tr><td>{_e(names[gid])} <span class='note'>{_e(gid)}</span></td>{cells}</tr>")
+    return (f"<details><summary>Per building: hours of sun on the Great Cold day</summary><table><tr><th>Building</th>{head}</tr>"
+            f"{''.join(rows)}</table></details>")
 
 
 # ------------------------------------------------------------------------------ pictures
