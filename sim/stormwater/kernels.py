@@ -471,17 +471,25 @@ def y_max_flow(shape, g1):
 
 
 @njit(cache=True)
-def normal_depth(shape, g1, g2, g3, g4, n, slope, q):
-    """Depth (m) of uniform flow q (m3/s) per barrel; the max-flow depth if q exceeds capacity."""
-    if q <= 0.0:
-        return 0.0
-    hi = y_max_flow(shape, g1)
-    if manning_flow(shape, g1, g2, g3, g4, n, slope, hi) <= q:
-        return hi
+def _excess(kind, shape, g1, g2, g3, g4, n, slope, target, yy):
+    # sign of (quantity at depth yy - target): 0 Manning flow, 1 critical-flow balance, 2 area
+    if kind == 0:
+        return manning_flow(shape, g1, g2, g3, g4, n, slope, yy) - target
+    a = xs_area(shape, g1, g2, g3, g4, yy)
+    if kind == 1:
+        return G * a * a * a - target * target * xs_width(shape, g1, g2, g3, g4, yy)
+    return a - target
+
+
+@njit(cache=True)
+def _bisect_depth(kind, shape, g1, g2, g3, g4, n, slope, target, hi):
     lo = 0.0
+    tol = 1e-6 * hi
     for _ in range(50):
+        if hi - lo < tol:
+            break
         mid = 0.5 * (lo + hi)
-        if manning_flow(shape, g1, g2, g3, g4, n, slope, mid) < q:
+        if _excess(kind, shape, g1, g2, g3, g4, n, slope, target, mid) < 0.0:
             lo = mid
         else:
             hi = mid
@@ -489,24 +497,25 @@ def normal_depth(shape, g1, g2, g3, g4, n, slope, q):
 
 
 @njit(cache=True)
+def normal_depth(shape, g1, g2, g3, g4, n, slope, q):
+    """Depth (m) of uniform flow q (m3/s) per barrel; the max-flow depth if q exceeds capacity."""
+    if q <= 0.0:
+        return 0.0
+    hi = y_max_flow(shape, g1)
+    if manning_flow(shape, g1, g2, g3, g4, n, slope, hi) <= q:
+        return hi
+    return _bisect_depth(0, shape, g1, g2, g3, g4, n, slope, q, hi)
+
+
+@njit(cache=True)
 def critical_depth(shape, g1, g2, g3, g4, q):
     """Critical depth (m) for q (m3/s) per barrel: q^2 W = g A^3."""
     if q <= 0.0:
         return 0.0
-    lo, hi = 0.0, 0.999 * g1
-    w = xs_width(shape, g1, g2, g3, g4, hi)
-    a = xs_area(shape, g1, g2, g3, g4, hi)
-    if w <= 0.0 or G * a * a * a / w <= q * q:
+    hi = 0.999 * g1
+    if _excess(1, shape, g1, g2, g3, g4, 0.0, 0.0, q, hi) <= 0.0:
         return hi
-    for _ in range(50):
-        mid = 0.5 * (lo + hi)
-        a = xs_area(shape, g1, g2, g3, g4, mid)
-        w = xs_width(shape, g1, g2, g3, g4, mid)
-        if G * a * a * a < q * q * w:
-            lo = mid
-        else:
-            hi = mid
-    return 0.5 * (lo + hi)
+    return _bisect_depth(1, shape, g1, g2, g3, g4, 0.0, 0.0, q, hi)
 
 
 @njit(cache=True)
@@ -516,14 +525,15 @@ def depth_of_area(shape, g1, g2, g3, g4, a):
         return 0.0
     if a >= xs_area(shape, g1, g2, g3, g4, g1):
         return g1
-    lo, hi = 0.0, g1
-    for _ in range(50):
-        mid = 0.5 * (lo + hi)
-        if xs_area(shape, g1, g2, g3, g4, mid) < a:
-            lo = mid
-        else:
-            hi = mid
-    return 0.5 * (lo + hi)
+    return _bisect_depth(2, shape, g1, g2, g3, g4, 0.0, 0.0, a, g1)
+
+
+@njit(cache=True)
+def free_end_depths(s, d1, d2, d3, d4, n, slope, q):
+    """(smaller, larger) of critical and normal depth for q per barrel: the depth at a free-fall end."""
+    yc = critical_depth(s, d1, d2, d3, d4, abs(q))
+    yn = normal_depth(s, d1, d2, d3, d4, n, max(slope, 1e-6), abs(q))
+    return min(yc, yn), max(yc, yn)
 
 
 # ============================================================================ nodes
@@ -615,8 +625,19 @@ def _froude(s, d1, d2, d3, d4, v, yy):
 
 
 @njit(cache=True)
+def _free_cached(l, s, d1, d2, d3, d4, n, slope, q, fe_q, fe_lo, fe_hi):
+    # critical / normal depth inversions are the costly part of a step: reuse them while q barely moves
+    q = abs(q)
+    if abs(q - fe_q[l]) > 1e-2 * q + 1e-7 or fe_q[l] < 0.0:
+        fe_lo[l], fe_hi[l] = free_end_depths(s, d1, d2, d3, d4, n, slope, q)
+        fe_q[l] = q
+    return fe_lo[l], fe_hi[l]
+
+
+@njit(cache=True)
 def conduit_flow(dt, l, first, y, invert, link_from, link_to, z1, z2, shape, g1, g2, g3, g4, rough, length,
-                 slope, barrels, q_old, q_last, a_mid_old, normal_limited, damping, gated_to, node_kind):
+                 slope, barrels, q_old, q_last, a_mid_old, normal_limited, damping, gated_to, node_kind,
+                 fe_q, fe_lo, fe_hi, link_y):
     """Momentum of one conduit over dt (dynamic wave, Vol. II §4.3), per barrel internally.
 
     Classifies the flow from the end depths (dry, free fall at an offset end: critical or normal
@@ -650,16 +671,13 @@ def conduit_flow(dt, l, first, y, invert, link_from, link_to, z1, z2, shape, g1,
     if not (y1 >= d1 and y2 >= d1):
         if y1 > FUDGE and y2 > FUDGE:
             if qb_last < 0.0 and off1 > 0.0:
-                yc = critical_depth(s, d1, d2, d3, d4, abs(qb_last))
-                yn = normal_depth(s, d1, d2, d3, d4, rough[l], max(slope[l], 1e-6), abs(qb_last))
-                if y1 < min(yc, yn):
+                lo, hi = _free_cached(l, s, d1, d2, d3, d4, rough[l], slope[l], qb_last, fe_q, fe_lo, fe_hi)
+                if y1 < lo:
                     cls = 2
-                    y1 = max(min(yc, yn), FUDGE)
+                    y1 = max(lo, FUDGE)
                     h1 = z1a + y1
             elif qb_last >= 0.0 and off2 > 0.0:
-                yc = critical_depth(s, d1, d2, d3, d4, abs(qb_last))
-                yn = normal_depth(s, d1, d2, d3, d4, rough[l], max(slope[l], 1e-6), abs(qb_last))
-                lo, hi = min(yc, yn), max(yc, yn)
+                lo, hi = _free_cached(l, s, d1, d2, d3, d4, rough[l], slope[l], qb_last, fe_q, fe_lo, fe_hi)
                 if y2 < lo:
                     cls = 3
                     y2 = max(lo, FUDGE)
@@ -673,21 +691,18 @@ def conduit_flow(dt, l, first, y, invert, link_from, link_to, z1, z2, shape, g1,
                 cls = 4
             elif off1 > 0.0:
                 cls = 2
-                yc = critical_depth(s, d1, d2, d3, d4, abs(qb_last))
-                yn = normal_depth(s, d1, d2, d3, d4, rough[l], max(slope[l], 1e-6), abs(qb_last))
-                y1 = max(min(yc, yn), FUDGE)
+                y1 = max(_free_cached(l, s, d1, d2, d3, d4, rough[l], slope[l], qb_last, fe_q, fe_lo, fe_hi)[0], FUDGE)
                 h1 = z1a + y1
         else:
             if h1 < z2a:
                 cls = 5
             elif off2 > 0.0:
                 cls = 3
-                yc = critical_depth(s, d1, d2, d3, d4, abs(qb_last))
-                yn = normal_depth(s, d1, d2, d3, d4, rough[l], max(slope[l], 1e-6), abs(qb_last))
-                y2 = max(min(yc, yn), FUDGE)
+                y2 = max(_free_cached(l, s, d1, d2, d3, d4, rough[l], slope[l], qb_last, fe_q, fe_lo, fe_hi)[0], FUDGE)
                 h2 = z2a + y2
     # ---- surface area given to the end nodes
     y_mid = max(0.5 * (y1 + y2), FUDGE)
+    link_y[l] = y_mid
     w1 = _width_cut(s, d1, d2, d3, d4, y1)
     w2 = _width_cut(s, d1, d2, d3, d4, y2)
     wm = _width_cut(s, d1, d2, d3, d4, y_mid)
@@ -984,6 +999,12 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
     kin_a2 = np.zeros(n_link)
     kin_q1 = np.zeros(n_link)
     link_vol = np.zeros(n_link)
+    fe_q = np.full(n_link, -1.0)
+    fe_lo = np.zeros(n_link)
+    fe_hi = np.zeros(n_link)
+    link_y = np.zeros(n_link)
+    out_q = np.full(n_node, -1.0)
+    out_y = np.zeros(n_node)
     for i in range(n_node):
         vol[i] = node_volume(i, y[i], node_kind, full_depth, ponded_area, min_surf_area, st_a, st_b, st_c,
                              st_curve, cx, cy, cn)
@@ -1011,8 +1032,7 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                     if link_kind[l] != LINK_CONDUIT or a_mid[l] <= FUDGE * FUDGE:
                         continue
                     v = abs(q[l] / barrels[l]) / a_mid[l]
-                    w = xs_width(shape[l], g1[l], g2[l], g3[l], g4[l],
-                                 depth_of_area(shape[l], g1[l], g2[l], g3[l], g4[l], a_mid[l]))
+                    w = _width_cut(shape[l], g1[l], g2[l], g3[l], g4[l], link_y[l])
                     c = math.sqrt(G * a_mid[l] / w) if w > 0.0 else 0.0
                     if v > 1e-6:
                         cand = var_step * length[l] / (v + c)
@@ -1127,7 +1147,7 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                         qn, dq, am, sa1, sa2, lv = conduit_flow(
                             dt, l, first, y, invert, link_from, link_to, z1, z2, shape, g1, g2, g3, g4, rough,
                             length, slope, barrels, q_old, q_last, a_mid_old, normal_limited, damping, gated_to,
-                            node_kind)
+                            node_kind, fe_q, fe_lo, fe_hi, link_y)
                         q[l] = qn
                         a_mid[l] = am
                         dqdh[l] = dq
@@ -1172,7 +1192,7 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                     if node_kind[i] == NODE_OUTFALL:
                         yn = _outfall_depth(i, t_new, start_hour, y, q, out_kind, out_stage, out_curve, out_link,
                                             invert, z2, z1, link_to, shape, g1, g2, g3, g4, rough, slope, barrels,
-                                            link_kind, cx, cy, cn, ser_t, ser_v, ser_n)
+                                            link_kind, cx, cy, cn, ser_t, ser_v, ser_n, out_q, out_y)
                         y[i] = yn
                         overflow[i] = 0.0
                         continue
@@ -1306,7 +1326,8 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
 
 @njit(cache=True)
 def _outfall_depth(i, t, start_hour, y, q, out_kind, out_stage, out_curve, out_link, invert, z2, z1, link_to,
-                   shape, g1, g2, g3, g4, rough, slope, barrels, link_kind, cx, cy, cn, ser_t, ser_v, ser_n):
+                   shape, g1, g2, g3, g4, rough, slope, barrels, link_kind, cx, cy, cn, ser_t, ser_v, ser_n,
+                   out_q, out_y):
     """Water depth (m) at an outfall: critical/normal depth of its conduit, or a fixed/tidal/series stage."""
     l = out_link[i]
     y_free = 0.0
@@ -1314,10 +1335,13 @@ def _outfall_depth(i, t, start_hour, y, q, out_kind, out_stage, out_curve, out_l
     if l >= 0 and link_kind[l] == LINK_CONDUIT:
         z = z2[l] if link_to[l] == i else z1[l]
         qb = abs(q[l]) / barrels[l]
-        yc = critical_depth(shape[l], g1[l], g2[l], g3[l], g4[l], qb)
-        yn = normal_depth(shape[l], g1[l], g2[l], g3[l], g4[l], rough[l], slope[l], qb) if slope[l] > 0.0 else yc
         if z <= 0.0:
-            y_free = min(yc, yn) if out_kind[i] == OUTFALL_FREE else yn
+            if abs(qb - out_q[i]) > 1e-4 * qb + 1e-9 or out_q[i] < 0.0:
+                yc = critical_depth(shape[l], g1[l], g2[l], g3[l], g4[l], qb)
+                yn = normal_depth(shape[l], g1[l], g2[l], g3[l], g4[l], rough[l], slope[l], qb) if slope[l] > 0.0 else yc
+                out_y[i] = min(yc, yn) if out_kind[i] == OUTFALL_FREE else yn
+                out_q[i] = qb
+            y_free = out_y[i]
     k = out_kind[i]
     if k == OUTFALL_FREE or k == OUTFALL_NORMAL:
         return y_free
