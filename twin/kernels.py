@@ -84,9 +84,10 @@ def ray_hits_triangle(ox, oy, oz, dx, dy, dz, tris, t):
 
 
 @njit(cache=True)
-def ray_blocked(ox, oy, oz, dx, dy, dz, tris, cell_start, cell_items, cell_top, origin_xy, cell_m, nx, ny, z_top):
+def ray_blocked(ox, oy, oz, dx, dy, dz, tris, tri_z, cell_start, cell_items, cell_top, origin_xy, cell_m, nx, ny, z_top):
     """True if the upward ray from o along d hits a triangle (2D grid walk, then Möller–Trumbore).
-    A cell is skipped when the ray enters it above its highest triangle: the ray only climbs."""
+    A cell is skipped when the ray enters it above its highest triangle (the ray only climbs), and a
+    triangle when its z range (`tri_z`, (T, 2) min and max) misses the ray's z range in the cell."""
     gx0, gy0 = origin_xy[0], origin_xy[1]
     gx1, gy1 = gx0 + nx * cell_m, gy0 + ny * cell_m
     # entry into the grid's plan box (slab method); s is the ray parameter
@@ -126,9 +127,14 @@ def ray_blocked(ox, oy, oz, dx, dy, dz, tris, cell_start, cell_items, cell_top, 
         if oz + s_cell * dz > z_top:
             return False
         c = j * nx + i
-        if oz + s_cell * dz <= cell_top[c]:  # else the ray passes above everything in this cell
+        z_in = oz + s_cell * dz
+        if z_in <= cell_top[c]:  # else the ray passes above everything in this cell
+            z_out = oz + min(t_max_x, t_max_y) * dz
             for k in range(cell_start[c], cell_start[c + 1]):
-                if ray_hits_triangle(ox, oy, oz, dx, dy, dz, tris, cell_items[k]):
+                t = cell_items[k]
+                if z_out < tri_z[t, 0] or z_in > tri_z[t, 1]:
+                    continue  # a hit inside this cell would lie in both z ranges
+                if ray_hits_triangle(ox, oy, oz, dx, dy, dz, tris, t):
                     return True
         if t_max_x < t_max_y:
             s_cell = t_max_x
@@ -142,7 +148,7 @@ def ray_blocked(ox, oy, oz, dx, dy, dz, tris, cell_start, cell_items, cell_top, 
 
 
 @njit(cache=True, parallel=True)
-def sunlit_mask(points, normals, sun_dirs, tris, cell_start, cell_items, cell_top, origin_xy, cell_m, nx, ny, z_top):
+def sunlit_mask(points, normals, sun_dirs, tris, tri_z, cell_start, cell_items, cell_top, origin_xy, cell_m, nx, ny, z_top):
     """(N, K) uint8: 1 where point n sees the sun at time k (sun in front of its facade and no
     triangle in the way)."""
     n_points, n_times = points.shape[0], sun_dirs.shape[0]
@@ -154,7 +160,7 @@ def sunlit_mask(points, normals, sun_dirs, tris, cell_start, cell_items, cell_to
                 continue
             if normals[p, 0] * dx + normals[p, 1] * dy + normals[p, 2] * dz <= 0.0:
                 continue
-            if not ray_blocked(points[p, 0], points[p, 1], points[p, 2], dx, dy, dz, tris,
+            if not ray_blocked(points[p, 0], points[p, 1], points[p, 2], dx, dy, dz, tris, tri_z,
                                cell_start, cell_items, cell_top, origin_xy, cell_m, nx, ny, z_top):
                 lit[p, k] = 1
     return lit

@@ -265,7 +265,8 @@ def sunlit(points: np.ndarray, normals: np.ndarray, triangles: np.ndarray, sun_d
                                          lo.astype(np.float64), float(cell_m), nx, ny)
     z_top = float(triangles[:, :, 2].max())
     tops = kernels.cell_tops(triangles, start, items)
-    return kernels.sunlit_mask(points, normals, sun_dirs, triangles, start, items, tops, lo.astype(np.float64),
+    tri_z = np.ascontiguousarray(np.stack([triangles[:, :, 2].min(axis=1), triangles[:, :, 2].max(axis=1)], axis=1))
+    return kernels.sunlit_mask(points, normals, sun_dirs, triangles, tri_z, start, items, tops, lo.astype(np.float64),
                                float(cell_m), nx, ny, z_top)
 
 
