@@ -63,6 +63,20 @@ def _outward_normal(area, line: LineString) -> np.ndarray:
     return nrm
 
 
+def _wall_slowness(walkable, open_x, open_y, cell_m: float, avoid_m: float, cost: float = 1.0) -> np.ndarray:
+    """1 + cost * (1 - d / avoid_m) within avoid_m of a wall (d: distance of the cell centre to the
+    nearest wall cell or cut edge), 1 beyond: the steering field's price of walking along a wall."""
+    from scipy import ndimage
+
+    wall = walkable == 0
+    wall[:, :-1] |= open_x[:, :-1] == 0
+    wall[:, 1:] |= open_x[:, :-1] == 0
+    wall[:-1, :] |= open_y[:-1, :] == 0
+    wall[1:, :] |= open_y[:-1, :] == 0
+    d = ndimage.distance_transform_edt(~wall) * cell_m
+    return 1.0 + cost * np.clip(1.0 - d / avoid_m, 0.0, 1.0)
+
+
 def _without_cracks(geom, min_hole_m2: float = 0.05):
     """Drop holes smaller than min_hole_m2 (slivers left where polygons almost meet: they would be walls)."""
     polys = geom.geoms if isinstance(geom, MultiPolygon) else [geom]
@@ -86,7 +100,7 @@ def _wall_segments(geom) -> np.ndarray:
 
 
 def prepare_geometry(*, walkable, obstacles, exits, cell_m: float = 0.25, apron_m: float = 2.5,
-                     wall_range_m: float = 1.0) -> PreparedGeometry:
+                     wall_range_m: float = 1.0, wall_avoid_m: float = 1.0, wall_avoid_cost: float = 1.0) -> PreparedGeometry:
     """Rasterise the walkable area, compute one distance field per exit, and index walls.
 
     walkable: (Multi)Polygon; obstacles: list of Polygons; exits: list of LineStrings.
@@ -127,13 +141,19 @@ def prepare_geometry(*, walkable, obstacles, exits, cell_m: float = 0.25, apron_
     distance = np.empty((n_exits, ny, nx))
     dir_x = np.empty((n_exits, ny, nx))
     dir_y = np.empty((n_exits, ny, nx))
+    uniform = np.ones((ny, nx))
+    steering = (_wall_slowness(walkable_mask, open_x, open_y, cell_m, wall_avoid_m, wall_avoid_cost)
+                if wall_avoid_m > 0 else uniform)
     for k, apron in enumerate(aprons):
         shapely.prepare(apron)
         target = (shapely.contains_xy(apron, gx, gy) & (walkable_mask == 1)).astype(np.uint8)
         if not target.any():  # a very narrow exit: take the cells the line itself touches
             target = (shapely.dwithin(exits[k], shapely.points(gx, gy), 0.5 * cell_m) & (walkable_mask == 1)).astype(np.uint8)
-        distance[k] = kernels.fast_marching(walkable_mask, target, cell_m, open_x, open_y)
-        ux, uy = kernels.descent_directions(distance[k], cell_m, open_x, open_y)
+        distance[k] = kernels.fast_marching(walkable_mask, target, cell_m, open_x, open_y, uniform)
+        # directions from a field that costs more near walls: people keep off walls and round
+        # corners in an arc instead of all pressing on the corner (distances stay geometric)
+        steer = kernels.fast_marching(walkable_mask, target, cell_m, open_x, open_y, steering) if wall_avoid_m > 0 else distance[k]
+        ux, uy = kernels.descent_directions(steer, cell_m, open_x, open_y)
         # inside the apron the field is flat: walk straight out through the opening
         ux[target == 1] = normals[k][0]
         uy[target == 1] = normals[k][1]

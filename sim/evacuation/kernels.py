@@ -56,11 +56,12 @@ def wall_edges(wall_seg, x0, y0, cell_m, nx, ny):
 
 
 @njit(cache=True)
-def fast_marching(walkable, target, cell_m, open_x, open_y):
-    """First-order fast marching (Sethian 1996): geodesic distance (m) from `target` cells.
+def fast_marching(walkable, target, cell_m, open_x, open_y, slowness):
+    """First-order fast marching (Sethian 1996): travel cost (m) from `target` cells, |grad T| = slowness.
 
     walkable, target: uint8[ny, nx]; non-walkable cells and cells not reached are +inf.
     Neighbours count only across edges no wall cuts (open_x, open_y from wall_edges).
+    slowness: float64[ny, nx], 1 everywhere gives the geodesic distance.
     Updates use only accepted neighbours, so the result is the upwind viscosity solution of
     |grad T| = 1 on the raster (exact along axes, within about a cell elsewhere).
     """
@@ -103,11 +104,12 @@ def fast_marching(walkable, target, cell_m, open_x, open_y):
                 b = dist[jj - 1, ii]
             if jj < ny - 1 and accepted[jj + 1, ii] and open_y[jj, ii]:
                 b = min(b, dist[jj + 1, ii])
-            # Eikonal update: ((t-a)/h)^2 + ((t-b)/h)^2 = 1, or one-sided if |a-b| >= h
-            if abs(a - b) >= cell_m:
-                t = min(a, b) + cell_m
+            # Eikonal update: (t-a)^2 + (t-b)^2 = h^2, h = cell * slowness, or one-sided if |a-b| >= h
+            h = cell_m * slowness[jj, ii]
+            if abs(a - b) >= h:
+                t = min(a, b) + h
             else:
-                t = 0.5 * (a + b + math.sqrt(2.0 * cell_m * cell_m - (a - b) * (a - b)))
+                t = 0.5 * (a + b + math.sqrt(2.0 * h * h - (a - b) * (a - b)))
             if t < dist[jj, ii]:
                 dist[jj, ii] = t
                 heapq.heappush(heap, (t, np.int64(jj * nx + ii)))
