@@ -89,7 +89,7 @@ def traffic_step(t, dt, substeps, gap_s,
                  route_flat, route_start, route_len, route_idx, cur_link, committed, allowed, next_lane,
                  stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
                  pending, n_pending, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits):
-    """Advance every vehicle by dt (s) at time t (s). Returns the number of vehicles still waiting to enter."""
+    """Advance every vehicle by dt (s) at time t (s). Returns (vehicles still waiting to enter, vehicles moved)."""
     n_lanes = lane_edge.shape[0]
     n_links = link_to.shape[0]
     n_edges = edge_length.shape[0]
@@ -141,15 +141,16 @@ def traffic_step(t, dt, substeps, gap_s,
     link_committed = np.zeros(n_links, np.int8)
     cand = np.empty(n_lanes, np.int32)
     cand_key = np.empty(n_lanes)
-    cand_link = np.full(nv, -1, np.int32)
-    t_arr_v = np.zeros(nv)
-    t_leave_v = np.zeros(nv)
+    cand_link = np.empty(nv, np.int32)     # set for every lane's front vehicle below
+    t_arr_v = np.empty(nv)
+    t_leave_v = np.empty(nv)
     nc = 0
     for l in range(n_lanes):
         if lane_start[l + 1] == lane_start[l]:
             continue
         f = order[lane_start[l + 1] - 1]
         allowed[f] = 0
+        cand_link[f] = -1
         e = lane_edge[l]
         if route_idx[f] + 1 >= route_len[f]:
             continue
@@ -262,7 +263,7 @@ def traffic_step(t, dt, substeps, gap_s,
         allowed[f] = 1 if ok else 0
 
     # 4a. new speeds (simultaneous update from the old state)
-    new_v = np.zeros(nv)
+    new_v = np.empty(nv)
     for l in range(n_lanes):
         a0, a1 = lane_start[l], lane_start[l + 1]
         e = lane_edge[l]
@@ -391,12 +392,12 @@ def traffic_step(t, dt, substeps, gap_s,
     # 5. insertion of waiting departures
     for l in range(n_lanes):
         lane_rear[l] = edge_length[lane_edge[l]]
-    for i in range(nv):
-        if state[i] == DRIVING and pos[i] - vlen[i] < lane_rear[lane[i]]:
-            lane_rear[lane[i]] = pos[i] - vlen[i]
     edge_count[:] = 0
-    for i in range(nv):
+    for j in range(n_active):      # every vehicle on the road now was on it at the start of the step
+        i = order[j]
         if state[i] == DRIVING:
+            if pos[i] - vlen[i] < lane_rear[lane[i]]:
+                lane_rear[lane[i]] = pos[i] - vlen[i]
             edge_count[lane_edge[lane[i]]] += 1
     kept = 0
     for p in range(n_pending):
@@ -429,7 +430,34 @@ def traffic_step(t, dt, substeps, gap_s,
         hold_s[i] = edge_start_service[e]
         lane_rear[best] = 0.0
         edge_count[e] += 1
-    return kept
+    return kept, n_active
+
+
+@njit(cache=True)
+def traffic_steps(n_steps, t, dt, substeps, gap_s,
+                 lane_edge, edge_first_lane, edge_lanes, edge_length, edge_speed, edge_to, edge_opposite,
+                 edge_single_track, edge_start_service, edge_end_service,
+                 edge_link_start, link_to, link_length, link_speed, link_node, link_state, link_minor,
+                 foe_start, foe_link, foe_yield, foe_crossing, node_kind,
+                 state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta,
+                 route_flat, route_start, route_len, route_idx, cur_link, committed, allowed, next_lane,
+                 stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
+                 pending, n_pending, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits):
+    """`n_steps` steps of traffic_step in one call (nothing outside the kernel changes in between).
+    Returns (vehicles still waiting to enter, vehicle updates done)."""
+    kept = n_pending
+    moved = 0
+    for s in range(n_steps):
+        kept, m = traffic_step(t + s * dt, dt, substeps, gap_s, lane_edge, edge_first_lane, edge_lanes, edge_length,
+                                   edge_speed, edge_to, edge_opposite, edge_single_track, edge_start_service,
+                                   edge_end_service, edge_link_start, link_to, link_length, link_speed, link_node,
+                                   link_state, link_minor, foe_start, foe_link, foe_yield, foe_crossing, node_kind,
+                                   state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta,
+                                   route_flat, route_start, route_len, route_idx, cur_link, committed, allowed,
+                                   next_lane, stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
+                                   pending, kept, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits)
+        moved += m
+    return kept, moved
 
 
 @njit(cache=True)

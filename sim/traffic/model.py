@@ -120,6 +120,7 @@ class Settings:
     signal_yellow_s: float = 3.0    # s
     frame_interval_s: float = 1.0   # s
     record_frames: bool = False
+    series_interval_s: float = 5.0  # s, series and gridlock checks when no frames are kept (with frames: frame_interval_s)
     max_frame_vehicles: int = 20000  # frames are kept only for runs with at most this many vehicles
 
 
@@ -264,7 +265,7 @@ class Simulation:
         self._env.process(self.vehicles_depart())
         for node in net.signal_nodes:
             self._env.process(self.signal_program(node))
-        self._done_event = None
+        self._chunk = 1 << 30     # steps per kernel call at most (1 when stepped from outside)
 
     # ------------------------------------------------------------------ set-up helpers
     def _route_of(self, tr: Trip, where: str) -> np.ndarray:
@@ -334,17 +335,22 @@ class Simulation:
             phase = 1 - phase
 
     def traffic_moves(self):
-        """Advance all vehicles every step; frames, series and gridlock checks every frame interval."""
+        """Advance all vehicles every step; frames, series and gridlock checks every frame interval.
+        Steps run in one kernel call up to the next moment something outside the kernel happens
+        (a departure, a signal switching, a frame, the end), which gives the same result as one call per step."""
         env, s = self._env, self.settings
         dt = s.step_s
+        interval = s.frame_interval_s if self.record else max(s.series_interval_s, s.frame_interval_s)
         next_frame = 0.0
         last_report = -1.0
         while True:
-            self._record(next_frame_due=env.now + 1e-9 >= next_frame)
             if env.now + 1e-9 >= next_frame:
-                next_frame += s.frame_interval_s
-            self.step_once(env.now, dt)
-            yield env.timeout(dt)
+                self._record()
+                next_frame += interval
+            horizon = min(env.peek(), next_frame, self.end_s)
+            n = max(1, min(self._chunk, int(math.ceil((horizon - env.now) / dt - 1e-9))))
+            self.step_once(env.now, dt, n)
+            yield env.timeout(n * dt)
             if self.progress is not None and env.now - last_report >= 60.0:
                 last_report = env.now
                 self.progress(min(env.now / max(self.end_s, 1e-9), 1.0), f"traffic t={env.now:.0f} s")
@@ -352,12 +358,12 @@ class Simulation:
                 break
             if self.until_done and env.now >= self.trips[-1].depart_s and not np.any(self.state < kernels.ARRIVED):
                 break
-        self._record(next_frame_due=True)
+        self._record()
 
-    def step_once(self, t: float, dt: float) -> None:
+    def step_once(self, t: float, dt: float, n_steps: int = 1) -> None:
         net, s = self.net, self.settings
-        self.n_pending = kernels.traffic_step(
-            t, dt, self.substeps, s.yield_gap_s,
+        self.n_pending, moved = kernels.traffic_steps(
+            n_steps, t, dt, self.substeps, s.yield_gap_s,
             net.lane_edge, net.edge_first_lane, net.edge_lanes, net.edge_length, net.edge_speed, net.edge_to, net.edge_opposite,
             net.edge_single_track, self.edge_start_service, self.edge_end_service,
             net.edge_link_start, net.link_to, net.link_length, net.link_speed, net.link_node, self.link_state, self.link_minor,
@@ -367,9 +373,10 @@ class Simulation:
             self.allowed, self.next_lane, self.stopped_s, self.hold_s, self.depart_t, self.arrive_t, self.dist_m,
             self.depart_speed, self.arrive_pos, self.pending, self.n_pending, self.edge_queue_now, self.edge_queue_max,
             self.edge_delay_s, self.edge_exits)
-        self.t = t + dt
+        self.vehicle_updates += moved
+        self.t = t + n_steps * dt
         if self.park_goal and self.parks:
-            self._drivers_park(t + dt)
+            self._drivers_park(self.t)
 
     def _drivers_park(self, now: float) -> None:
         """Vehicles that reached their car park: park if there is room, else drive on to the nearest with room."""
@@ -408,9 +415,7 @@ class Simulation:
             self.committed[i] = 0
             self.allowed[i] = 0
 
-    def _record(self, next_frame_due: bool) -> None:
-        if not next_frame_due:
-            return
+    def _record(self) -> None:
         t = self._env.now
         net = self.net
         on_road = self.state == kernels.DRIVING
@@ -438,6 +443,7 @@ class Simulation:
 
     # ------------------------------------------------------------------ running
     def __iter__(self):
+        self._chunk = 1
         proc = self._env.process(self.traffic_moves())
         while not proc.triggered:
             target = self._env.now + self.settings.step_s
