@@ -945,7 +945,8 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
     """Runoff and routing of the whole system from 0 to t_end (s); SWMM's step logic (see module doc).
 
     Returns (totals[16], series[n_frames, 4] (rain m/s area-averaged, runoff m3/s, outfall m3/s,
-    flooding m3/s), node_depth[T, N], link_q[T, L], node_flood[T, N], flood_duration[N] s).
+    flooding m3/s), node_depth[T, N], link_q[T, L], node_flood[T, N], flood_duration[N] s,
+    node_vols[N, 2] (flooding, outfall volume m3)).
     totals: 0 rain, 1 evap, 2 infil, 3 runoff to nodes, 4 final ponded, 5 lateral inflow,
     6 external inflow, 7 outfall, 8 flooding, 9 initial routing storage, 10 final routing storage,
     11 peak outfall flow, 12 routing steps, 13 runoff total (all subcatchments), 14 runon, 15 skipped s.
@@ -960,6 +961,7 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
     fr_q = np.zeros((tf, n_link), dtype=np.float32)
     fr_flood = np.zeros((tf, n_node), dtype=np.float32)
     flood_time = np.zeros(n_node)
+    node_vols = np.zeros((n_node, 2))   # per node: flooding, outfall volume (m3)
     total_area = area.sum()
     # ---- runoff state
     depth = np.zeros((n_sub, 3))
@@ -1274,6 +1276,8 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
             if node_kind[i] == NODE_OUTFALL:
                 out_now += outfall_q[i]
             fl_now += overflow[i]
+            node_vols[i, 0] += overflow[i] * dt
+            node_vols[i, 1] += outfall_q[i] * dt
             if overflow[i] > 0.0:
                 flood_time[i] += dt
         totals[7] += out_now * dt
@@ -1321,7 +1325,7 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                 store += 0.5 * (kin_a1[l] + kin_a2[l]) * length[l] * barrels[l]
     totals[10] = store
     totals[12] = steps
-    return totals, series, fr_depth, fr_q, fr_flood, flood_time
+    return totals, series, fr_depth, fr_q, fr_flood, flood_time, node_vols
 
 
 @njit(cache=True)

@@ -28,6 +28,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "routing_continuity_error_pct": ("%", "routing mass balance error: (in - out - stored)/in"),
     "runoff_control_rate": ("1", "1 - (outfall + flooding volume) / rainfall volume over the site"),
     "routing_steps": ("count", "routing time steps computed"),
+    "reused_volume_m3": ("m3", "water leaving through outfalls that keep it on the site (rain reuse)"),
 }
 
 

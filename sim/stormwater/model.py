@@ -369,6 +369,7 @@ class Settings:
     frame_interval_s: float = 60.0       # s, viewer frame spacing
     skip_dry_routing: bool = True        # skip routing while the system is empty and no inflow
     keep_frames: bool = True
+    not_outflow: tuple[str, ...] = ()    # outfalls whose water stays on the site (rain reuse), for the control rate
 
 
 def simulate(model: Model, settings: Settings | None = None, *, seed: int = 0,

@@ -66,7 +66,7 @@ class Prepared:
     def run(self):
         from sim.result import Result, Series
 
-        totals, series, fr_depth, fr_q, fr_flood, flood_time = K.run_system(*self.args)
+        totals, series, fr_depth, fr_q, fr_flood, flood_time, node_vols = K.run_system(*self.args)
         rain, evap, infil, runoff_nodes, ponded = totals[0], totals[1], totals[2], totals[3], totals[4]
         lateral, ext, outfall, flooding = totals[5], totals[6], totals[7], totals[8]
         store0, store1 = totals[9], totals[10]
@@ -74,13 +74,16 @@ class Prepared:
         route_in = lateral + store0   # lateral already holds the external and dry-weather inflow
         routing_err = 100.0 * (route_in - outfall - flooding - store1) / route_in if route_in > 0 else 0.0
         flooded = int(np.count_nonzero(flood_time > 0.0))
+        # outfalls named in settings.not_outflow (e.g. a rain-reuse outlet) keep their water on the site
+        kept = sum(node_vols[self.node_ids.index(n), 1] for n in self.settings.not_outflow if n in self.node_ids)
         values = {
             "rainfall_volume_m3": rain, "runoff_volume_m3": runoff_nodes, "infiltration_volume_m3": infil,
             "evaporation_volume_m3": evap, "lid_captured_volume_m3": 0.0, "external_inflow_volume_m3": ext,
             "outfall_volume_m3": outfall, "peak_outfall_flow_m3s": totals[11], "flooding_volume_m3": flooding,
             "flooded_nodes": flooded, "max_flooding_duration_s": float(flood_time.max()) if flood_time.size else 0.0,
             "runoff_continuity_error_pct": runoff_err, "routing_continuity_error_pct": routing_err,
-            "runoff_control_rate": control_rate(rain, outfall, flooding), "routing_steps": totals[12],
+            "runoff_control_rate": control_rate(rain, outfall - kept, flooding), "routing_steps": totals[12],
+            "reused_volume_m3": kept,
         }
         n = series.shape[0]
         times = np.arange(n, dtype=np.float64) * self.report_step_s
@@ -89,6 +92,8 @@ class Prepared:
                                 "runoff_m3s": Series(times_s=times, values=series[:, 1], unit="m3/s"),
                                 "outfall_flow_m3s": Series(times_s=times, values=series[:, 2], unit="m3/s"),
                                 "flooding_m3s": Series(times_s=times, values=series[:, 3], unit="m3/s")})
+        result.node_flooding_m3 = {n: float(v) for n, v in zip(self.node_ids, node_vols[:, 0]) if v > 0.0}
+        result.node_flooding_s = {n: float(v) for n, v in zip(self.node_ids, flood_time) if v > 0.0}
         if self.settings.keep_frames and fr_depth.shape[0] == n:
             stride = max(1, int(round(self.settings.frame_interval_s / self.report_step_s)))
             full = np.where(self.link_full_q > 0, self.link_full_q, np.nan)
