@@ -208,3 +208,14 @@ def test_storage_tank_reuse_leaves_at_the_demand_rate(sample_runs, twins):
     hours = 8.0
     assert 6.0 * tank.reuse_demand_m3_per_day / 24 < result["reuse_m3"] <= hours * tank.reuse_demand_m3_per_day / 24 + 1e-6
     assert not np.isnan(result["peak_m3s"])
+
+
+def test_expert_entry_point_writes_the_inp_and_reports_swmm_figures(tmp_path, capsys):
+    from twin.extract.drainage import main
+
+    assert main([str(SAMPLE), "-o", str(tmp_path), "--state", "baseline", "-P", "1"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("baseline P=1y: rain 45.7 mm") and "peak" in line
+    assert (tmp_path / "baseline_P1.inp").read_text().startswith("[TITLE]")
+    assert main([str(tmp_path / "missing")]) == 2
+    assert "error:" in capsys.readouterr().err
