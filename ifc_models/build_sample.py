@@ -7,7 +7,8 @@ writes, in the output folder:
 
 - ``baseline.ifc``    the community before retrofit (IFC4X3_ADD2, metres, georeferenced);
 - ``proposal_a.ifc``  "comprehensive improvement": the baseline plus LID facilities, a one-way
-  loop, parking and EV chargers, elevators, a new gate, renewed and upsized storm pipes;
+  loop, parking and EV chargers, elevators, a new gate, renewed and upsized storm pipes, an
+  elderly service point in converted ground-floor storage rooms;
 - ``proposal_b.toml`` "demolition-renewal": an action list applied to the baseline;
 - ``project.toml``    the states and settings;
 - ``context.geojson`` the surrounding city (CIM context) in EPSG:4549 map coordinates.
@@ -704,6 +705,20 @@ def describe(state: str) -> Model:
                       psets=psets))
         add_building_body(model, key, x0, y0, x1 - x0, y1 - y0, s["storeys"], s["h"],
                           doors=[(x1 - x0) * 0.25, (x1 - x0) * 0.75], door_w=1.8 if key == "kindergarten" else 1.5)
+    if proposal:
+        # An embedded elderly service point (嵌入式养老服务点), the usual retrofit answer where no
+        # land is free: the ground-floor storage rooms of the two middle units of the block
+        # farthest from the elderly station are converted (no dwelling is lost).
+        station = next(s for s in services if s["key"] == "elderly")["fp"].centroid
+        far = max(blocks, key=lambda b: (round(Point(b["x0"] + b["units"] * UNIT_W / 2, b["y0"] + BLOCK_D / 2)
+                                                .distance(station), 3), b["n"]))
+        x = far["x0"] + (far["units"] // 2 - 1) * UNIT_W + 0.3
+        w, d = 2 * UNIT_W - 0.6, 4.7
+        model.add(Obj(f"{far['key']}/elderly_point", "IfcSpace", f"Elderly service point, block {far['n']}",
+                      parent=f"{far['key']}/storey/0", spatial=True, predefined="INTERNAL",
+                      matrix=translation(x, far["y0"] + 0.3, 0.0), bodies=[("rect", 0.0, 0.0, w, d, 0.0, 2.6)],
+                      psets={"CT_ServicePoint": {"ServiceType": "elderly_station", "FloorArea": ("A", round(w * d, 1)),
+                                                 "Capacity": 15}}))
     model.info["blocks"] = blocks
     model.info["services"] = services
 

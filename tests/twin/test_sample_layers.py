@@ -7,6 +7,7 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
+from shapely.geometry import Point
 
 from twin.diff import diff_twins
 from twin.project import load_project, load_state
@@ -77,6 +78,12 @@ def test_proposals_change_what_they_say(states):
     assert a.layers.elevators and not base.layers.elevators
     assert sum(p.renewed for p in a.layers.pipes) > sum(p.renewed for p in base.layers.pipes)
     assert not any(p.system == "COMBINED" for p in a.layers.pipes)
+    # an elderly service point embedded in a residential block's ground floor, no dwelling lost
+    elderly = lambda t: [s for s in t.layers.service_points if s.service_type == "elderly_station"]
+    (embedded,) = [s for s in elderly(a) if s.global_id not in {x.global_id for x in elderly(base)}]
+    assert 100 < embedded.floor_area_m2 < 150
+    assert any(x.residential and x.footprint.contains(Point(embedded.position)) for x in a.layers.buildings)
+    assert sum(x.dwelling_units for x in a.layers.buildings) == sum(x.dwelling_units for x in base.layers.buildings)
     # B: one unsafe block replaced by a service centre over an underground car park.
     assert sum(x.residents for x in b.layers.buildings) < sum(x.residents for x in base.layers.buildings)
     assert any(p.kind == "underground" for p in b.layers.parking)
