@@ -135,6 +135,7 @@ def traffic_step(t, dt, substeps, gap_s,
             f = order[lane_start[l]]
             if edge_length[lane_edge[l]] - pos[f] < vlen[f] + 5.0:
                 edge_passing[lane_edge[l]] += 1
+    edge_claim = np.zeros(n_edges, np.int32)
     link_arr = np.full(n_links, 1e18)
     link_front = np.full(n_links, -1, np.int32)
     link_waiting = np.zeros(n_links, np.int8)
@@ -173,12 +174,12 @@ def traffic_step(t, dt, substeps, gap_s,
             link_waiting[k] = 1 if (v < 0.5 and d_end < 3.0 and stopped_s[f] > dt) else 0
         if committed[f] == 1:
             link_committed[k] = 1
+            edge_claim[link_to[k]] += 1     # a committed driver holds its single-track street
         cand[nc] = f
         cand_key[nc] = ta - 1e-6 * min(stopped_s[f], 1e5)
         nc += 1
 
     # 3. decisions, in order of arrival (longest waiting first among those at the line)
-    edge_claim = np.zeros(n_edges, np.int32)
     # room at the start of every lane: rear of its last vehicle (edge length when empty)
     lane_rear = np.empty(n_lanes)
     lane_rear_speed = np.empty(n_lanes)
@@ -434,7 +435,7 @@ def traffic_step(t, dt, substeps, gap_s,
 
 
 @njit(cache=True)
-def traffic_steps(n_steps, t, dt, substeps, gap_s,
+def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, substeps, gap_s,
                  lane_edge, edge_first_lane, edge_lanes, edge_length, edge_speed, edge_to, edge_opposite,
                  edge_single_track, edge_start_service, edge_end_service,
                  edge_link_start, link_to, link_length, link_speed, link_node, link_state, link_minor,
@@ -444,10 +445,19 @@ def traffic_steps(n_steps, t, dt, substeps, gap_s,
                  stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
                  pending, n_pending, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits):
     """`n_steps` steps of traffic_step in one call (nothing outside the kernel changes in between).
-    Returns (vehicles still waiting to enter, vehicle updates done)."""
+    Vehicles release_from..announced-1 (in departure order) are on the departure board: each one
+    joins the vehicles waiting to enter at the first step at or after its departure time.
+    Returns (vehicles still waiting to enter, vehicle updates done, next vehicle to release)."""
     kept = n_pending
     moved = 0
+    rel = release_from
     for s in range(n_steps):
+        now = t + s * dt
+        while rel < announced and depart_s[rel] <= now + 1e-9:
+            state[rel] = WAITING
+            pending[kept] = rel
+            kept += 1
+            rel += 1
         kept, m = traffic_step(t + s * dt, dt, substeps, gap_s, lane_edge, edge_first_lane, edge_lanes, edge_length,
                                    edge_speed, edge_to, edge_opposite, edge_single_track, edge_start_service,
                                    edge_end_service, edge_link_start, link_to, link_length, link_speed, link_node,
@@ -457,7 +467,7 @@ def traffic_steps(n_steps, t, dt, substeps, gap_s,
                                    next_lane, stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
                                    pending, kept, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits)
         moved += m
-    return kept, moved
+    return kept, moved, rel
 
 
 @njit(cache=True)

@@ -266,6 +266,10 @@ class Simulation:
         for node in net.signal_nodes:
             self._env.process(self.signal_program(node))
         self._chunk = 1 << 30     # steps per kernel call at most (1 when stepped from outside)
+        self.depart_s_sorted = np.array([tr.depart_s for tr in trips], dtype=np.float64)
+        self.announced = 0        # trips 0..announced-1 are on the departure board
+        self.released = 0         # trips 0..released-1 have departed
+        self._board_interval = settings.frame_interval_s if self.record else max(settings.series_interval_s, settings.frame_interval_s)
 
     # ------------------------------------------------------------------ set-up helpers
     def _route_of(self, tr: Trip, where: str) -> np.ndarray:
@@ -313,14 +317,17 @@ class Simulation:
 
     # ------------------------------------------------------------------ processes
     def vehicles_depart(self):
-        """Release every trip at its departure time into the queue of vehicles waiting to enter."""
+        """Put the trips departing in the next interval on the kernel's departure board; the kernel lets
+        each one go at its own departure time (so the kernel can run many steps in one call)."""
         env = self._env
-        for i, tr in enumerate(self.trips):
-            if tr.depart_s > env.now:
-                yield env.timeout(tr.depart_s - env.now)
-            self.state[i] = kernels.WAITING
-            self.pending[self.n_pending] = i
-            self.n_pending += 1
+        V = len(self.trips)
+        while self.announced < V:
+            horizon = env.now + self._board_interval
+            while self.announced < V and self.trips[self.announced].depart_s < horizon:
+                self.announced += 1
+            if self.announced >= V:
+                return
+            yield env.timeout(max(horizon, self.trips[self.announced].depart_s - self._board_interval) - env.now)
 
     def signal_program(self, node: int):
         """Fixed-time two-phase signal: green, yellow for one axis, then the other (all red 0 s)."""
@@ -362,8 +369,8 @@ class Simulation:
 
     def step_once(self, t: float, dt: float, n_steps: int = 1) -> None:
         net, s = self.net, self.settings
-        self.n_pending, moved = kernels.traffic_steps(
-            n_steps, t, dt, self.substeps, s.yield_gap_s,
+        self.n_pending, moved, self.released = kernels.traffic_steps(
+            n_steps, t, dt, self.released, self.announced, self.depart_s_sorted, self.substeps, s.yield_gap_s,
             net.lane_edge, net.edge_first_lane, net.edge_lanes, net.edge_length, net.edge_speed, net.edge_to, net.edge_opposite,
             net.edge_single_track, self.edge_start_service, self.edge_end_service,
             net.edge_link_start, net.link_to, net.link_length, net.link_speed, net.link_node, self.link_state, self.link_minor,
@@ -391,7 +398,7 @@ class Simulation:
                 self.park_first_reach[i] = self.arrive_t[i]
             if self.park_free[goal] > 0:
                 self.park_free[goal] -= 1
-                self.parked_at[i] = now
+                self.parked_at[i] = self.arrive_t[i] if np.isfinite(self.arrive_t[i]) else now
                 self.park_done[i] = True
                 continue
             here = int(self.route_flat[self.route_start[i] + self.route_len[i] - 1])
@@ -461,8 +468,9 @@ class Simulation:
     # ------------------------------------------------------------------ results
     def details(self) -> Details:
         net = self.net
+        # junction approaches: edges leading into a junction with movements, and the roads out through a gate
         approach = [e for e in range(len(net.edge_ids)) if net.edge_link_start[e + 1] > net.edge_link_start[e]
-                    and len({int(net.link_node[k]) for k in range(net.edge_link_start[e], net.edge_link_start[e + 1])}) == 1]
+                    or net.node_gate_s[net.edge_to[e]] > 0]
         exits = np.maximum(self.edge_exits, 1)
         parked = ~np.isnan(self.parked_at)
         return Details(
