@@ -74,6 +74,7 @@ class Runs:
         self.progress = progress
         self._memo: dict[tuple, Any] = {}
         self._fingerprints: dict[str, str] = {}
+        self._code: dict[str, str] = {}
         self.log: list[dict] = []
 
     # ------------------------------------------------------------------ fingerprints
@@ -97,9 +98,16 @@ class Runs:
             self._fingerprints[state] = digest.hexdigest()
         return self._fingerprints[state]
 
+    def code_hash(self, engine: str) -> str:
+        """Hash of the engine's source, taken once per Runs before the engine is first imported, so
+        a file edited while the scorecard runs never labels results of the code already loaded."""
+        if engine not in self._code:
+            self._code[engine] = _code_hash(engine)
+        return self._code[engine]
+
     def _key(self, engine: str, state: str, extra: Any) -> str:
         digest = hashlib.sha256()
-        for part in (engine, state, self.state_fingerprint(state), _code_hash(engine), json.dumps(extra, sort_keys=True, default=str)):
+        for part in (engine, state, self.state_fingerprint(state), self.code_hash(engine), json.dumps(extra, sort_keys=True, default=str)):
             digest.update(str(part).encode() + b"\0")
         return digest.hexdigest()
 
@@ -124,37 +132,42 @@ class Runs:
             pass  # a read-only cache only costs the speed-up
 
     # ------------------------------------------------------------------ engines
-    def engine(self, state: str, engine: str, *, overrides: dict | None = None) -> EngineRun:
+    def engine(self, state: str, engine: str, *, overrides: dict | None = None, run_args: dict | None = None) -> EngineRun:
+        """The engine's run of a state: project settings updated with `overrides`, and `run_args`
+        passed to its run_state as keyword arguments (e.g. a stormwater design storm)."""
         from twin.indicators import NotComputed
 
-        memo_key = (engine, state, json.dumps(overrides, sort_keys=True))
+        memo_key = (engine, state, json.dumps(overrides, sort_keys=True), json.dumps(run_args, sort_keys=True))
         if memo_key in self._memo:
             outcome = self._memo[memo_key]
             if isinstance(outcome, NotComputed):
                 raise outcome
             return outcome
         try:
-            outcome = self._run_engine(state, engine, overrides)
+            outcome = self._run_engine(state, engine, overrides, run_args)
         except NotComputed as exc:
             self._memo[memo_key] = exc
-            self.log.append({"engine": engine, "state": state, "overrides": overrides, "error": str(exc)})
+            self.log.append({"engine": engine, "state": state, "overrides": overrides or run_args, "error": str(exc)})
             raise
         self._memo[memo_key] = outcome
-        self.log.append({"engine": engine, "state": state, "overrides": overrides, "key": outcome.key,
+        self.log.append({"engine": engine, "state": state, "overrides": outcome.overrides, "key": outcome.key,
                          "engine_version": getattr(outcome.result, "engine_version", None),
                          "engine_name": getattr(outcome.result, "engine", engine),
                          "seconds": round(outcome.seconds, 2), "cached": outcome.cached})
         return outcome
 
-    def _run_engine(self, state: str, engine: str, overrides: dict | None) -> EngineRun:
+    def _run_engine(self, state: str, engine: str, overrides: dict | None, run_args: dict | None) -> EngineRun:
+        import inspect
+
         from twin.indicators import NotComputed
 
         settings = {**self.project.settings, **(overrides or {})}
-        key = self._key(engine, state, settings)
+        described = {**(overrides or {}), **(run_args or {})} or None
+        key = self._key(engine, state, {"settings": settings, "run_args": run_args or {}})
         stored = self._load(key)
         if stored is not None:
             return EngineRun(engine=engine, state=state, key=key, result=stored["result"], seconds=stored["seconds"],
-                             cached=True, overrides=overrides)
+                             cached=True, overrides=described)
         module_name = f"twin.commands.{engine}"
         try:
             module = importlib.import_module(module_name)
@@ -167,16 +180,21 @@ class Runs:
         run_state = getattr(module, "run_state", None)
         if run_state is None:
             raise NotComputed(f"{engine} engine not available in this build ({module_name} has no run_state)")
+        if run_args:
+            accepted = inspect.signature(run_state).parameters
+            missing = [name for name in run_args if name not in accepted]
+            if missing:
+                raise NotComputed(f"{engine} engine's run_state takes no {', '.join(missing)} argument")
         project = dataclasses.replace(self.project, settings=settings) if overrides else self.project
         started = time.perf_counter()
         try:
-            result = run_state(project, state, progress=self._progress_for(engine, state))
+            result = run_state(project, state, progress=self._progress_for(engine, state), **(run_args or {}))
         except Exception as exc:  # the brief: an engine that raises is 'not computed: <error>', never fatal
             raise NotComputed(f"{engine} engine failed: {type(exc).__name__}: {exc}") from None
         seconds = time.perf_counter() - started
         light = dataclasses.replace(result, frames=None) if dataclasses.is_dataclass(result) else result
         self._store(key, {"result": light, "seconds": seconds})
-        return EngineRun(engine=engine, state=state, key=key, result=light, seconds=seconds, cached=False, overrides=overrides)
+        return EngineRun(engine=engine, state=state, key=key, result=light, seconds=seconds, cached=False, overrides=described)
 
     def _progress_for(self, engine: str, state: str):
         """The engines call progress(fraction[, message]); the scorecard's callback also gets which run."""

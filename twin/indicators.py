@@ -312,8 +312,8 @@ def read_governance(project) -> dict[str, list[str]] | None:
 # ------------------------------------------------------------------------------ engine methods
 
 def _engine_value(ctx: StateContext, engine: str, metrics: list[str], *, overrides: dict | None = None,
-                  as_percent: bool = False) -> tuple[float, str]:
-    run = ctx.runs.engine(ctx.state, engine, overrides=overrides)
+                  run_args: dict | None = None, as_percent: bool = False) -> tuple[float, str]:
+    run = ctx.runs.engine(ctx.state, engine, overrides=overrides, run_args=run_args)
     for name in metrics:
         if name in run.result.metrics:
             metric = run.result.metrics[name]
@@ -328,11 +328,14 @@ def _engine_value(ctx: StateContext, engine: str, metrics: list[str], *, overrid
 
 def engine_metric(ctx: StateContext, engine: str, metrics: list[str], scale_fraction_to_percent: bool = False,
                   return_period_years: float | None = None, per_building_prefix: str | None = None) -> tuple[float, str]:
-    overrides = None
-    if return_period_years is not None and ctx.project.settings.get("storm_return_period_years") != return_period_years:
+    overrides = run_args = None
+    if return_period_years is not None and float(ctx.project.settings.get("storm_return_period_years", 3)) != float(return_period_years):
+        # another design storm: the setting for engines that read it, the storm argument for run_state (twin.commands.stormwater)
         overrides = {"storm_return_period_years": return_period_years}
+        run_args = {"storm": f"P{return_period_years:g}"}
     try:
-        value, source = _engine_value(ctx, engine, metrics, overrides=overrides, as_percent=scale_fraction_to_percent)
+        value, source = _engine_value(ctx, engine, metrics, overrides=overrides, run_args=run_args,
+                                      as_percent=scale_fraction_to_percent)
     except NotComputed:
         if per_building_prefix is None:
             raise

@@ -122,8 +122,8 @@ def test_failing_engine_says_why(monkeypatch):
 def test_engine_runs_are_cached_by_input(monkeypatch):
     calls = []
 
-    def run_state(project, state, *, progress=None):
-        calls.append((state, project.settings.get("storm_return_period_years")))
+    def run_state(project, state, *, progress=None, storm="P3"):
+        calls.append((state, project.settings.get("storm_return_period_years"), storm))
         rate = {"baseline": 0.62, "proposal_a": 0.81}[state]
         return Result(engine="sim.stormwater", engine_version="test", metrics={
             "annual_runoff_control_rate": Metric(value=rate, unit="1", meaning="fraction of annual rain retained")},
@@ -137,8 +137,8 @@ def test_engine_runs_are_cached_by_input(monkeypatch):
     assert row["values"]["baseline"] == {**row["values"]["baseline"], "value": 62.0, "passed": False}
     assert row["values"]["proposal_a"]["value"] == pytest.approx(81.0) and row["values"]["proposal_a"]["passed"]
     assert "sim.stormwater test on proposal_a, run " in row["values"]["proposal_a"]["source"]
-    # the 50-year storm is a second run per state with the return period overridden
-    assert sorted(calls) == [("baseline", 3), ("baseline", 50), ("proposal_a", 3), ("proposal_a", 50)]
+    # the 50-year storm is a second run per state, asked for by argument (and setting)
+    assert sorted(calls) == [("baseline", 3, "P3"), ("baseline", 50, "P50"), ("proposal_a", 3, "P3"), ("proposal_a", 50, "P50")]
     calls.clear()
     runs = Runs(project, engines={"stormwater"})
     again = scorecard(project, states=["baseline", "proposal_a"], engines={"stormwater"}, runs=runs)
