@@ -14,6 +14,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .lid_kernels import F_DRAIN, F_SURFACE, lid_step
+
 G = 9.80665
 MANNING_EXP = 5.0 / 3.0
 FUDGE = 1e-4          # m, smallest depth treated as wet (SWMM FUDGE is 0.0001 ft)
@@ -311,7 +313,7 @@ def curve_number_infil(state, par, irate, depth, dt):
 
 @njit(cache=True)
 def runoff_step(dt, rain, evap_rate, area, frac, alpha, dstore, f_outlet, route_to, out_sub, gage,
-                infil_kind, infil_par, infil_state, depth, sub_runoff, new_runoff, inflow, vols):
+                infil_kind, infil_par, infil_state, depth, sub_runoff, new_runoff, inflow, vols, extra_perv):
     """Advance all subcatchments one runoff step of dt (s) (SWMM runoff_execute order).
 
     rain[g] (m/s) per gauge; frac/alpha/dstore/f_outlet [j, 3] per sub-area (impervious without
@@ -319,6 +321,7 @@ def runoff_step(dt, rain, evap_rate, area, frac, alpha, dstore, f_outlet, route_
     2 impervious->pervious; out_sub[j] receiving subcatchment (-1: a node). depth, sub_runoff
     (end-of-step outflow m/s per sub-area) and new_runoff (m3/s to the outlet) are updated in
     place; vols[j] accumulates rain, runon, evaporation, infiltration, runoff volumes (m3).
+    extra_perv[j] (m3/s): water put on the pervious area from outside (LID outflow sent there).
     """
     n = area.shape[0]
     for j in range(n):
@@ -339,6 +342,8 @@ def runoff_step(dt, rain, evap_rate, area, frac, alpha, dstore, f_outlet, route_
         if route_to[j] == 1 and frac[j, 1] > 0.0:
             q = sub_runoff[j, 2] * (1.0 - f_outlet[j, 2]) * frac[j, 2]
             inflow[j, 1] += q / frac[j, 1]
+        if extra_perv[j] > 0.0 and frac[j, 2] > 0.0 and area[j] > 0.0:
+            inflow[j, 2] += extra_perv[j] / (frac[j, 2] * area[j])
     for j in range(n):
         precip = rain[gage[j]]
         out = 0.0
@@ -941,12 +946,16 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                link_kind, link_from, link_to, z1, z2, shape, g1, g2, g3, g4, rough, length, slope, barrels,
                q_init, q_full, gated, gated_to, weir_kind, weir_cw, weir_endcon, weir_endcoeff,
                orif_kind, orif_cd, pump_type, pump_curve, pump_on, pump_start, pump_stop, kin_order,
-               n_frames, keep_frames):
+               lid_sub, lid_area, lid_from_imp, lid_from_perv, lid_to_perv, lid_drain_node, lid_kind, lid_par,
+               lid_state, n_frames, keep_frames):
     """Runoff and routing of the whole system from 0 to t_end (s); SWMM's step logic (see module doc).
 
     Returns (totals[16], series[n_frames, 4] (rain m/s area-averaged, runoff m3/s, outfall m3/s,
     flooding m3/s), node_depth[T, N], link_q[T, L], node_flood[T, N], flood_duration[N] s,
-    node_vols[N, 2] (flooding, outfall volume m3)).
+    node_vols[N, 2] (flooding, outfall volume m3), lid_state at the end).
+    LID units (lid_* arrays, one row per LID_USAGE line, lid_area its total area) take rain, the
+    given fractions of their subcatchment's impervious / pervious runoff, and return surface
+    outflow to the outlet (or the pervious area) and underdrain flow to the outlet or a node.
     totals: 0 rain, 1 evap, 2 infil, 3 runoff to nodes, 4 final ponded, 5 lateral inflow,
     6 external inflow, 7 outfall, 8 flooding, 9 initial routing storage, 10 final routing storage,
     11 peak outfall flow, 12 routing steps, 13 runoff total (all subcatchments), 14 runon, 15 skipped s.
@@ -970,6 +979,15 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
     old_runoff = np.zeros(n_sub)
     inflow_buf = np.zeros((n_sub, 3))
     vols = np.zeros((n_sub, 5))
+    infil_state = infil_state.copy()
+    lid_state = lid_state.copy()
+    n_lid = lid_sub.shape[0]
+    lid_in = np.zeros(n_lid)
+    lid_ev = np.zeros(n_lid)
+    lid_flux = np.zeros((n_lid, 6))
+    treated = np.zeros(n_sub)
+    extra_perv = np.zeros(n_sub)
+    lid_node_q = np.zeros(invert.shape[0])
     t_run_old = 0.0
     t_run_new = 0.0
     k_rain = 0
@@ -1081,6 +1099,10 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                 if new_runoff[j] > 0.0:
                     has_runoff = True
                     break
+            for i in range(lid_node_q.shape[0]):
+                if lid_node_q[i] > 0.0:
+                    has_runoff = True   # draining LID units keep the wet step (SWMM HasWetLids)
+                    break
             dtr = wet_step if (raining or has_runoff) else dry_step
             if k_rain < n_rain and rain_times[k_rain + 1] > t_run_new:
                 dtr = min(dtr, rain_times[k_rain + 1] - t_run_new)
@@ -1092,7 +1114,45 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                 ev = 0.0
             old_runoff[:] = new_runoff
             runoff_step(dtr, rain_rate[k_rain], ev, area, frac, alpha, dstore, f_outlet, route_to, out_sub, gage,
-                        infil_kind, infil_par, infil_state, depth, sub_runoff, new_runoff, inflow_buf, vols)
+                        infil_kind, infil_par, infil_state, depth, sub_runoff, new_runoff, inflow_buf, vols, extra_perv)
+            if n_lid > 0:
+                for j in range(n_sub):
+                    treated[j] = 0.0
+                    extra_perv[j] = 0.0
+                for i in range(lid_node_q.shape[0]):
+                    lid_node_q[i] = 0.0
+                for u in range(n_lid):
+                    j = lid_sub[u]
+                    q_imp = (sub_runoff[j, 0] * frac[j, 0] * f_outlet[j, 0]
+                             + sub_runoff[j, 1] * frac[j, 1] * f_outlet[j, 1]) * area[j]
+                    q_perv = sub_runoff[j, 2] * frac[j, 2] * f_outlet[j, 2] * area[j]
+                    q_to_lid = lid_from_imp[u] * q_imp + lid_from_perv[u] * q_perv
+                    treated[j] += q_to_lid
+                    lid_in[u] = rain_rate[k_rain, gage[j]] + q_to_lid / lid_area[u]
+                    lid_ev[u] = ev
+                    totals[0] += rain_rate[k_rain, gage[j]] * dtr * lid_area[u]
+                lid_step(lid_kind, lid_par, lid_state, lid_in, lid_ev, dtr, lid_flux)
+                for j in range(n_sub):
+                    new_runoff[j] -= treated[j]
+                    vols[j, 4] -= treated[j] * dtr
+                for u in range(n_lid):
+                    j = lid_sub[u]
+                    q_back = lid_flux[u, F_SURFACE] * lid_area[u]
+                    q_drain = lid_flux[u, F_DRAIN] * lid_area[u]
+                    if lid_to_perv[u]:
+                        extra_perv[j] += q_back
+                    else:
+                        new_runoff[j] += q_back
+                        vols[j, 4] += q_back * dtr
+                    if lid_drain_node[u] >= 0:
+                        lid_node_q[lid_drain_node[u]] += q_drain
+                        totals[3] += q_drain * dtr
+                    else:
+                        new_runoff[j] += q_drain
+                        vols[j, 4] += q_drain * dtr
+                for j in range(n_sub):
+                    if new_runoff[j] < 0.0:
+                        new_runoff[j] = 0.0
             for j in range(n_sub):
                 if out_node[j] >= 0:
                     totals[3] += new_runoff[j] * dtr
@@ -1101,7 +1161,7 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
         # ---------------- lateral inflows at the start of the routing step (runoff interpolated)
         lat_old[:] = lat_new
         for i in range(n_node):
-            lat_new[i] = const_inflow[i]
+            lat_new[i] = const_inflow[i] + lid_node_q[i]
         ext = 0.0
         for k in range(inflow_node.shape[0]):
             qx = inflow_factor[k] * _series_at(ser_t, ser_v, ser_n, inflow_series[k], t)
@@ -1325,7 +1385,7 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                 store += 0.5 * (kin_a1[l] + kin_a2[l]) * length[l] * barrels[l]
     totals[10] = store
     totals[12] = steps
-    return totals, series, fr_depth, fr_q, fr_flood, flood_time, node_vols
+    return totals, series, fr_depth, fr_q, fr_flood, flood_time, node_vols, lid_state
 
 
 @njit(cache=True)

@@ -80,7 +80,8 @@ def swmm_reference(inp_path: str | os.PathLike) -> dict[str, float]:
                            "CMS": 1.0, "LPS": 1e-3, "MLD": 1000 / 86400}[sim.flow_units]
             res = {
                 "rainfall_volume_m3": ro["rainfall"] * depth * area_m2,
-                "runoff_volume_m3": ro["runoff"] * depth * area_m2,
+                # our runoff counts LID underdrain flow too (it leaves the subcatchment): SWMM books it apart
+                "runoff_volume_m3": (ro["runoff"] + ro["drains"]) * depth * area_m2,
                 "infiltration_volume_m3": ro["infiltration"] * depth * area_m2,
                 "evaporation_volume_m3": ro["evaporation"] * depth * area_m2,
                 "external_inflow_volume_m3": (rt["dry_weather_inflow"] + rt["external_inflow"]) * vol,

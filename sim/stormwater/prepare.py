@@ -62,15 +62,27 @@ class Prepared:
     report_step_s: float
     t_end_s: float
     dynamic: bool
+    lid_kind: np.ndarray
+    lid_par: np.ndarray
+    lid_area: np.ndarray
 
     def run(self):
         from sim.result import Result, Series
 
-        totals, series, fr_depth, fr_q, fr_flood, flood_time, node_vols = K.run_system(*self.args)
+        totals, series, fr_depth, fr_q, fr_flood, flood_time, node_vols, lid_state = K.run_system(*self.args)
         rain, evap, infil, runoff_nodes, ponded = totals[0], totals[1], totals[2], totals[3], totals[4]
+        lid_kept = 0.0
+        if len(self.lid_area):
+            from .lid_kernels import S_CUM_EVAP, S_CUM_EXFIL, S_CUM_REUSE, stored_depth_m
+
+            # water held at the end less what the units held at the start (soil at wilting point...)
+            stored = (stored_depth_m(self.lid_kind, self.lid_par, lid_state)
+                      - stored_depth_m(self.lid_kind, self.lid_par, self.args[-3]))
+            kept = lid_state[:, S_CUM_EVAP] + lid_state[:, S_CUM_EXFIL] + lid_state[:, S_CUM_REUSE] + stored
+            lid_kept = float((kept * self.lid_area).sum())
         lateral, ext, outfall, flooding = totals[5], totals[6], totals[7], totals[8]
         store0, store1 = totals[9], totals[10]
-        runoff_err = 100.0 * (rain - evap - infil - runoff_nodes - ponded) / rain if rain > 0 else 0.0
+        runoff_err = 100.0 * (rain - evap - infil - runoff_nodes - ponded - lid_kept) / rain if rain > 0 else 0.0
         route_in = lateral + store0   # lateral already holds the external and dry-weather inflow
         routing_err = 100.0 * (route_in - outfall - flooding - store1) / route_in if route_in > 0 else 0.0
         flooded = int(np.count_nonzero(flood_time > 0.0))
@@ -78,7 +90,7 @@ class Prepared:
         kept = sum(node_vols[self.node_ids.index(n), 1] for n in self.settings.not_outflow if n in self.node_ids)
         values = {
             "rainfall_volume_m3": rain, "runoff_volume_m3": runoff_nodes, "infiltration_volume_m3": infil,
-            "evaporation_volume_m3": evap, "lid_captured_volume_m3": 0.0, "external_inflow_volume_m3": ext,
+            "evaporation_volume_m3": evap, "lid_captured_volume_m3": lid_kept, "external_inflow_volume_m3": ext,
             "outfall_volume_m3": outfall, "peak_outfall_flow_m3s": totals[11], "flooding_volume_m3": flooding,
             "flooded_nodes": flooded, "max_flooding_duration_s": float(flood_time.max()) if flood_time.size else 0.0,
             "runoff_continuity_error_pct": runoff_err, "routing_continuity_error_pct": routing_err,
@@ -385,9 +397,6 @@ def prepare(model: Model, settings: Settings) -> Prepared:
     lid_area = {}
     for u in model.lid_usage:
         lid_area[u.subcatchment] = lid_area.get(u.subcatchment, 0.0) + u.number * u.area_m2
-    if model.lid_usage:
-        warnings.warn(f"{src}: LID units are taken out of their subcatchments' area but not yet simulated "
-                      "(their rain is not counted)", EngineWarning, stacklevel=3)
     for j, s in enumerate(subs):
         a = max(s.area_m2 - lid_area.get(s.name, 0.0), 0.0)
         area[j] = a
@@ -466,6 +475,7 @@ def prepare(model: Model, settings: Settings) -> Prepared:
         const_inflow[nidx[d.node]] += d.average_m3s
     cx, cy, cn = _pack(curves)
     ser_t, ser_v, ser_n = _pack(series_list)
+    lid = _lid_arrays(model, sidx, nidx, us, src)
 
     report = max(report, 1.0)
     n_frames = int(t_end // report) + 1
@@ -481,11 +491,73 @@ def prepare(model: Model, settings: Settings) -> Prepared:
             out_kind, out_stage, out_curve, crown, out_link, cx, cy, cn,
             link_kind, lf, lt, z1, z2, shape, g1, g2, g3, g4, rough, length, slope, barrels, q0, q_full,
             gated, gated_to, weir_kind, weir_cw, weir_endcon, weir_endcoeff, orif_kind, orif_cd,
-            pump_type, pump_curve, pump_on, pump_start, pump_stop, kin_order, n_frames, keep)
+            pump_type, pump_curve, pump_on, pump_start, pump_stop, kin_order, *lid, n_frames, keep)
     full_for_ratio = np.array([q_full[k] if link_kind[k] == K.LINK_CONDUIT else 0.0 for k in range(n_link)])
     return Prepared(model=model, settings=settings, args=args, node_ids=node_ids, link_ids=link_ids,
                     link_full_q=full_for_ratio, total_area_m2=float(area.sum()), report_step_s=report,
-                    t_end_s=t_end, dynamic=dynamic)
+                    t_end_s=t_end, dynamic=dynamic, lid_kind=lid[6], lid_par=lid[7], lid_area=lid[1])
+
+
+def _lid_layers(control, us: bool, src: str) -> dict:
+    """lid_kernels.lid_params keyword arguments (SI: mm, mm/h) from a [LID_CONTROLS] entry."""
+    depth = 25.4 if us else 1.0      # in -> mm
+    layers = {name: [float(v) for v in values] for name, values in control.layers if name != "REMOVALS"}
+    where = f"{src} [LID_CONTROLS] {control.name}"
+    kw = {}
+    try:
+        if "SURFACE" in layers:
+            v = layers["SURFACE"]
+            kw["surface"] = (v[0] * depth, v[1], v[2], v[3])
+        if "SOIL" in layers:
+            v = layers["SOIL"]
+            kw["soil"] = (v[0] * depth, v[1], v[2], v[3], v[4] * depth, v[5], v[6] * depth)
+        if "PAVEMENT" in layers:
+            v = layers["PAVEMENT"]
+            kw["pavement"] = (v[0] * depth, v[1], v[2], v[3] * depth)
+        if "STORAGE" in layers:
+            v = layers["STORAGE"]
+            kw["storage"] = (v[0] * depth,) if control.kind == "RB" else (v[0] * depth, v[1], v[2] * depth)
+        if "DRAIN" in layers:
+            v = layers["DRAIN"]
+            if control.kind == "RD":
+                kw["drain"] = (v[0] * depth, 0.0, 0.0, 0.0)
+            else:   # q = C h^n: C converts with the exponent (in/h per in^n -> mm/h per mm^n)
+                kw["drain"] = (v[0] * depth ** (1.0 - v[1]), v[1], v[2] * depth, v[3] if len(v) > 3 else 0.0)
+        if "DRAINMAT" in layers:
+            v = layers["DRAINMAT"]
+            kw["drainmat"] = (v[0] * depth, v[1], v[2])
+    except (IndexError, ValueError):
+        raise StormwaterInputError(f"{where}: a layer has too few or non-numeric values") from None
+    return kw
+
+
+def _lid_arrays(model: Model, sidx: dict, nidx: dict, us: bool, src: str) -> tuple:
+    """Kernel arrays for the LID units: one row per LID_USAGE line (its `number` identical units)."""
+    from .lid_kernels import KIND_OF_SWMM, initial_state, lid_params
+
+    rows = []
+    for u in model.lid_usage:
+        control = model.lid_controls[u.lid]
+        if control.kind not in KIND_OF_SWMM:
+            raise StormwaterInputError(f"{src} [LID_CONTROLS] {control.name}: LID type {control.kind} not supported "
+                                       f"(supported: {', '.join(KIND_OF_SWMM)})")
+        if u.area_m2 <= 0 or u.number <= 0:
+            raise StormwaterInputError(f"{src} [LID_USAGE] {u.subcatchment} {u.lid}: Number and Area must be > 0")
+        kind, par = lid_params(control.kind, area_m2=u.area_m2, width_m=max(u.width_m, 1e-6),
+                               **_lid_layers(control, us, src))
+        state = initial_state(np.array([kind], dtype=np.int32), par[None, :], u.init_sat_frac)[0]
+        drain = -1
+        if u.drain_to not in ("*", "") and u.drain_to in nidx:
+            drain = nidx[u.drain_to]
+        rows.append((sidx[u.subcatchment], u.number * u.area_m2, u.from_imperv_frac, u.from_perv_frac, u.to_perv,
+                     drain, kind, par, state))
+    n = len(rows)
+    return (np.array([r[0] for r in rows], dtype=np.int64), np.array([r[1] for r in rows], dtype=float),
+            np.array([r[2] for r in rows], dtype=float), np.array([r[3] for r in rows], dtype=float),
+            np.array([r[4] for r in rows], dtype=np.bool_), np.array([r[5] for r in rows], dtype=np.int64),
+            np.array([r[6] for r in rows], dtype=np.int32),
+            np.array([r[7] for r in rows]).reshape(n, -1) if n else np.zeros((0, 28)),
+            np.array([r[8] for r in rows]).reshape(n, -1) if n else np.zeros((0, 18)))
 
 
 def _series_times(ts, start: datetime) -> list[float]:

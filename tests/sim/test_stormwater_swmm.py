@@ -20,9 +20,11 @@ pyswmm = pytest.importorskip("pyswmm")
 EXAMPLES = Path(pyswmm.__file__).parent / "tests" / "data"
 
 KNOWN_GAPS = {
-    # LID units are not simulated yet (their area is taken out of the subcatchment): SWMM's bio-retention
-    # cells and porous pavement capture ~10 % of this model's runoff that we send on to the pipes.
-    "model_lids": "LID units not simulated yet: runoff +10 %, outfall +2.3 % vs SWMM",
+    # Porous pavement taking 50 % + 10 % of an impervious area and a green roof taking 10 % of a pervious
+    # one, in US units: our runoff (surface + underdrain) is 5 % below SWMM's and the outfall volume 4.5 %
+    # below; the LID step itself matches SWMM per unit (tests/sim/test_stormwater_lid.py), so the gap is in
+    # how treated runoff is handed to the units. Not found yet.
+    "model_lids": "runoff -5 %, outfall volume -4.5 % vs SWMM on a subcatchment with partial LID treatment",
     # A 3-hour kinematic-wave run with a 10-s step driven by a single external inflow series: SWMM itself
     # closes its routing balance only to -1.75 %, ours to -2.0 % (the inflow series starts on a jump).
     "model_pollutants_setters": "routing continuity -2.0 % (SWMM's own is -1.75 %) exceeds 0.5 %",
@@ -51,5 +53,29 @@ def test_agrees_with_swmm(path):
     assert ours.value("peak_outfall_flow_m3s") == pytest.approx(ref["peak_outfall_flow_m3s"], rel=0.05, abs=1e-6)
     flood_tol = max(0.10 * ref["flooding_volume_m3"], 50.0)
     assert abs(ours.value("flooding_volume_m3") - ref["flooding_volume_m3"]) <= flood_tol
+    assert abs(ours.value("runoff_continuity_error_pct")) < 0.5
+    assert abs(ours.value("routing_continuity_error_pct")) < 0.5
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "ifc_models" / "sample_community"
+
+
+@pytest.mark.parametrize("state", ["baseline", "proposal_a"])
+def test_sample_community_agrees_with_swmm(state, tmp_path):
+    # The sample community under the project's 3-year Chicago storm, as twin.extract.drainage writes it
+    # (proposal_a adds green roofs, bioretention and permeable pavement): same tolerances as above.
+    from twin.commands.stormwater import build_state_model, project_rain
+    from twin.project import load_project, load_state
+
+    project = load_project(SAMPLE)
+    model, built = build_state_model(load_state(project, state), project_rain(project), continuous=False)
+    path = tmp_path / f"{state}.inp"
+    path.write_text(built.text)
+    ours = simulate(model)
+    ref = swmm_reference(path)
+    for key in ("runoff_volume_m3", "outfall_volume_m3"):
+        assert ours.value(key) == pytest.approx(ref[key], rel=0.02), key
+    assert ours.value("peak_outfall_flow_m3s") == pytest.approx(ref["peak_outfall_flow_m3s"], rel=0.05)
+    assert abs(ours.value("flooding_volume_m3") - ref["flooding_volume_m3"]) <= max(0.1 * ref["flooding_volume_m3"], 50.0)
     assert abs(ours.value("runoff_continuity_error_pct")) < 0.5
     assert abs(ours.value("routing_continuity_error_pct")) < 0.5
