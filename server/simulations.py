@@ -5,7 +5,7 @@
                                                           its latest finished one with a result
     GET /api/jobs/<id>/result                             metrics (value, unit, meaning), series
                                                           (inlined), and the frame arrays' names/shapes
-    GET /api/jobs/<id>/frames[?arrays=a,b]                the frames in one binary file (below)
+    GET /api/jobs/<id>/frames[?arrays=a,b|all]            the frames in one binary file (below)
 
 An engine job saves a sim.result.Result (JSON + NPZ) and names the JSON as its `result_path`
 (server/sim_jobs/). The viewer fetches the frames once and plays them back locally, so the
@@ -28,7 +28,10 @@ Frames file (`application/vnd.community-twin.frames`, little-endian, format 1):
 Arrays keep the frames contract's names, dtypes and shapes (COMMON frames contract: times_s,
 positions_xy_m, state, group, vtype, heading_rad, link_flow_ratio, node_depth_m, ...);
 int64 becomes int32 and bool uint8 (JavaScript has no 64-bit integer view worth using).
-The PedPy trajectory table (`trajectory*`) is not sent unless asked for by `?arrays=`.
+Without `?arrays=` the file holds the contract's playback arrays (PLAYBACK_ARRAYS) that the
+result has — what the viewer draws; an engine's other frames (a whole-community evacuation
+also keeps a density grid per frame, ~140 MB, and PedPy's trajectory table) are sent when
+named (`?arrays=density_p_m2,...`) or with `?arrays=all`; `times_s` always comes along.
 Each file is built once and kept under `<instance>/frames/` beside a gzip copy, which is
 sent to clients that accept gzip (fetch decompresses it transparently); the ETag follows
 the NPZ file, so a re-run that replaces the result replaces the frames.
@@ -58,8 +61,10 @@ bp = Blueprint("simulations", __name__)
 MAGIC = b"TWFR"
 FORMAT_VERSION = 1
 MEDIA_TYPE = "application/vnd.community-twin.frames"
-NOT_SENT_BY_DEFAULT = ("trajectory",)
-"""Prefixes of frame arrays left out unless `?arrays=` names them (PedPy's table, not playback)."""
+PLAYBACK_ARRAYS = ("times_s", "positions_xy_m", "state", "state_names", "group", "group_names", "heading_rad",
+                   "vtype", "vtype_names", "link_ids", "link_flow_ratio", "node_ids", "node_depth_m",
+                   "node_flooding_m3s")
+"""The frames contract's arrays (COMMON frames contract): what the viewer plays back."""
 
 _JS_DTYPES = {"float32", "float64", "int8", "uint8", "int16", "uint16", "int32", "uint32"}
 _build_lock = threading.Lock()
@@ -203,7 +208,8 @@ def encode_frames(arrays: dict[str, np.ndarray], info: dict[str, Any], *, where:
             array = array.astype(np.float32)
         if array.dtype.name not in _JS_DTYPES:
             raise FramesError(f"{where}: frames array {name!r} has dtype {array.dtype}, which a browser cannot view")
-        blocks.append((name, np.ascontiguousarray(array.astype(array.dtype.newbyteorder("<"), copy=False))))
+        # (np.asarray, not ascontiguousarray, which turns a 0-d array into a 1-d one)
+        blocks.append((name, np.asarray(array.astype(array.dtype.newbyteorder("<"), copy=False), order="C")))
 
     def header_with(offsets: dict[str, int]) -> bytes:
         header = {**info, "frameCount": int(times.size),
@@ -264,8 +270,8 @@ def _selection() -> list[str] | None:
         abort(400, "query parameter 'arrays' given more than once; give one comma-separated list")
     names = sorted({name.strip() for name in values[0].split(",") if name.strip()})
     if not names:
-        abort(400, "query parameter 'arrays' is empty; name frame arrays separated by commas")
-    return names
+        abort(400, "query parameter 'arrays' is empty; name frame arrays separated by commas, or give 'all'")
+    return ["*"] if names == ["all"] else names
 
 
 @bp.get("/api/jobs/<job_id>/frames")
@@ -298,7 +304,9 @@ def _build(row, json_path: Path, npz: Path, selection: list[str] | None, path: P
     meta = json.loads(json_path.read_text(encoding="utf-8"))
     stored = {name[len("frames/"):]: array for name, array in _load_npz(npz).items() if name.startswith("frames/")}
     if selection is None:
-        chosen = {name: array for name, array in stored.items() if not name.startswith(NOT_SENT_BY_DEFAULT)}
+        chosen = {name: array for name, array in stored.items() if name in PLAYBACK_ARRAYS}
+    elif selection == ["*"]:
+        chosen = dict(stored)
     else:
         unknown = [name for name in selection if name not in stored]
         if unknown:

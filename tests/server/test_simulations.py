@@ -22,7 +22,7 @@ import sim_fixtures  # noqa: E402  (tests/viewer is not on conftest's path)
 
 from server.app import create_app  # noqa: E402
 from server.jobs import register_job_kind  # noqa: E402
-from server.simulations import FramesError, decode_frames, encode_frames  # noqa: E402
+from server.simulations import PLAYBACK_ARRAYS, FramesError, decode_frames, encode_frames  # noqa: E402
 from server.store import now_iso  # noqa: E402
 
 register_job_kind("run_evacuation", sim_fixtures.run_evacuation)
@@ -89,7 +89,7 @@ def test_frames_file_carries_the_arrays_unchanged(client, evacuation_job, engine
     assert response.status_code == 200 and response.mimetype == "application/vnd.community-twin.frames"
     assert "Content-Encoding" not in response.headers  # the test client asks for no gzip
     header, arrays = decode_frames(response.data)
-    frames = engine_result.frames
+    frames = {name: array for name, array in engine_result.frames.items() if name in PLAYBACK_ARRAYS}
     assert set(arrays) == set(frames)
     for name, expected in frames.items():
         if expected.dtype.kind == "U":
@@ -117,6 +117,29 @@ def test_frames_subset_keeps_the_time_axis(client, evacuation_job, engine_result
     assert set(arrays) == {"times_s", "positions_xy_m"}
     error = error_of(client.get(f"/api/jobs/{evacuation_job['id']}/frames?arrays=speed"), 400)
     assert "'speed'" in error and "positions_xy_m" in error
+
+
+def test_frames_leave_out_what_playback_does_not_draw_unless_asked(app, client, tmp_path):
+    """An engine's extra frames (here a density grid per frame, as the whole-community evacuation
+    keeps) stay out of the default file: it would be most of its bytes."""
+    from sim.result import Result
+
+    result = sim_fixtures.evacuation_result(8)
+    frames = result.frames
+    frames["density_p_m2"] = np.ones((len(frames["times_s"]), 30, 40), np.float32)
+    frames["density_cell_m"] = np.array(1.0)  # a 0-d array, as the engine saves its cell size
+    json_path, _ = result.save(tmp_path / "extra")
+    store = app.extensions["community_twin"].store
+    job = store.create_job(project="sample_community", state="proposal_b", kind="run_evacuation", params={})
+    store.update_job(job, status="done", result_path=str(json_path), finished=now_iso())
+    _, default = decode_frames(client.get(f"/api/jobs/{job}/frames").data)
+    assert set(default) == set(frames) & set(PLAYBACK_ARRAYS) and "density_p_m2" not in default
+    assert {"times_s", "positions_xy_m", "state", "group", "group_names"} <= set(default)
+    _, everything = decode_frames(client.get(f"/api/jobs/{job}/frames?arrays=all").data)
+    assert set(everything) == set(frames) and everything["density_cell_m"].shape == ()
+    assert float(everything["density_cell_m"]) == 1.0
+    _, named = decode_frames(client.get(f"/api/jobs/{job}/frames?arrays=density_p_m2").data)
+    assert set(named) == {"times_s", "density_p_m2"} and np.array_equal(named["density_p_m2"], frames["density_p_m2"])
 
 
 def test_state_simulations_lists_the_latest_finished_run(client, evacuation_job):
