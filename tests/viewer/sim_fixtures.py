@@ -91,3 +91,30 @@ def stormwater_format_frames(link_ids, node_ids, times: int = 11) -> dict[str, n
             "link_flow_ratio": np.repeat(ramp[:, None], links, axis=1),
             "node_depth_m": np.repeat(ramp[:, None], nodes, axis=1),
             "node_flooding_m3s": flooding}
+
+
+def _save_format_fixture(params, frames, name):
+    from sim.result import Result
+
+    result = Result(engine="format-fixture", engine_version="0", frames=frames)
+    folder = Path(params["instance_path"]) / "results"
+    json_path, _ = result.save(folder / f"{name}-{params['project']}-{params['state']}")
+    return {"result_path": str(json_path), "metrics": {}}
+
+
+def run_traffic_format(params, report_progress):
+    """Test job kind: the traffic FORMAT fixture (not a result) saved as a Result."""
+    report_progress(0.5, "writing the traffic format fixture")
+    return _save_format_fixture(params, traffic_format_frames(), "traffic-format")
+
+
+def run_stormwater_format(params, report_progress):
+    """Test job kind: the stormwater FORMAT fixture (not a result) on the state's own pipe and
+    manhole GlobalIds, saved as a Result."""
+    from twin.project import load_project, load_state
+
+    report_progress(0.2, "reading the state's pipes")
+    twin = load_state(load_project(params["project_folder"]), params["state"])
+    links = [pipe.global_id for pipe in twin.layers.pipes]
+    nodes = [node.global_id for node in twin.layers.manholes + twin.layers.outfalls]
+    return _save_format_fixture(params, stormwater_format_frames(links, nodes), "stormwater-format")

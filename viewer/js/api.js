@@ -57,3 +57,51 @@ export function fetchElement(project, stateName, globalId, diffBase = null) {
 export function fetchLayers(project, stateName) {
   return getJson(`${stateUrl(project, stateName)}/layers`);
 }
+
+async function sendJson(url, body) {
+  const response = await fetch(url, {
+    method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify(body),
+  });
+  const answer = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(`${url}: ${answer?.error ?? `${response.status} ${response.statusText}`}`, response.status);
+  return answer;
+}
+
+/** {kinds: [...]}: the engine job kinds the server runs (server/simulations.py). */
+export function fetchSimulationKinds() {
+  return getJson('/api/simulations');
+}
+
+/** {kinds, simulations: {kind: {latest: job|null, latestDone: job+{resultUrl, framesUrl}|null}}} */
+export function fetchStateSimulations(project, stateName) {
+  return getJson(`${stateUrl(project, stateName)}/simulations`);
+}
+
+/** Start an engine run on a state → {id, status, url}. */
+export function startJob(project, stateName, kind, params = {}) {
+  return sendJson(`${stateUrl(project, stateName)}/jobs`, { kind, params });
+}
+
+/** {id, kind, status, progress, message, error, ...} */
+export function fetchJob(jobId) {
+  return getJson(`/api/jobs/${enc(jobId)}`);
+}
+
+/** {engine, metrics: {name: {value, unit, meaning}}, series, frames: {name: {dtype, shape}}, framesUrl} */
+export function fetchResult(jobId) {
+  return getJson(`/api/jobs/${enc(jobId)}/result`);
+}
+
+export function framesUrl(jobId) {
+  return `/api/jobs/${enc(jobId)}/frames`;
+}
+
+/** TwinDiff JSON of a state against the baseline: {summary: {counts}, added, removed, ...}. */
+export function fetchDiff(project, stateName) {
+  return getJson(`${stateUrl(project, stateName)}/diff`);
+}
+
+/** What `twin info` says of a state: elements, residents, layers counts, site area... */
+export function fetchInfo(project, stateName) {
+  return getJson(`${stateUrl(project, stateName)}/info`);
+}

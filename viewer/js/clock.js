@@ -3,8 +3,8 @@
  * density) will read the same simulated time, before and after alike, so a comparison
  * stays in step. Play/pause, speed (1× to 600× real time) and scrub.
  *
- * No engine delivers frames yet: until an overlay calls `setDuration` with the length of
- * its results, the clock bar stays hidden and the clock holds at t = 0. Overlays subscribe
+ * Until simulation results are loaded (simulations.js calls `setDuration` with the longest
+ * shown), the clock bar stays hidden and the clock holds at t = 0. Overlays subscribe
  * with `onTick(listener)`, called with the time in seconds after every change.
  */
 import { t, onLanguageChange } from './i18n.js';
@@ -54,8 +54,11 @@ export class Clock {
     if (this.time >= this.duration) this.time = 0;
     this.playing = true;
     this.lastFrame = performance.now();
-    const advance = (now) => {
+    // performance.now(), not the frame's timestamp: headless Chromium's frame times can run
+    // seconds ahead of the page clock, which would jump playback forward on the first frame.
+    const advance = () => {
       if (!this.playing) return;
+      const now = performance.now();
       this.setTime(this.time + ((now - this.lastFrame) / 1000) * this.speed);
       this.lastFrame = now;
       if (this.time >= this.duration) this.pause();

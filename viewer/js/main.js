@@ -4,7 +4,8 @@
  * Modules: i18n (labels zh/en), state (view state + URL), api (server), loader (GLB →
  * Model), stage (renderer, camera, viewports), compare (modes, swipe slider), layers and
  * diff (toggles), pick + panel (properties), tree (spatial tree), markers (service
- * points), clock (the one playback clock).
+ * points), clock (the one playback clock), simulations (results on the stage: frames,
+ * agents, density, network) + simpanel (start runs, status, figures), screening (tour).
  *
  * Hooks on `window` for the browser tests (tests/viewer/) and other automation.
  * Pixel coordinates are canvas CSS pixels from the canvas's top-left corner.
@@ -26,6 +27,19 @@
  *   __setLayer(key, on), __setDiffStatus(status, on)   the sidebar toggles.
  *   __fitSite()             camera back to the whole community (no animation).
  *   __setTime(t)            playback clock time in seconds (js/clock.js) → the clamped time.
+ *   __simulationsIdle()     Promise: resolves once no run is being started, polled or loaded.
+ *   __runSimulation(kind)   start `kind` on the shown state(s) as the panel's Run button does →
+ *                           Promise of the job ids, resolved when their results are loaded.
+ *   __playback()            {time, duration, playing, speed, results: [{state, kind, job}],
+ *                           slots: {left: [kinds], right: [kinds]}}.
+ *   __instance(slot, kind, k)   resident or vehicle k of that result as drawn in 'left' | 'right':
+ *                           {x, y, z (twin metres), shown} or null.
+ *   __pipeColour(slot, kind, i) [r, g, b] (linear 0-1) of link i's ribbon, or null.
+ *   __density(slot, kind, x, y) residents per m² drawn in the heat-map cell holding (x, y).
+ *   __flooded(slot, kind)   how many flooding manholes are drawn now.
+ *   __viewState()           the shareable view state (what the URL carries).
+ *   __setPose(pose)         camera [x, y, z, tx, ty, tz] (world metres), drawn at once.
+ *   __tour(n)               screening mode: go to tour step n → Promise, resolves once drawn.
  */
 import { fetchProjects } from './api.js';
 import { Clock, bindClockBar } from './clock.js';
@@ -39,6 +53,10 @@ import { Picker } from './pick.js';
 import { SOUTH_EAST_OBLIQUE, Stage } from './stage.js';
 import { MODES, state, update, onChange, readUrl, baselineName, stateInfo } from './state.js';
 import { SpatialTree } from './tree.js';
+import { Simulations } from './simulations.js';
+import { SimulationPanel } from './simpanel.js';
+import { Screening } from './screening.js';
+import { writeUrl } from './state.js';
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -71,6 +89,31 @@ const tree = new SpatialTree($('#tree'), (nodes, globalId) => {
 });
 const clock = new Clock();
 bindClockBar(clock, $('#clock-bar'));
+const simulations = new Simulations(stage, clock, { project: () => state.project?.name });
+const simPanel = new SimulationPanel($('#sim-section'), simulations, { project: () => state.project?.name });
+clock.onTick((seconds) => {
+  state.time = seconds;
+  if (!clock.playing) writeUrl(); // the URL keeps where playback was stopped, not every frame
+});
+const screening = new Screening($('#tour'), {
+  show: (patch) => {
+    update(patch);
+    return shown();
+  },
+  fit: async () => {
+    await fitSite(false);
+    update({ camera: stage.pose() });
+  },
+  simulations,
+  clock,
+  onStep: (index) => update({ tour: index }),
+  preload: (states) => simPanel.setStates(states),
+});
+
+/** The states on the stage in the current mode. */
+function shownStates() {
+  return state.mode === 'single' ? [state.single] : [state.left, state.right];
+}
 
 let cameraMovedByVisitor = false;
 stage.controls.addEventListener('start', () => {
@@ -105,6 +148,7 @@ function modelsChanged() {
     tree.render(current?.tree ?? []);
   }
   picker.refresh();
+  simulations.attach();
   stage.requestRender();
 }
 
@@ -194,6 +238,7 @@ onChange((changed) => {
   if (['mode', 'single', 'left', 'right', 'diff'].some((key) => changed.has(key))) {
     refreshControls();
     applying = compare.apply().then(() => {
+      simPanel.setStates(shownStates());
       if (changed.has('mode') && !cameraMovedByVisitor) return fitSite(false);
       return undefined;
     }).catch(() => {});
@@ -245,6 +290,32 @@ Object.assign(window, {
   },
   __fitSite: () => fitSite(false),
   __setTime: (seconds) => clock.setTime(seconds),
+  __simulationsIdle: () => settled.then(() => simPanel.idle()),
+  __runSimulation: (kind) => simPanel.run(kind),
+  __playback: () => ({
+    time: clock.time, duration: clock.duration, playing: clock.playing, speed: clock.speed,
+    results: [...simulations.results.values()].map(({ state: stateName, kind, job }) => ({ state: stateName, kind, job: job.id })),
+    slots: Object.fromEntries(stage.shownSlots().map((slot) => [slot, [...(stage.slots[slot].model?.playback?.keys() ?? [])]])),
+  }),
+  __instance: (slot, kind, index) => {
+    const part = simulations.part(slot, kind, 'Residents') ?? simulations.part(slot, kind, 'Vehicles');
+    return part && index < part.count ? part.instance(index) : null;
+  },
+  __pipeColour: (slot, kind, index) => simulations.part(slot, kind, 'PipeFlow')?.colourOfLink(index) ?? null,
+  __density: (slot, kind, x, y) => simulations.part(slot, kind, 'DensityMap')?.densityAt(x, y) ?? null,
+  __flooded: (slot, kind) => simulations.part(slot, kind, 'Flooding')?.flooded ?? null,
+  __viewState: () => ({
+    mode: state.mode, single: state.single, left: state.left, right: state.right, diff: state.diff,
+    swipe: state.swipe, lang: state.lang, camera: stage.pose(), time: clock.time, screen: state.screen, tour: state.tour,
+  }),
+  __setPose: (pose) => {
+    stage.setPose(pose);
+    cameraMovedByVisitor = true;
+    update({ camera: stage.pose() });
+    stage.renderNow();
+    return stage.pose();
+  },
+  __tour: (index) => screening.go(index),
 });
 
 // -- boot ----------------------------------------------------------------------------------------
@@ -278,6 +349,27 @@ async function boot() {
   }
   update({ camera: stage.pose() });
   stage.renderNow();
+  settled = afterFirstFrame(asked);
+}
+
+let settled = Promise.resolve();
+
+/** What the first frame does not wait for: the simulations, then screening and URL time. */
+async function afterFirstFrame(asked) {
+  await simPanel.setStates(shownStates()).catch((error) => console.warn(`simulations: ${error.message}`));
+  if (asked.screen) {
+    state.screen = true;
+    await screening.start(asked.tour ?? 0);
+    if (asked.camera) {
+      stage.setPose(asked.camera);
+      update({ camera: stage.pose() });
+    }
+  }
+  if (asked.time !== undefined) {
+    clock.pause();
+    clock.setTime(asked.time);
+  }
+  writeUrl();
 }
 
 boot().then(

@@ -4,7 +4,8 @@
  *
  * Modules change it with `update({...})`; listeners registered with `onChange` get the
  * set of keys that changed. The URL query carries project, mode, states, diff, swipe,
- * language and camera (`cam=x,y,z,tx,ty,tz` in model coordinates, metres).
+ * language, camera (`cam=x,y,z,tx,ty,tz` in model coordinates, metres), playback time
+ * (`t=` seconds), and screening mode with its tour step (`screen=1&tour=N`).
  */
 
 export const DIFF_STATUSES = ['added', 'removed', 'geometry', 'data', 'geometry+data', 'unchanged'];
@@ -23,6 +24,9 @@ export const state = {
   lang: 'en',
   camera: null,           // [x, y, z, tx, ty, tz] from the URL, applied once
   selected: null,         // GlobalId of the picked element
+  time: 0,                // playback clock, seconds (mirrored here by main.js, not via update)
+  screen: false,          // screening mode (screening.js)
+  tour: 0,                // its tour step
 };
 
 const listeners = new Set();
@@ -69,6 +73,11 @@ export function readUrl(search = window.location.search) {
   if (Number.isFinite(swipe)) asked.swipe = Math.min(1, Math.max(0, swipe));
   const camera = (query.get('cam') || '').split(',').map(Number);
   if (camera.length === 6 && camera.every(Number.isFinite)) asked.camera = camera;
+  const time = Number.parseFloat(query.get('t'));
+  if (Number.isFinite(time) && time >= 0) asked.time = time;
+  if (query.get('screen') === '1') asked.screen = true;
+  const tour = Number.parseInt(query.get('tour'), 10);
+  if (Number.isFinite(tour) && tour >= 0) asked.tour = tour;
   return asked;
 }
 
@@ -90,6 +99,11 @@ export function writeUrl() {
     if (state.mode === 'swipe') query.set('swipe', state.swipe.toFixed(3));
     query.set('lang', state.lang);
     if (state.camera) query.set('cam', state.camera.map((v) => v.toFixed(1)).join(','));
+    if (state.time > 0) query.set('t', state.time.toFixed(1));
+    if (state.screen) {
+      query.set('screen', '1');
+      query.set('tour', String(state.tour));
+    }
     window.history.replaceState(null, '', `${window.location.pathname}?${query}`);
   }, 250);
 }
