@@ -27,7 +27,7 @@ def written(tmp_path_factory):
     project = load_project(SAMPLE_PROJECT)
     project.settings["sunlight_step_min"] = 10.0  # coarser sun sampling keeps the test quick
     runs = Runs(project, engines={"sunlight"})
-    card = scorecard(project, engines={"sunlight"}, runs=runs)
+    card = scorecard(project, states=["baseline", "proposal_a"], engines={"sunlight"}, runs=runs)  # two states keep it quick
     extras = gather(project, card, runs)
     report = write_report(project, card, runs, folder / "report.html", extras)
     pages = write_public_pages(project, card, runs, folder, extras)
@@ -42,14 +42,15 @@ def test_report_is_self_contained_and_complete(written):
     text = written["report"].read_text(encoding="utf-8")
     assert "<script" not in text and "<link" not in text and "url(" not in text
     sources = _images(text)
-    assert len(sources) == 7  # 3 renders, 3 accessibility maps, the sunlight map (no engine series here)
+    assert len(sources) == 6  # 2 renders, 3 accessibility maps, the sunlight map (no engine series here)
     for src in sources:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
     _, indicators = load_definitions()
     for indicator in indicators:
         assert f"id='ind-{indicator.id}'" in text and indicator.name_zh in text
-    for spec in written["project"].states:
+    for state in written["card"]["states"]:
+        spec = written["project"].state(state)
         assert spec.title_en in text and spec.title_zh in text
     # each computed value carries a numbered reference, and every reference is listed under Sources
     refs = set(re.findall(r'href="#src-(\d+)"', text))
@@ -61,13 +62,16 @@ def test_report_is_self_contained_and_complete(written):
 
 
 def test_public_pages_are_bilingual_with_five_numbers(written):
-    assert [p.name for p in written["pages"]] == ["proposal_a.public.html", "proposal_b.public.html"]
+    assert [p.name for p in written["pages"]] == ["proposal_a.public.html"]
     text = written["pages"][0].read_text(encoding="utf-8")
     assert "五个关键数字" in text and "Five numbers that matter" in text
     assert text.count("<div><span class='small'>") == 5
     assert "改造前" in text and "综合整治" in text and len(_images(text)) == 2
-    b = written["pages"][1].read_text(encoding="utf-8")
-    assert "Block 17: unsafe (grade D), demolished" in b  # what B changes, from its action notes
+    # what a proposal made of actions changes: its action notes, with the kinds named in Chinese
+    from twin.report import _what_changes
+
+    lines = _what_changes(written["project"], "proposal_b", {})
+    assert ("拆除建筑：3wusRzUZTS_PAKOWZ0Y2Ez", "remove building: Block 17: unsafe (grade D), demolished") in lines
 
 
 def test_report_opens_in_chromium_without_requests(written):
