@@ -14,6 +14,7 @@ fingerprint (twin.engine_cache), so a second scorecard of unchanged inputs only 
 """
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import tomllib
@@ -95,6 +96,10 @@ def load_definitions(path: str | Path = DEFINITIONS) -> tuple[list[Standard], li
             raise IndicatorError(f"{where}: better must be 'higher' or 'lower'")
         if any(ind.id == raw["id"] for ind in indicators):
             raise IndicatorError(f"{where}: id used twice")
+        try:
+            inspect.signature(METHODS[raw["method"]]).bind(None, **raw.get("params", {}))
+        except TypeError as exc:
+            raise IndicatorError(f"{where}: params do not fit method {raw['method']}: {exc}") from None
         indicators.append(Indicator(**{k: raw[k] for k in required}, params=dict(raw.get("params", {}))))
     if not indicators:
         raise IndicatorError(f"{path}: no [[indicator]] rows")

@@ -34,6 +34,17 @@ def test_bad_definition_names_the_row_and_field(tmp_path):
         load_definitions(path)
 
 
+def test_params_that_do_not_fit_the_method_are_refused(tmp_path):
+    from twin.indicators import DEFINITIONS
+
+    text = DEFINITIONS.read_text(encoding="utf-8").replace('params = { service = "kindergarten", radius_m = 300.0 }',
+                                                           'params = { service = "kindergarten", radius = 300.0 }')
+    path = tmp_path / "typo.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(IndicatorError, match=r"walk_kindergarten_5min\): params do not fit method walk_share"):
+        load_definitions(path)
+
+
 def test_relative_and_absolute_targets():
     _, indicators = load_definitions()
     by_id = {i.id: i for i in indicators}
