@@ -43,6 +43,9 @@ ALLWAY_STOP = 2  # network.KIND_CODE["allway_stop"]
 SIGNAL_RED, SIGNAL_GREEN, SIGNAL_YELLOW = 0, 1, 2
 VISIBILITY_M = 4.5
 """Distance before the stop line from which a giving-way driver sees the crossing road (SUMO's default)."""
+SQUEEZE_AFTER_S = 60.0
+"""After waiting this long at a single-track street, a driver squeezes past the oncoming cars (using
+driveways and gaps between parked cars) instead of waiting for the street to empty."""
 QUEUE_SPEED_MPS = 5 / 3.6
 """A vehicle slower than 5 km/h near the stop line or behind a queued vehicle is queued (HCM practice)."""
 
@@ -213,7 +216,8 @@ def traffic_step(t, dt, substeps, gap_s,
         next_lane[f] = best
         ok = True
         st_opp = edge_opposite[ne]
-        if edge_single_track[ne] and committed[f] == 0 and st_opp >= 0 and st_wait[st_opp] > stopped_s[f] + dt:
+        squeeze = stopped_s[f] >= SQUEEZE_AFTER_S
+        if edge_single_track[ne] and not squeeze and committed[f] == 0 and st_opp >= 0 and st_wait[st_opp] > stopped_s[f] + dt:
             ok = False     # single track: the driver waiting longer at the other end goes first
         if ok and committed[f] == 0:
             st = link_state[k]
@@ -244,9 +248,17 @@ def traffic_step(t, dt, substeps, gap_s,
                     if foe_yield[m] == 1 and link_waiting[fl] == 0 and link_arr[fl] < t_leave_v[f] + gap_s:
                         ok = False
                         break
-            if ok and edge_single_track[ne]:
+            if ok and edge_single_track[ne] and not squeeze:
                 if st_opp >= 0 and edge_count[st_opp] - edge_passing[st_opp] + edge_claim[st_opp] > 0:
                     ok = False     # single-track street occupied from the other end: wait at the passing place
+                # a single-track street right after it: that one must be clear of oncoming cars too,
+                # or the two streets lock each other (nobody can pass in between)
+                r2 = route_idx[f] + 2
+                if ok and r2 < route_len[f]:
+                    nne = route_flat[route_start[f] + r2]
+                    opp2 = edge_opposite[nne]
+                    if edge_single_track[nne] and opp2 >= 0 and edge_count[opp2] + edge_claim[opp2] > 0:
+                        ok = False
         if ok:
             # room the lane will have when we get there (its last car keeps moving for ~2 s);
             # checked even after committing, so nobody drives into a junction it cannot leave
