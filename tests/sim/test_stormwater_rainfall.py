@@ -131,26 +131,26 @@ def test_synthetic_series_is_seeded_north_china_like():
     assert 15.0 < design_depth_for_control_rate(a, 0.75) < 30.0
 
 
-def test_inp_timeseries_runs_in_swmm_with_the_storm_depth(tmp_path):
-    """SWMM (swmm-toolkit) reads our [TIMESERIES]: one 1-ha impervious subcatchment with no
-    depression storage gets the storm's depth, reported by SWMM's own runoff continuity."""
+def swmm_rainfall_mm(h: Hyetograph, path) -> float:
+    """Precipitation SWMM (swmm-toolkit) reads from our [TIMESERIES] on one 1-ha impervious
+    subcatchment, from its own runoff continuity (pyswmm gives it as mm over the area)."""
     from pyswmm import Simulation, SystemStats
 
-    storm = chicago_storm(3, duration_min=120, peak_ratio=0.4)
-    inp = tmp_path / "one.inp"
-    inp.write_text(f"""[OPTIONS]
+    end = h.start + timedelta(seconds=h.duration_s + 3600)
+    interval = int(h.interval_s)
+    path.write_text(f"""[OPTIONS]
 FLOW_UNITS CMS
 INFILTRATION HORTON
 IGNORE_ROUTING YES
-START_DATE {storm.start:%m/%d/%Y}
-START_TIME {storm.start:%H:%M:%S}
-END_DATE {storm.start:%m/%d/%Y}
-END_TIME 06:00:00
-WET_STEP 00:01:00
-DRY_STEP 00:01:00
-REPORT_STEP 00:05:00
+START_DATE {h.start:%m/%d/%Y}
+START_TIME {h.start:%H:%M:%S}
+END_DATE {end:%m/%d/%Y}
+END_TIME {end:%H:%M:%S}
+WET_STEP {interval // 3600:02d}:{interval % 3600 // 60:02d}:00
+DRY_STEP 01:00:00
+REPORT_STEP 24:00:00
 [RAINGAGES]
-RG INTENSITY 0:01 1.0 TIMESERIES storm
+RG INTENSITY {interval // 3600}:{interval % 3600 // 60:02d} 1.0 TIMESERIES R
 [SUBCATCHMENTS]
 S1 RG OUT 1.0 100 100 1 0
 [SUBAREAS]
@@ -160,14 +160,25 @@ S1 76.2 6.35 4 7 0
 [OUTFALLS]
 OUT 0 FREE
 [TIMESERIES]
-{to_inp_timeseries(storm, "storm")}""")
-    with Simulation(str(inp)) as sim:
+{to_inp_timeseries(h, "R")}""")
+    with Simulation(str(path)) as sim:
+        sim.step_advance(30 * 86400)
         for _ in sim:
             pass
-        stats = SystemStats(sim).runoff_stats
-    # pyswmm reports SWMM's runoff continuity precipitation as a depth (mm) over the study
-    # area; 4-decimal intensities in the file round each minute's depth by < 1e-6 mm.
-    assert stats["rainfall"] == pytest.approx(storm.total_mm, rel=1e-5)
+        return SystemStats(sim).runoff_stats["rainfall"]
+
+
+def test_inp_timeseries_runs_in_swmm_with_the_storm_depth(tmp_path):
+    storm = chicago_storm(3, duration_min=120, peak_ratio=0.4)
+    # 4-decimal intensities in the file round each minute's depth by < 1e-6 mm.
+    assert swmm_rainfall_mm(storm, tmp_path / "storm.inp") == pytest.approx(storm.total_mm, rel=1e-5)
+
+
+def test_a_year_of_gappy_hourly_rain_reaches_swmm_whole(tmp_path):
+    """Only wet hours are written (each spell closed by a zero): SWMM must read the year's
+    total exactly, i.e. treat unlisted hours as dry and hold each value for one hour."""
+    year = synthetic_series(1, seed=3)
+    assert swmm_rainfall_mm(year, tmp_path / "year.inp") == pytest.approx(year.total_mm, rel=1e-6)
 
 
 def test_timeseries_lines_close_each_wet_spell():
