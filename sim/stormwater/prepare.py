@@ -373,8 +373,9 @@ def prepare(model: Model, settings: Settings) -> Prepared:
                           "so it is routed by dynamic wave", EngineWarning, stacklevel=3)
             dynamic = True
     if not dynamic:
+        # kinematic wave: a conduit takes at most its full-bore Manning flow (SWMM's cap); the rest floods
         q_full = np.array([K.manning_flow(shape[k], g1[k], g2[k], g3[k], g4[k], rough[k], max(slope[k], 1e-6),
-                                          K.y_max_flow(shape[k], g1[k])) * barrels[k] for k in range(n_link)])
+                                          g1[k]) * barrels[k] for k in range(n_link)])
 
     # ---- subcatchments
     subs = list(model.subcatchments.values())
