@@ -165,3 +165,13 @@ def test_full_barrel_spills_what_it_cannot_hold():
     kind, params, state, _ = run_kernel([barrel], storm.intensity_mm_h, 4 * 60)
     assert state[0, K.S_STOR] == pytest.approx(0.050, abs=1e-12)
     assert state[0, K.S_CUM_SURFACE] == pytest.approx(storm.total_mm / 1000 - 0.050, abs=1e-12)
+
+
+def test_units_in_one_call_are_independent():
+    """The kernel steps a whole array of units at once: each must end as it would alone."""
+    rain = two_storms()
+    units = [K.lid_params(t, area_m2=AREA_M2, width_m=WIDTH_M, **c) for t, c in sorted(CONTROLS.items())]
+    _, _, together, _ = run_kernel(units, rain.intensity_mm_h, 6 * 60, EVAP_MM_DAY)
+    for u, unit in enumerate(units):
+        _, _, alone, _ = run_kernel([unit], rain.intensity_mm_h, 6 * 60, EVAP_MM_DAY)
+        np.testing.assert_array_equal(together[u], alone[0])
