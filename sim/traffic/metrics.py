@@ -33,10 +33,12 @@ def junction_los(details, net, min_vehicles: int = 5) -> dict[str, dict]:
     node_kind = {nid: int(net.node_kind[i]) for i, nid in enumerate(net.node_ids)}
     for eid, node, q, dly, n in zip(details.approach_ids, details.approach_node, details.approach_max_queue_m,
                                     details.approach_delay_s, details.approach_vehicles):
-        is_gate = net.node_gate_s[net.node_ids.index(node)] > 0
+        is_gate = net.node_gate_s[net.node_ids.index(node)] > 0   # a gate's exit queue counts
         if node_kind[node] == KIND_CODE["dead_end"] and not is_gate:
             continue
-        row = out.setdefault(node, {"delay_s": 0.0, "max_queue_m": 0.0, "vehicles": 0, "approaches": {}})
+        k = net.node_ids.index(node)
+        row = out.setdefault(node, {"x_m": float(net.node_x[k]), "y_m": float(net.node_y[k]), "delay_s": 0.0,
+                                    "max_queue_m": 0.0, "vehicles": 0, "approaches": {}})
         row["approaches"][eid] = {"delay_s": float(dly), "max_queue_m": float(q), "vehicles": int(n)}
         row["vehicles"] += int(n)
         row["max_queue_m"] = max(row["max_queue_m"], float(q))

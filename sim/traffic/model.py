@@ -363,7 +363,7 @@ class Simulation:
                 self.progress(min(env.now / max(self.end_s, 1e-9), 1.0), f"traffic t={env.now:.0f} s")
             if env.now >= self.end_s - 1e-9:
                 break
-            if self.until_done and env.now >= self.trips[-1].depart_s and not np.any(self.state < kernels.ARRIVED):
+            if self.until_done and (not self.trips or env.now >= self.trips[-1].depart_s) and not np.any(self.state < kernels.ARRIVED):
                 break
         self._record()
 

@@ -182,7 +182,8 @@ def _print(summary: dict) -> None:
              f"gridlock          {'YES on ' + ', '.join(summary['gridlock_edges'][:8]) if summary['gridlock'] else 'no'}"]
     worst = sorted(summary["junctions"].items(), key=lambda kv: -kv[1]["delay_s"])[:5]
     for node, row in worst:
-        lines.append(f"junction {node:<12} LOS {row['los']}  delay {row['delay_s']:.1f} s/veh  queue {row['max_queue_m']:.1f} m")
+        lines.append(f"junction {node:<8} at ({row['x_m']:.0f}, {row['y_m']:.0f}) m  LOS {row['los']}  "
+                     f"delay {row['delay_s']:.1f} s/veh  queue {row['max_queue_m']:.1f} m")
     if "emergency_access_s" in summary:
         lines.append(f"emergency access  max {summary.get('emergency_access_max_s', float('nan')):.0f} s in traffic, "
                      f"{summary.get('emergency_buildings_over_5min', 0):.0f} buildings over 5 min")

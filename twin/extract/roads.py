@@ -218,13 +218,40 @@ def extract_traffic(twin: Twin, settings: dict | None = None, *, seed: int | Non
         order = np.argsort(dist, kind="stable")[:limit]
         return [(int(e), float(t[e] * net.edge_length[e]), float(dist[e])) for e in order if np.isfinite(dist[e])]
 
+    gate_of_edge = {}
+    for e in gate_in:
+        gate_of_edge[net.edge_index[e]] = int(next(x for x in edges if x.id == e).from_node[1:])
+    for e in gate_out:
+        gate_of_edge[net.edge_index[e]] = int(next(x for x in edges if x.id == e).to_node[1:])
+    duration_s = _setting(settings, "traffic_duration_s", 3600.0)
+    gate_load = {k: 0 for k in gate_node}
+
+    def gate_wait(edge: int) -> float:
+        # drivers know which gate is busy at the peak: expected wait grows as the gate's load nears
+        # its capacity (duration / service time), s / (1 - utilisation), capped at 95 % utilisation
+        k = gate_of_edge.get(edge)
+        if k is None:
+            return 0.0
+        service = float(gate_node[k].service_time_s)
+        if service <= 0:
+            return 0.0
+        rho = min(gate_load[k] * service / duration_s, 0.95)
+        return service / (1.0 - rho)
+
     def fastest(origins: list[int], targets: list[int]):
         best = None
         for o in origins:
             for t in targets:
                 tt = 0.0 if o == t else router.time_between(o, t)
-                if tt is not None and (best is None or tt < best[0]):
-                    best = (tt, o, t)
+                if tt is None:
+                    continue
+                cost = tt + gate_wait(o) + gate_wait(t)
+                if best is None or cost < best[3]:
+                    best = (tt, o, t, cost)
+        if best is not None:
+            for edge in (best[1], best[2]):
+                if edge in gate_of_edge:
+                    gate_load[gate_of_edge[edge]] += 1
         return best
 
     in_idx = [net.edge_index[e] for e in gate_in]
@@ -349,6 +376,6 @@ def extract_traffic(twin: Twin, settings: dict | None = None, *, seed: int | Non
 
 
 def _path(router, net, best) -> tuple[str, ...]:
-    _, o, t = best
+    o, t = best[1], best[2]
     path = router.route(o, t)
     return tuple(net.edge_ids[e] for e in path)
