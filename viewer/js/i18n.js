@@ -134,7 +134,9 @@ const STRINGS = {
   'metric.flooding_volume_m3': { en: 'Water on the streets', zh: '地面积水量' },
   'metric.flooded_nodes': { en: 'Flooded manholes', zh: '溢流检查井数' },
   'metric.runoff_volume_m3': { en: 'Runoff', zh: '径流量' },
-  'metric.annual_runoff_control_rate': { en: 'Annual runoff control rate', zh: '年径流总量控制率' },
+  'metric.runoff_control_rate': { en: 'Share of the rain kept on site', zh: '径流总量控制率' },
+  'metric.peak_outfall_flow_m3s': { en: 'Peak flow leaving the site', zh: '排口峰值流量' },
+  'metric.p95_travel_time_s': { en: '95 % of trips take less than', zh: '95% 出行用时' },
 
   'unit.s': { en: 's', zh: '秒' },
   'unit.persons': { en: 'persons', zh: '人' },
@@ -145,6 +147,8 @@ const STRINGS = {
   'unit.vehicles': { en: 'vehicles', zh: '辆' },
   'unit.veh': { en: 'vehicles', zh: '辆' },
   'unit.1': { en: '', zh: '' },
+  'unit.count': { en: '', zh: '个' },
+  'unit.%': { en: '%', zh: '%' },
 
   'tour.step': { en: 'Step {n} of {total}', zh: '第 {n} 步，共 {total} 步' },
   'tour.back': { en: 'Back', zh: '上一步' },

@@ -21,7 +21,7 @@ const FINAL = new Set(['done', 'failed', 'cancelled']);
 export const KEY_METRICS = {
   evacuation: ['total_evacuation_time_s', 't95_s', 'evacuated', 'stuck'],
   traffic: ['mean_travel_time_s', 'mean_delay_s', 'trips_completed', 'max_queue_m'],
-  stormwater: ['flooding_volume_m3', 'flooded_nodes', 'runoff_volume_m3', 'annual_runoff_control_rate'],
+  stormwater: ['flooding_volume_m3', 'flooded_nodes', 'peak_outfall_flow_m3s', 'runoff_control_rate'],
 };
 
 /** The engine family of a job kind ("evacuation", "traffic", "stormwater") from its name. */
