@@ -82,6 +82,101 @@ def _find_link(edge_link_start, link_to, e, ne):
     return -1
 
 
+MOBIL_POLITENESS = 0.2
+"""MOBIL politeness p (Kesting, Treiber & Helbing 2007: 0.1-0.5; 0.2 here)."""
+MOBIL_THRESHOLD_MPS2 = 0.1
+"""MOBIL changing threshold (m/s²): the advantage a driver needs before changing lane."""
+MOBIL_SAFE_DECEL_MPS2 = 4.0
+"""MOBIL safety limit: the new follower must not have to brake harder than this (m/s²)."""
+
+
+@njit(cache=True)
+def _lane_neighbours(order, a0, a1, lane, l, pos, x, skip):
+    """On lane l (order[a0:a1], ascending): the nearest vehicle ahead of x and the nearest at or behind it."""
+    ahead, behind = -1, -1
+    for j in range(a0, a1):
+        v = order[j]
+        if v == skip or lane[v] != l:
+            continue
+        if pos[v] > x:
+            if ahead < 0:
+                ahead = v
+        else:
+            behind = v
+    return ahead, behind
+
+
+@njit(cache=True)
+def _accel_behind(i, leader, pos, speed, vlen, s0, amax, bcomf, tau, v0_i, delta):
+    if leader < 0:
+        return idm_accel(speed[i], v0_i, 1e18, 0.0, amax[i], bcomf[i], s0[i], tau[i], delta[i])
+    gap = pos[leader] - vlen[leader] - pos[i]
+    return idm_accel(speed[i], v0_i, gap, speed[i] - speed[leader], amax[i], bcomf[i], s0[i], tau[i], delta[i])
+
+
+@njit(cache=True)
+def lane_changes(order, lane_start, lane_edge, edge_first_lane, edge_lanes, edge_length, edge_speed, state, lane, pos, speed,
+                 vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta, cur_link):
+    """MOBIL (Kesting, Treiber & Helbing 2007) on multi-lane edges, after the step's moves: a driver
+    changes to an adjacent lane when its own gain plus p times its followers' change exceeds the
+    threshold and the new follower need not brake harder than MOBIL_SAFE_DECEL_MPS2. At most one
+    change into and out of a lane per step; not inside a junction or in the last 20 m of an edge."""
+    n_lanes = lane_edge.shape[0]
+    touched = np.zeros(n_lanes, np.int8)
+    for l in range(n_lanes):
+        e = lane_edge[l]
+        if edge_lanes[e] < 2 or touched[l]:
+            continue
+        a0, a1 = lane_start[l], lane_start[l + 1]
+        for j in range(a1 - 1, a0 - 1, -1):
+            i = order[j]
+            if state[i] != DRIVING or lane[i] != l or pos[i] < vlen[i] or edge_length[e] - pos[i] < 20.0:
+                continue
+            v0_i = min(vmax[i], edge_speed[e] * speed_factor[i])
+            lead, old_follow = _lane_neighbours(order, a0, a1, lane, l, pos, pos[i], i)
+            if old_follow >= 0 and pos[old_follow] > pos[i]:
+                old_follow = -1
+            a_c = _accel_behind(i, lead, pos, speed, vlen, s0, amax, bcomf, tau, v0_i, delta)
+            best_gain = MOBIL_THRESHOLD_MPS2
+            best_lane = -1
+            for side in (-1, 1):
+                tl = l + side
+                if tl < edge_first_lane[e] or tl >= edge_first_lane[e] + edge_lanes[e] or touched[tl]:
+                    continue
+                b0, b1 = lane_start[tl], lane_start[tl + 1]
+                new_lead, new_follow = _lane_neighbours(order, b0, b1, lane, tl, pos, pos[i], -1)
+                if new_lead >= 0 and pos[new_lead] - vlen[new_lead] - pos[i] < s0[i]:
+                    continue
+                a_n_now = 0.0
+                a_n_new = 0.0
+                if new_follow >= 0:
+                    gap_nf = pos[i] - vlen[i] - pos[new_follow]
+                    if gap_nf < s0[new_follow]:
+                        continue
+                    v0_n = min(vmax[new_follow], edge_speed[e] * speed_factor[new_follow])
+                    a_n_now = _accel_behind(new_follow, new_lead, pos, speed, vlen, s0, amax, bcomf, tau, v0_n, delta)
+                    a_n_new = idm_accel(speed[new_follow], v0_n, gap_nf, speed[new_follow] - speed[i], amax[new_follow],
+                                        bcomf[new_follow], s0[new_follow], tau[new_follow], delta[new_follow])
+                    if a_n_new < -MOBIL_SAFE_DECEL_MPS2:
+                        continue
+                a_o_now = 0.0
+                a_o_new = 0.0
+                if old_follow >= 0:
+                    v0_o = min(vmax[old_follow], edge_speed[e] * speed_factor[old_follow])
+                    a_o_now = _accel_behind(old_follow, i, pos, speed, vlen, s0, amax, bcomf, tau, v0_o, delta)
+                    a_o_new = _accel_behind(old_follow, lead, pos, speed, vlen, s0, amax, bcomf, tau, v0_o, delta)
+                a_c_new = _accel_behind(i, new_lead, pos, speed, vlen, s0, amax, bcomf, tau, v0_i, delta)
+                gain = a_c_new - a_c + MOBIL_POLITENESS * (a_n_new - a_n_now + a_o_new - a_o_now)
+                if gain > best_gain:
+                    best_gain = gain
+                    best_lane = tl
+            if best_lane >= 0:
+                lane[i] = best_lane
+                touched[l] = 1
+                touched[best_lane] = 1
+                break
+
+
 @njit(cache=True)
 def traffic_step(t, dt, substeps, gap_s,
                  lane_edge, edge_first_lane, edge_lanes, edge_length, edge_speed, edge_to, edge_opposite,
@@ -378,6 +473,9 @@ def traffic_step(t, dt, substeps, gap_s,
                 allowed[i] = 0
                 edge_exits[e] += 1
             pos[i] = x
+
+    lane_changes(order, lane_start, lane_edge, edge_first_lane, edge_lanes, edge_length, edge_speed, state, lane, pos, speed,
+                 vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta, cur_link)
 
     # queues per edge: contiguous slow vehicles from the stop line back
     edge_queue_now[:] = 0.0

@@ -113,3 +113,26 @@ def test_all_way_stop_makes_everyone_stop():
             min_speed_near_line = min(min_speed_near_line, sim.speed[0])
     assert min_speed_near_line < 0.1
     assert np.isfinite(sim.details().arrive_s[0])
+
+
+def test_mobil_lane_change_overtakes_a_slow_vehicle():
+    # a slow van (4 m/s) on a two-lane road; a car that enters behind it changes lane (MOBIL) and
+    # overtakes: it arrives long before the van. The first car takes the free lane on entry.
+    nodes = [Node(id="a", x=0, y=0, kind="dead_end"), Node(id="b", x=1000, y=0, kind="dead_end")]
+    net = Network(nodes=nodes, edges=[Edge(id="road", from_node="a", to_node="b", speed_mps=13.89, lanes=2)])
+    slow = replace(CAR, id="slow", max_speed_mps=4.0)
+    trips = [Trip(id="van", depart_s=0.0, vtype="slow", route=("road",)),
+             Trip(id="car1", depart_s=1.0, route=("road",)), Trip(id="car2", depart_s=6.0, route=("road",))]
+    sim = Simulation(net, Demand(trips=trips, vtypes={"car": CAR, "slow": slow}), Settings())
+    changed = False
+    start_lane = {}
+    for _ in sim:
+        for i in range(3):
+            if sim.state[i] == 2:
+                start_lane.setdefault(i, sim.lane[i])
+                changed |= i == 2 and sim.lane[i] != start_lane[i]
+    d = sim.details()
+    order = {t.id: i for i, t in enumerate(sim.trips)}
+    assert start_lane[order["car2"]] == start_lane[order["van"]]      # entered behind the van
+    assert changed
+    assert d.arrive_s[order["car2"]] < d.arrive_s[order["van"]] - 100.0
