@@ -110,3 +110,19 @@ def test_cli_bad_input_is_one_error_line(tmp_path, capsys):
     code = twin_main(["traffic", "run", str(tmp_path / "n.nod.xml"), str(tmp_path / "e.edg.xml"), str(tmp_path / "r.rou.xml")])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and "node a" in err and "roundabout" in err
+
+
+def test_server_job_saves_result_with_frames(tmp_path):
+    from sim.result import Result  # noqa: F401  (the saved files are Result.save's JSON + NPZ)
+    from server.sim_jobs.traffic import KIND, run
+
+    progress = []
+    out = run({"project": "sample_community", "project_folder": str(SAMPLE), "state": "proposal_b",
+               "instance_path": str(tmp_path)}, lambda fraction, message="": progress.append(fraction))
+    assert KIND == "traffic"
+    saved = json.loads(Path(out["result_path"]).read_text())
+    assert saved["engine"] == "sim.traffic" and "positions_xy_m" in saved["frames"]
+    npz = np.load(Path(out["result_path"]).with_suffix(".npz"))
+    assert npz["frames/positions_xy_m"].dtype == np.float32 and npz["frames/vtype_names"].dtype.kind == "U"
+    assert out["metrics"]["trips_completed"] > 0 and len(out["metrics"]["emergency_access_s"]) == 30
+    assert progress[-1] == 1.0 and progress == sorted(progress)

@@ -81,7 +81,7 @@ def run_sumo_files(nod: str, edg: str, rou: str, *, seed: int = 0, progress=None
         raise TrafficInputError(str(exc)) from None
 
 
-def run_state(project, state_name: str, *, progress: Callable[[float, str], None] | None = None, record_frames: bool = True):
+def run_state(project, state_name: str, *, progress: Callable[[float, str], None] | None = None, record_frames: bool = False):
     """The traffic Result of one project state: the morning peak with fire engines dispatched in traffic.
     Metrics include emergency access (max, buildings over 5 min) next to the traffic figures."""
     return run_state_detailed(project, state_name, progress=progress, record_frames=record_frames)["result"]
@@ -104,6 +104,7 @@ def run_state_detailed(project, state_name: str, *, progress=None, record_frames
         sim = Simulation(inputs.network, inputs.demand_with_emergency(), settings, seed=seed,
                          progress=lambda f, m="": report(0.05 + 0.8 * f, m))
         sim.run()
+        report(0.88, "fire engines alone")
         alone, _ = emergency_access(inputs.network, inputs.fire_origins, inputs.access_targets,
                                     blocked=inputs.fire_blocked, seed=seed)
     except ValueError as exc:
@@ -122,7 +123,7 @@ def run_state_detailed(project, state_name: str, *, progress=None, record_frames
         result.metrics["emergency_access_alone_max_s"] = Metric(
             value=max(alone_finite) if alone_finite else float("inf"), unit="s",
             meaning="longest fire-engine access time to a building entrance on empty streets")
-    report(1.0, "done")
+    report(0.95, "simulated")
     return {"result": result, "details": details, "sim": sim, "inputs": inputs, "access": access, "alone": alone}
 
 
