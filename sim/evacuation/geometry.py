@@ -29,7 +29,7 @@ class PreparedGeometry:
     y0: float
     walkable: np.ndarray            # uint8[ny, nx], 1 = walkable (including exit aprons)
     distance_m: np.ndarray          # float64[n_exits, ny, nx], geodesic distance to each exit (inf = unreachable)
-    dir_x: np.ndarray               # float64[n_exits, ny, nx], unit desired direction
+    dir_x: np.ndarray               # float32[n_exits, ny, nx], unit desired direction
     dir_y: np.ndarray
     wall_seg: np.ndarray            # float64[n_walls, 4], x1, y1, x2, y2 (m)
     wall_x0: float
@@ -139,8 +139,8 @@ def prepare_geometry(*, walkable, obstacles, exits, cell_m: float = 0.25, apron_
     open_x, open_y = kernels.wall_edges(wall_seg, x0, y0, cell_m, nx, ny)
     n_exits = len(exits)
     distance = np.empty((n_exits, ny, nx))
-    dir_x = np.empty((n_exits, ny, nx))
-    dir_y = np.empty((n_exits, ny, nx))
+    dir_x = np.empty((n_exits, ny, nx), dtype=np.float32)   # float32: half the memory the kernel reads
+    dir_y = np.empty((n_exits, ny, nx), dtype=np.float32)
     uniform = np.ones((ny, nx))
     steering = (_wall_slowness(walkable_mask, open_x, open_y, cell_m, wall_avoid_m, wall_avoid_cost)
                 if wall_avoid_m > 0 else uniform)

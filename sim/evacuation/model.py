@@ -300,9 +300,9 @@ def simulate(scenario: Scenario | str | os.PathLike, settings: Settings | None =
     vy = np.zeros(n)
 
     csm = settings.csm
-    v_max = float(v0.max()) if n else 1.0
-    # neighbour cells no smaller than the range where the speed function can bind: 2 r + T v0
-    grid_cell = max(2.0 * float(radius.max(initial=0.15)) + csm.time_gap_s * v_max, 1.0)
+    # neighbour cells as wide as the repulsion range (kernels.crowd_step scans the 3 x 3 block round
+    # each agent for the repulsion and the cells along its way ahead for the spacing)
+    grid_cell = 2.0 * float(radius.max(initial=0.15)) + 8.0 * csm.neighbour_range_m
     gx0, gy0 = geo.x0, geo.y0
     gnx = int(math.ceil(geo.walkable.shape[1] * geo.cell_m / grid_cell)) + 1
     gny = int(math.ceil(geo.walkable.shape[0] * geo.cell_m / grid_cell)) + 1
@@ -367,15 +367,28 @@ def simulate(scenario: Scenario | str | os.PathLike, settings: Settings | None =
         in whole steps so that the sampling never drifts against the clock.
         """
         step = 0
-        while remaining[0] > 0 and step * dt < settings.max_time_s - 1e-9:
+        last_step = int(math.ceil(settings.max_time_s / dt - 1e-9))
+        while remaining[0] > 0 and step < last_step:
             if step % frame_every == 0:
                 store_frame(step * dt)
             if traj_every and step % traj_every == 0:
                 store_trajectory(step // traj_every)
             if at_door:
                 let_out_at_doors(step * dt)
-            remaining[0] -= kernels.crowd_step(
-                x, y, state, v0, radius, exit_of,
+            # as many steps in one kernel call as fit before the next frame, the next event of any
+            # other process (a household setting off, a route update) and the time limit; one at a
+            # time while someone waits in a doorway
+            batch = frame_every - step % frame_every
+            if traj_every:
+                batch = min(batch, traj_every - step % traj_every)
+            upcoming = env.peek()
+            if upcoming < math.inf:
+                batch = min(batch, max(1, int(math.ceil((upcoming - step * dt) / dt - 1e-9))))
+            if at_door:
+                batch = 1
+            batch = min(batch, last_step - step)
+            remaining[0] -= kernels.crowd_steps(
+                batch, x, y, state, v0, radius, exit_of,
                 geo.dir_x, geo.dir_y, geo.x0, geo.y0, geo.cell_m,
                 gx0, gy0, grid_cell, gnx, gny,
                 geo.wall_seg, geo.wall_cell_start, geo.wall_cell_items, geo.wall_x0, geo.wall_y0,
@@ -385,8 +398,8 @@ def simulate(scenario: Scenario | str | os.PathLike, settings: Settings | None =
                 csm.wall_strength, csm.wall_range_m,
                 step * dt, dt, evac_time, evac_exit, vx, vy,
                 settings.clear_m, settings.congested_fraction, waited, grid_count, grid_members)
-            step += 1
-            yield env.timeout(dt)
+            step += batch
+            yield env.timeout(step * dt - env.now)
         done.succeed(step * dt)
 
     def store_frame(now):
