@@ -178,7 +178,7 @@ def lane_changes(order, lane_start, lane_edge, edge_first_lane, edge_lanes, edge
 
 
 @njit(cache=True)
-def traffic_step(t, dt, substeps, gap_s,
+def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                  lane_edge, edge_first_lane, edge_lanes, edge_length, edge_speed, edge_to, edge_opposite,
                  edge_single_track, edge_start_service, edge_end_service,
                  edge_link_start, link_to, link_length, link_speed, link_node, link_state, link_minor,
@@ -196,14 +196,14 @@ def traffic_step(t, dt, substeps, gap_s,
     # 1. vehicles by lane, ascending position
     lane_count = np.zeros(n_lanes + 1, np.int32)
     n_active = 0
-    for i in range(nv):
+    for i in range(live_lo, live_hi):
         if state[i] == DRIVING:
             lane_count[lane[i] + 1] += 1
             n_active += 1
     lane_start = np.cumsum(lane_count).astype(np.int32)
     fill = lane_start[:-1].copy()
     order = np.empty(n_active, np.int32)
-    for i in range(nv):
+    for i in range(live_lo, live_hi):
         if state[i] == DRIVING:
             order[fill[lane[i]]] = i
             fill[lane[i]] += 1
@@ -545,7 +545,7 @@ def traffic_step(t, dt, substeps, gap_s,
 
 
 @njit(cache=True)
-def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, substeps, gap_s,
+def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, live_lo, substeps, gap_s,
                  lane_edge, edge_first_lane, edge_lanes, edge_length, edge_speed, edge_to, edge_opposite,
                  edge_single_track, edge_start_service, edge_end_service,
                  edge_link_start, link_to, link_length, link_speed, link_node, link_state, link_minor,
@@ -557,7 +557,8 @@ def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, substeps, g
     """`n_steps` steps of traffic_step in one call (nothing outside the kernel changes in between).
     Vehicles release_from..announced-1 (in departure order) are on the departure board: each one
     joins the vehicles waiting to enter at the first step at or after its departure time.
-    Returns (vehicles still waiting to enter, vehicle updates done, next vehicle to release)."""
+    Vehicles before live_lo have all arrived (they are not scanned).
+    Returns (vehicles still waiting to enter, vehicle updates done, next vehicle to release, live_lo)."""
     kept = n_pending
     moved = 0
     rel = release_from
@@ -568,7 +569,7 @@ def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, substeps, g
             pending[kept] = rel
             kept += 1
             rel += 1
-        kept, m = traffic_step(t + s * dt, dt, substeps, gap_s, lane_edge, edge_first_lane, edge_lanes, edge_length,
+        kept, m = traffic_step(t + s * dt, dt, substeps, gap_s, live_lo, rel, lane_edge, edge_first_lane, edge_lanes, edge_length,
                                    edge_speed, edge_to, edge_opposite, edge_single_track, edge_start_service,
                                    edge_end_service, edge_link_start, link_to, link_length, link_speed, link_node,
                                    link_state, link_minor, foe_start, foe_link, foe_yield, foe_crossing, node_kind,
@@ -577,7 +578,9 @@ def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, substeps, g
                                    next_lane, stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
                                    pending, kept, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits)
         moved += m
-    return kept, moved, rel
+        while live_lo < rel and state[live_lo] == ARRIVED:
+            live_lo += 1
+    return kept, moved, rel, live_lo
 
 
 @njit(cache=True)

@@ -269,6 +269,7 @@ class Simulation:
         self.depart_s_sorted = np.array([tr.depart_s for tr in trips], dtype=np.float64)
         self.announced = 0        # trips 0..announced-1 are on the departure board
         self.released = 0         # trips 0..released-1 have departed
+        self.live_lo = 0          # trips 0..live_lo-1 have all arrived
         self._board_interval = settings.frame_interval_s if self.record else max(settings.series_interval_s, settings.frame_interval_s)
 
     # ------------------------------------------------------------------ set-up helpers
@@ -369,8 +370,8 @@ class Simulation:
 
     def step_once(self, t: float, dt: float, n_steps: int = 1) -> None:
         net, s = self.net, self.settings
-        self.n_pending, moved, self.released = kernels.traffic_steps(
-            n_steps, t, dt, self.released, self.announced, self.depart_s_sorted, self.substeps, s.yield_gap_s,
+        self.n_pending, moved, self.released, self.live_lo = kernels.traffic_steps(
+            n_steps, t, dt, self.released, self.announced, self.depart_s_sorted, self.live_lo, self.substeps, s.yield_gap_s,
             net.lane_edge, net.edge_first_lane, net.edge_lanes, net.edge_length, net.edge_speed, net.edge_to, net.edge_opposite,
             net.edge_single_track, self.edge_start_service, self.edge_end_service,
             net.edge_link_start, net.link_to, net.link_length, net.link_speed, net.link_node, self.link_state, self.link_minor,
@@ -418,6 +419,7 @@ class Simulation:
             self.route_flat = np.concatenate([self.route_flat, path.astype(np.int32)])
             self.route_idx[i] = 0
             self.state[i] = kernels.DRIVING
+            self.live_lo = min(self.live_lo, int(i))
             self.arrive_t[i] = np.nan
             self.committed[i] = 0
             self.allowed[i] = 0
