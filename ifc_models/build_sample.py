@@ -99,6 +99,16 @@ SPEED_LIMIT = 5.56   # m/s, 20 km/h (GB 50180-2018 internal roads)
 MANNING_N = 0.013
 MIN_SLOPE = 0.003
 HEAD_INVERT = -1.2
+STORM_Q = (2001.0, 0.811, 8.0, 0.711)
+"""Storm-intensity formula q = A(1 + C lgP)/(t + b)^n, L/(s·ha), t in minutes: the typical
+north-China set sim/stormwater/rainfall.py uses for Yantai (see docs/rainfall.md)."""
+RUNOFF_COEF, INLET_TIME_MIN, FLOW_SPEED_MPS = 0.75, 5.0, 1.0
+"""Rational-method sizing: composite runoff coefficient of an old community (roofs and roads
+about two thirds of the site; SWMM gives a volumetric coefficient of about 0.75 here), inlet
+time and pipe flow speed for the time of concentration (GB 50014-2021 §4.2)."""
+BASE_RETURN_Y, RENEWED_RETURN_Y = 1.0, 3.0
+"""The old network was sized for the 1-year storm; proposal A renews what falls short of 3 years."""
+PIPE_SIZES = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.35, 1.5, 1.65, 1.8)
 MAX_MANHOLE_SPACING = 40.0
 
 # Cell plan: (column, row) -> use. "2" two 5-unit blocks; "1W:use"/"1E:use" one 6-unit block at
@@ -863,10 +873,11 @@ def storm_network(model: Model, roads: list[Road], state: str) -> None:
 
     The shortest-path tree of the road graph (rooted at the perimeter-road vertex next to the
     outfall) carries the pipes; roads off the tree drain from a high point to both ends.
-    Manholes at every junction and at most every 40 m; diameters grow with the pipe length
-    upstream (an old, undersized network: 0.3-0.8 m); slope 0.3 % (inverts in whole mm); at a
-    manhole the outgoing pipe's axis is at or below the incoming axes (water-surface matching,
-    GB 50014), which keeps the deepest invert above 3.5 m while heads start at 1.2 m."""
+    Manholes at every junction and at most every 40 m; diameters by the rational method for the
+    1-year storm (the old standard; proposal A renews the pipes that fall short of the 3-year
+    storm); slope 0.3 % (inverts in whole mm); at a manhole the outgoing pipe's axis is at or
+    below the incoming axes (water-surface matching, GB 50014); heads start at 1.2 m and the
+    deepest invert stays above 4 m."""
     proposal = state == "proposal_a"
     G = nx.Graph()
     for r in roads:
@@ -935,13 +946,34 @@ def storm_network(model: Model, roads: list[Road], state: str) -> None:
         if n in down:
             acc[n] = plen[n] + sum(acc[u] for u in ups.get(n, []))
 
-    def diameter(a):
-        for limit, d in ((150, 0.3), (400, 0.4), (800, 0.5), (1300, 0.6), (1900, 0.7)):
-            if acc[a] <= limit:
-                return d
-        return 0.8
+    # longest flow path to each pipe's downstream end (for the time of concentration)
+    path: dict[str, float] = {}
+    for n in order:
+        if n in down:
+            path[n] = plen[n] + max((path[u] for u in ups.get(n, [])), default=0.0)
+    area_per_m = model.info["site_area"] / sum(plen.values())  # the site drains evenly along the pipes
 
-    dia = {a: diameter(a) for a in down}
+    def rational_diameter(a: str, years: float, floor: float) -> float:
+        """Smallest standard size whose full-flow Manning capacity at the minimum slope carries the
+        rational-method peak Q = psi q F of the area upstream (GB 50014-2021 §4.2), never smaller
+        than `floor` (pipes do not shrink downstream)."""
+        a_, c_, b_, n_ = STORM_Q
+        minutes = INLET_TIME_MIN + path[a] / FLOW_SPEED_MPS / 60.0
+        q = a_ * (1.0 + c_ * math.log10(years)) / (minutes + b_) ** n_          # L/(s·ha)
+        peak = RUNOFF_COEF * q * acc[a] * area_per_m / 1e4 / 1000.0              # m³/s
+        for d in PIPE_SIZES:
+            capacity = math.pi * d * d / 4 * (d / 4) ** (2 / 3) * math.sqrt(MIN_SLOPE) / MANNING_N
+            if d >= floor and capacity >= peak:
+                return d
+        return PIPE_SIZES[-1]
+
+    dia: dict[str, float] = {}
+    need3: dict[str, float] = {}
+    for n in order:
+        if n in down:
+            incoming = ups.get(n, [])
+            dia[n] = rational_diameter(n, BASE_RETURN_Y, max((dia[u] for u in incoming), default=0.0))
+            need3[n] = rational_diameter(n, RENEWED_RETURN_Y, max([dia[n]] + [need3[u] for u in incoming]))
     inv: dict[str, float] = {}
     up_inv, dn_inv = {}, {}
     for n in order:
@@ -961,11 +993,7 @@ def storm_network(model: Model, roads: list[Road], state: str) -> None:
     pipes = sorted(down)
     near = sorted(pipes, key=lambda a: (math.dist(pos[a], (90.0, 300.0)), a))
     combined = set(near[:10])
-    upsized = {nkey(root)}
-    for u in sorted(ups[nkey(root)]):
-        upsized.add(u)
-        upsized.update(sorted(ups.get(u, []))[:1])
-    upsized = set(sorted(upsized)[:5])
+    upsized = {a for a in pipes if need3[a] > dia[a]}  # proposal A: renewed to the 3-year standard
 
     for n in order:
         p = pos[n]
@@ -992,7 +1020,7 @@ def storm_network(model: Model, roads: list[Road], state: str) -> None:
             if a in combined:
                 system, renewed = "STORMWATER", True
             if a in upsized:
-                d, renewed = round(d + 0.2, 1), True
+                d, renewed = need3[a], True
         final_d.add(d)
         z0 = round(up_inv[a], 3) + d / 2
         z1 = round(dn_inv[a], 3) + d / 2
