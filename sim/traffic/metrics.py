@@ -91,4 +91,9 @@ def traffic_metrics(details, net, settings, end_s: float) -> dict[str, Metric]:
         put("parking_search_mean_s", d.parking_search_s.mean() if d.parking_search_s.size else 0.0, "s",
             "mean time from reaching the chosen car park to parking (circling when full)")
         put("parking_unparked", d.parking_unparked, "veh", "drivers who found no free space anywhere")
+        chargers = sum(c for _, c in d.charger_occupancy.values())
+        if chargers:
+            put("ev_charger_occupancy", sum(u for u, _ in d.charger_occupancy.values()) / chargers, "fraction",
+                "occupied charger spaces / charger spaces at the end")
+        put("ev_without_charger", d.ev_without_charger, "veh", "electric cars that found no free charger anywhere")
     return m

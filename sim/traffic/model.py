@@ -83,6 +83,7 @@ class Trip:
     arrival_pos_m: float | None = None     # m along the last edge where the trip ends; None: its end
     kind: str = "trip"              # resident / delivery / through / emergency / ...
     park_at: str = ""               # car park id: on arrival the driver parks there (or searches on)
+    needs_charger: bool = False     # an electric car looking for a space with a charger
     target: str = ""                # what the trip serves (a building GlobalId for emergency runs)
     source: str = ""
 
@@ -95,7 +96,8 @@ class CarPark:
     edge: str
     spaces: int
     occupied: int = 0
-    ev_chargers: int = 0
+    ev_chargers: int = 0            # spaces with a charger (a subset of the spaces)
+    chargers_occupied: int = 0
 
 
 @dataclass(kw_only=True)
@@ -146,6 +148,9 @@ class Details:
     car_park_occupancy: dict[str, tuple[int, int]]
     parking_search_s: np.ndarray    # s, per parked vehicle, time from first reaching its car park to parking
     parking_unparked: int
+    ev_charging: int = 0            # electric cars parked at a charger
+    ev_without_charger: int = 0     # electric cars that found no free charger anywhere (parked on a plain space)
+    charger_occupancy: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def _draw_speed_factor(rng, vt: VType) -> float:
@@ -242,6 +247,10 @@ class Simulation:
                 raise DemandError(f"{demand.source or 'demand'}: car park {p.id!r} edge {p.edge!r} is not in the network")
         self.park_free = {p.id: max(0, p.spaces - p.occupied) for p in demand.car_parks}
         self.park_goal = [tr.park_at for tr in trips]
+        self.charger_free = {p.id: max(0, min(p.ev_chargers, p.spaces) - p.chargers_occupied) for p in demand.car_parks}
+        self.ev = np.array([tr.needs_charger for tr in trips], dtype=bool)
+        self.ev_fallback = np.zeros(V, dtype=bool)
+        self.ev_charging = 0
         for tr in trips:
             if tr.park_at and tr.park_at not in self.parks:
                 raise DemandError(f"{tr.source or demand.source or 'demand'}: trip {tr.id!r} park_at={tr.park_at!r} is not a car park")
@@ -366,7 +375,8 @@ class Simulation:
                 break
             if self.until_done and (not self.trips or env.now >= self.trips[-1].depart_s) and not np.any(self.state < kernels.ARRIVED):
                 break
-        self._record()
+        if env.now + 1e-9 >= next_frame:   # frames stay on their 1 s grid
+            self._record()
 
     def step_once(self, t: float, dt: float, n_steps: int = 1) -> None:
         net, s = self.net, self.settings
@@ -397,15 +407,37 @@ class Simulation:
                 continue
             if np.isnan(self.park_first_reach[i]):
                 self.park_first_reach[i] = self.arrive_t[i]
-            if self.park_free[goal] > 0:
+            wants_charger = self.ev[i] and not self.ev_fallback[i]
+
+            def room(p: str) -> bool:
+                # electric cars look for a charger; other cars leave the charger spaces free while they can
+                if wants_charger:
+                    return self.charger_free[p] > 0
+                return self.park_free[p] - self.charger_free[p] > 0 or (self.ev_fallback[i] and self.park_free[p] > 0)
+
+            if room(goal):
                 self.park_free[goal] -= 1
+                if wants_charger:
+                    self.charger_free[goal] -= 1
+                    self.ev_charging += 1
                 self.parked_at[i] = self.arrive_t[i] if np.isfinite(self.arrive_t[i]) else now
                 self.park_done[i] = True
                 continue
             here = int(self.route_flat[self.route_start[i] + self.route_len[i] - 1])
-            options = [(p, self.router.time_between(here, net.edge_index[self.parks[p].edge])) for p, free in self.park_free.items()
-                       if free > 0 and p != goal]
+            options = [(p, self.router.time_between(here, net.edge_index[self.parks[p].edge])) for p in self.park_free
+                       if room(p) and p != goal]
             options = [(p, tt) for p, tt in options if tt is not None]
+            if not options and wants_charger:
+                self.ev_fallback[i] = True   # no free charger anywhere: any free space will do
+                wants_charger = False
+                if room(goal):
+                    self.park_free[goal] -= 1
+                    self.parked_at[i] = self.arrive_t[i] if np.isfinite(self.arrive_t[i]) else now
+                    self.park_done[i] = True
+                    continue
+                options = [(p, self.router.time_between(here, net.edge_index[self.parks[p].edge])) for p in self.park_free
+                           if room(p) and p != goal]
+                options = [(p, tt) for p, tt in options if tt is not None]
             if not options:
                 self.park_done[i] = True     # nowhere to park: counted as unparked
                 continue
@@ -487,6 +519,9 @@ class Simulation:
             car_park_occupancy={p: (self.parks[p].spaces - self.park_free[p], self.parks[p].spaces) for p in self.parks},
             parking_search_s=(self.parked_at - self.park_first_reach)[parked & ~np.isnan(self.park_first_reach)],
             parking_unparked=int(sum(1 for i, g in enumerate(self.park_goal) if g and self.park_done[i] and np.isnan(self.parked_at[i]))),
+            ev_charging=self.ev_charging, ev_without_charger=int(self.ev_fallback.sum()),
+            charger_occupancy={p: (min(self.parks[p].ev_chargers, self.parks[p].spaces) - self.charger_free[p],
+                                   min(self.parks[p].ev_chargers, self.parks[p].spaces)) for p in self.parks if self.parks[p].ev_chargers},
         )
 
     def result(self) -> Result:

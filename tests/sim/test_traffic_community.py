@@ -136,3 +136,25 @@ def test_mobil_lane_change_overtakes_a_slow_vehicle():
     assert start_lane[order["car2"]] == start_lane[order["van"]]      # entered behind the van
     assert changed
     assert d.arrive_s[order["car2"]] < d.arrive_s[order["van"]] - 100.0
+
+
+def test_electric_cars_look_for_a_free_charger():
+    # car park A: 4 spaces, 1 with a charger; B further on: 4 spaces, 2 chargers. Four electric cars
+    # aim for A: one charges at A, the others drive on to B (nobody reserves a charger), two charge
+    # there and the last, finding none free, takes a plain space at B; a petrol car parks at A.
+    nodes = [Node(id=f"n{i}", x=100.0 * i, y=0.0, kind="priority") for i in range(4)]
+    nodes[0] = replace(nodes[0], kind="dead_end")
+    nodes[3] = replace(nodes[3], kind="dead_end")
+    edges = []
+    for i in range(3):
+        edges += [Edge(id=f"f{i}", from_node=f"n{i}", to_node=f"n{i + 1}", speed_mps=5.56),
+                  Edge(id=f"r{i}", from_node=f"n{i + 1}", to_node=f"n{i}", speed_mps=5.56)]
+    parks = [CarPark(id="A", edge="f1", spaces=4, ev_chargers=1), CarPark(id="B", edge="f2", spaces=4, ev_chargers=2)]
+    trips = [Trip(id=f"ev{i}", depart_s=8.0 * i, route=("f0", "f1"), park_at="A", needs_charger=True) for i in range(4)]
+    trips.append(Trip(id="petrol", depart_s=60.0, route=("f0", "f1"), park_at="A"))
+    sim = run(Network(nodes=nodes, edges=edges), Demand(trips=trips, vtypes={"car": CAR}, car_parks=parks), Settings())
+    d = sim.details()
+    assert d.ev_charging == 3 and d.ev_without_charger == 1
+    assert d.charger_occupancy == {"A": (1, 1), "B": (2, 2)}
+    assert d.car_park_occupancy == {"A": (2, 4), "B": (3, 4)}
+    assert d.parking_unparked == 0

@@ -21,7 +21,9 @@ Demand for the peak hour (settings in project.toml, defaults below):
   building, out again after `traffic_delivery_dwell_s` (300 s);
 - service points: drop-offs per peak hour by type (SERVICE_TRIPS_PER_HOUR), in and out again;
 - through traffic: `traffic_through_trips_per_hour` (0) between gates.
-Car parks start `traffic_parking_initial_occupancy` (0.9) full. Departures are uniform over
+Car parks start `traffic_parking_initial_occupancy` (0.9) full, chargers too; `traffic_ev_share`
+(0.1: new-energy vehicles were about 9 % of China's cars at the end of 2024, Ministry of Public
+Security) of the arriving cars are electric and look for a free charger first. Departures are uniform over
 `traffic_duration_s` (3600 s). Fire engines leave from the vehicular gates (emergency.py).
 """
 from __future__ import annotations
@@ -269,7 +271,7 @@ def extract_traffic(twin: Twin, settings: dict | None = None, *, seed: int | Non
         park_edges[p.global_id] = near
         occupied = int(round(min(occupancy, 1.0) * p.spaces))
         parks.append(CarPark(id=p.global_id, edge=net.edge_ids[near[0][0]], spaces=int(p.spaces), occupied=occupied,
-                             ev_chargers=int(p.ev_chargers)))
+                             ev_chargers=int(p.ev_chargers), chargers_occupied=int(round(min(occupancy, 1.0) * p.ev_chargers))))
         cars_left[p.global_id] = occupied
     park_pos = {p.global_id: p.position for p in layers.parking}
 
@@ -309,7 +311,9 @@ def extract_traffic(twin: Twin, settings: dict | None = None, *, seed: int | Non
     if no_car:
         notes.append(f"{no_car} resident trip(s) dropped: no parked car left near the building")
     taken = {p.id: p.occupied - cars_left[p.id] for p in parks}
-    parks = [replace(p, occupied=p.occupied - taken[p.id]) for p in parks]
+    parks = [replace(p, occupied=p.occupied - taken[p.id], chargers_occupied=min(p.chargers_occupied, p.occupied - taken[p.id]))
+             for p in parks]
+    ev_share = _setting(settings, "traffic_ev_share", 0.1)
     weights = np.array([b.dwelling_units for b in homes], dtype=float)
     n_in = draw(len(trips) * inbound_share)
     for _ in range(n_in if total_units and park_edges else 0):
@@ -320,7 +324,7 @@ def extract_traffic(twin: Twin, settings: dict | None = None, *, seed: int | Non
         if best is None:
             continue
         trips.append(Trip(id=f"in{len(trips)}", depart_s=depart(), vtype="car", route=_path(router, net, best), kind="inbound",
-                          park_at=lot, target=b.global_id))
+                          park_at=lot, target=b.global_id, needs_charger=bool(rng.random() < ev_share)))
     visits = [(b.global_id, b.footprint.centroid, "delivery", draw(b.dwelling_units * deliveries_rate), delivery_dwell) for b in homes]
     for s in layers.service_points:
         visits.append((s.global_id, Point(*s.position), "service", draw(SERVICE_TRIPS_PER_HOUR.get(s.service_type, 0) * duration / 3600.0),
