@@ -21,6 +21,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -130,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=400, help="requests per measurement (split among clients)")
     parser.add_argument("--loads", type=int, default=3, help="page loads timed")
     parser.add_argument("--max-time-s", type=float, default=None, help="evacuation's simulated time limit")
+    parser.add_argument("--keep", action="store_true", help="keep the instance folder (GLBs, results) afterwards")
     args = parser.parse_args(argv)
 
     instance = Path(tempfile.mkdtemp(prefix="twin-bench-viewer-"))
@@ -201,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
             if process is not None:
                 process.terminate()
                 process.wait(timeout=30)
+        if not args.keep:
+            shutil.rmtree(instance, ignore_errors=True)
     return 0
 
 

@@ -108,6 +108,7 @@ const STRINGS = {
   'sim.kind.stormwater': { en: 'Stormwater', zh: '雨水与海绵' },
   'sim.flowRatio': { en: 'Pipe flow / full flow:', zh: '管道流量 / 满管流量：' },
   'sim.density': { en: 'Residents per m²:', zh: '人员密度（人/平方米）：' },
+  'sim.flooding': { en: 'Manhole overflowing', zh: '检查井溢流' },
   'group.adult': { en: 'Adults', zh: '成年人' },
   'group.elderly': { en: 'Elderly', zh: '老年人' },
   'group.child': { en: 'Children', zh: '儿童' },

@@ -66,6 +66,7 @@ export class SimulationPanel {
     this.jobs = new Map(); // "state|kind" → latest job JSON
     this.errors = new Map();
     this.pending = new Set();
+    this.polling = new Map(); // job id → its watcher's promise
     this.idleWaiters = [];
     simulations.onChange(() => this.render());
     onLanguageChange(() => this.render());
@@ -134,7 +135,8 @@ export class SimulationPanel {
 
   poll(stateName, kind, jobId) {
     const key = `${stateName}|${kind}`;
-    return this.track(new Promise((resolve) => {
+    if (this.polling.has(jobId)) return this.polling.get(jobId); // one watcher per job
+    const watching = this.track(new Promise((resolve) => {
       const check = async () => {
         try {
           const job = await fetchJob(jobId);
@@ -149,10 +151,13 @@ export class SimulationPanel {
           this.errors.set(key, error.message);
         }
         this.render();
+        this.polling.delete(jobId);
         resolve();
       };
       check();
     }));
+    this.polling.set(jobId, watching);
+    return watching;
   }
 
   statusText(job) {
@@ -225,6 +230,7 @@ export class SimulationPanel {
         legend.append(el('span', 'legend-caption', t('sim.flowRatio')));
         for (const [value, colour] of FLOW_STOPS) legend.append(swatch(colour, `${value}`));
       }
+      if (part.points) legend.append(swatch('#1864ab', t('sim.flooding')));
       if (part.counts) {
         legend.append(el('span', 'legend-caption', t('sim.density')));
         for (const [value, rgba] of DENSITY_STOPS) legend.append(swatch(`rgb(${rgba.slice(0, 3)})`, `≥ ${value}`));

@@ -9,6 +9,7 @@
  * duration is the longest result shown.
  */
 import * as THREE from 'three';
+import { SPEEDS } from './clock.js';
 import { fetchFrames } from './frames.js';
 import { fetchLayers, fetchResult, framesUrl } from './api.js';
 import { Residents, Vehicles } from './agents.js';
@@ -104,6 +105,10 @@ export class Simulations {
         group.updateMatrixWorld(true);
         model.playback.set(entry.kind, { jobId: entry.job.id, parts, group, entry });
       }
+    }
+    if (duration !== this.clock.duration && !this.clock.playing) {
+      // new results: a speed that plays them whole in about a minute (8 h of rain → 600×)
+      this.clock.speed = SPEEDS.find((value) => value >= duration / 60) ?? SPEEDS[SPEEDS.length - 1];
     }
     this.clock.setDuration(duration); // notifies → update
     this.update(this.clock.time);
