@@ -5,7 +5,8 @@ dead_end; missing = priority, netconvert's default); edge id, from, to, numLanes
 priority, length, width (per lane), shape; vType id, length, minGap, accel, decel, tau,
 maxSpeed, delta, speedFactor, speedDev, vClass, carFollowModel (IDM parameters as SUMO names
 them); vehicle with a nested or named route, trip (from, to, via), flow (begin, end and
-number, period or vehsPerHour); depart, departSpeed ("max"/"desired" or m/s). A car-following
+number, period or vehsPerHour); depart, departSpeed ("max"/"desired" or m/s); a vehicle's
+<stop lane|edge endPos duration> (a bus stop and its dwell). A car-following
 model other than IDM is run with IDM and its parameters (noted in `Demand.source`).
 Anything else that changes the meaning (unknown node type, depart="triggered") stops with a
 message naming the file, the element and the attribute. Files are written atomically.
@@ -174,8 +175,15 @@ def read_routes(path) -> Demand:
                 raise DemandError(f"{where}: needs a route or from and to")
             if el.get("via") and not route:
                 notes.append(f"{vid}: via ignored (fastest route used)")
+            stops = []
+            for stop in el.findall("stop"):
+                edge = stop.get("edge") or (stop.get("lane") or "").rsplit("_", 1)[0]
+                if not edge or stop.get("duration") is None:
+                    raise DemandError(f"{where}: a <stop> needs edge or lane, and duration (busStop references are not supported)")
+                stops.append((edge, num(stop, "endPos", where, 0.0), num(stop, "duration", where)))
             trips.append(Trip(id=vid, depart_s=depart, vtype=el.get("type", "DEFAULT_VEHTYPE"), route=route, from_edge=frm,
-                              to_edge=to, depart_speed_mps=_depart_speed(el.get("departSpeed"), where), source=str(path)))
+                              to_edge=to, depart_speed_mps=_depart_speed(el.get("departSpeed"), where), stops=tuple(stops),
+                              source=str(path)))
         elif tag == "flow":
             begin = num(el, "begin", where, 0.0)
             end = num(el, "end", where, 3600.0)
@@ -264,6 +272,8 @@ def write_routes(demand: Demand, rou_path, routes: dict[str, list[str]] | None =
         if route:
             v = ET.SubElement(root, "vehicle", id=t.id, type=t.vtype, depart=f"{t.depart_s:.2f}", departSpeed=depart_speed)
             ET.SubElement(v, "route", edges=" ".join(route))
+            for edge, position, dwell in t.stops:
+                ET.SubElement(v, "stop", lane=f"{edge}_0", endPos=_g(position), duration=_g(dwell))
         else:
             ET.SubElement(root, "trip", id=t.id, type=t.vtype, depart=f"{t.depart_s:.2f}", departSpeed=depart_speed,
                           **{"from": t.from_edge, "to": t.to_edge})

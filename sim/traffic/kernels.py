@@ -186,6 +186,7 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                  state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta,
                  route_flat, route_start, route_len, route_idx, cur_link, committed, allowed, next_lane,
                  stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
+                 stop_ridx, stop_pos, stop_dwell, veh_stop_next, veh_stop_end,
                  pending, n_pending, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits):
     """Advance every vehicle by dt (s) at time t (s). Returns (vehicles still waiting to enter, vehicles moved)."""
     n_lanes = lane_edge.shape[0]
@@ -409,6 +410,10 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
             else:
                 if edge_end_service[e] > 0.0 and stopped_s[i] < edge_end_service[e]:
                     gap = min(arrive_pos[i], edge_length[e]) - pos[i] + s0[i]
+            st = veh_stop_next[i]
+            if st < veh_stop_end[i] and stop_ridx[st] == route_idx[i] and stop_pos[st] - pos[i] + s0[i] < gap:
+                gap = max(stop_pos[st] - pos[i], 0.0) + s0[i]     # a bus stop ahead: brake for it
+                v_lead = 0.0
             v = idm_speed(speed[i], v0, gap, v_lead, amax[i], bcomf[i], s0[i], tau[i], delta[i], dt, substeps)
             new_v[i] = min(v, v_cap)
 
@@ -433,6 +438,14 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
             if x > limit:
                 x = max(limit, pos[i])
                 v = (x - pos[i]) / dt
+            st = veh_stop_next[i]
+            if st < veh_stop_end[i] and stop_ridx[st] == route_idx[i]:
+                if x > stop_pos[st]:
+                    x = max(stop_pos[st], pos[i])
+                    v = (x - pos[i]) / dt
+                if x >= stop_pos[st] - 0.5 and v < 0.1:
+                    hold_s[i] = stop_dwell[st]      # dwell at the stop (boarding and alighting)
+                    veh_stop_next[i] = st + 1
             front = j == a1 - 1
             last = route_idx[i] + 1 >= route_len[i]
             La = min(arrive_pos[i], L) if last else L
@@ -553,6 +566,7 @@ def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, live_lo, su
                  state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta,
                  route_flat, route_start, route_len, route_idx, cur_link, committed, allowed, next_lane,
                  stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
+                 stop_ridx, stop_pos, stop_dwell, veh_stop_next, veh_stop_end,
                  pending, n_pending, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits):
     """`n_steps` steps of traffic_step in one call (nothing outside the kernel changes in between).
     Vehicles release_from..announced-1 (in departure order) are on the departure board: each one
@@ -576,6 +590,7 @@ def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, live_lo, su
                                    state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta,
                                    route_flat, route_start, route_len, route_idx, cur_link, committed, allowed,
                                    next_lane, stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
+                                   stop_ridx, stop_pos, stop_dwell, veh_stop_next, veh_stop_end,
                                    pending, kept, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits)
         moved += m
         while live_lo < rel and state[live_lo] == ARRIVED:

@@ -84,6 +84,7 @@ class Trip:
     kind: str = "trip"              # resident / delivery / through / emergency / ...
     park_at: str = ""               # car park id: on arrival the driver parks there (or searches on)
     needs_charger: bool = False     # an electric car looking for a space with a charger
+    stops: tuple[tuple[str, float, float], ...] = ()  # (edge id, position m, dwell s): bus stops on the route, in order
     target: str = ""                # what the trip serves (a building GlobalId for emergency runs)
     source: str = ""
 
@@ -210,6 +211,7 @@ class Simulation:
             self.route_start[1:] = np.cumsum(self.route_len)[:-1]
         self.route_flat = np.concatenate(routes).astype(np.int32) if routes else np.zeros(0, np.int32)
         self.free_time = np.array([self._free_time(r, i) for i, r in enumerate(routes)])
+        self._stops(trips, routes, demand)
         self.state = np.zeros(V, dtype=np.int8)
         self.lane = np.zeros(V, dtype=np.int32)
         self.pos, self.speed = f64(), f64()
@@ -311,6 +313,31 @@ class Simulation:
             raise DemandError(f"{where}: vehicle {tr.id!r}: no route from {tr.from_edge!r} to {tr.to_edge!r}")
         return path
 
+    def _stops(self, trips, routes, demand) -> None:
+        """Bus stops as arrays: per stop its route index, position along the drivable edge and dwell;
+        per vehicle its next and end stop."""
+        ridx, spos, sdwell = [], [], []
+        V = len(trips)
+        self.veh_stop_next = np.zeros(V, dtype=np.int32)
+        self.veh_stop_end = np.zeros(V, dtype=np.int32)
+        net = self.net
+        for i, tr in enumerate(trips):
+            self.veh_stop_next[i] = len(ridx)
+            k = 0
+            for edge_id, position, dwell in tr.stops:
+                e = net.edge_index.get(edge_id, -1)
+                hits = [n for n in range(k, len(routes[i])) if routes[i][n] == e]
+                if not hits:
+                    raise DemandError(f"{tr.source or demand.source or 'demand'}: vehicle {tr.id!r} stop on edge {edge_id!r} is not on its route")
+                k = hits[0]
+                ridx.append(k)
+                spos.append(float(min(max(position, 0.0), net.edge_length[e])))
+                sdwell.append(max(float(dwell), 0.0))
+            self.veh_stop_end[i] = len(ridx)
+        self.stop_ridx = np.array(ridx, dtype=np.int32)
+        self.stop_pos = np.array(spos, dtype=np.float64)
+        self.stop_dwell = np.array(sdwell, dtype=np.float64)
+
     def _free_time(self, route: np.ndarray, i: int) -> float:
         net = self.net
         total = 0.0
@@ -389,7 +416,8 @@ class Simulation:
             self.state, self.lane, self.pos, self.speed, self.vlen, self.s0, self.amax, self.bcomf, self.tau, self.vmax, self.sf,
             self.delta, self.route_flat, self.route_start, self.route_len, self.route_idx, self.cur_link, self.committed,
             self.allowed, self.next_lane, self.stopped_s, self.hold_s, self.depart_t, self.arrive_t, self.dist_m,
-            self.depart_speed, self.arrive_pos, self.pending, self.n_pending, self.edge_queue_now, self.edge_queue_max,
+            self.depart_speed, self.arrive_pos, self.stop_ridx, self.stop_pos, self.stop_dwell, self.veh_stop_next,
+            self.veh_stop_end, self.pending, self.n_pending, self.edge_queue_now, self.edge_queue_max,
             self.edge_delay_s, self.edge_exits)
         self.vehicle_updates += moved
         self.t = t + n_steps * dt

@@ -158,3 +158,27 @@ def test_electric_cars_look_for_a_free_charger():
     assert d.charger_occupancy == {"A": (1, 1), "B": (2, 2)}
     assert d.car_park_occupancy == {"A": (2, 4), "B": (3, 4)}
     assert d.parking_unparked == 0
+
+
+def test_bus_dwells_at_its_stop_and_the_car_behind_waits():
+    # a bus stops 300 m along a 1 km street for 25 s; the car behind it (one lane) waits too.
+    nodes = [Node(id="a", x=0, y=0, kind="dead_end"), Node(id="b", x=1000, y=0, kind="dead_end")]
+    net = Network(nodes=nodes, edges=[Edge(id="road", from_node="a", to_node="b", speed_mps=8.33)])
+    bus = replace(VTYPES["bus"], speed_dev=0.0)
+    plain = [Trip(id="bus", depart_s=0.0, vtype="bus", route=("road",)), Trip(id="car", depart_s=3.0, route=("road",))]
+    with_stop = [replace(plain[0], stops=(("road", 300.0, 25.0),)), plain[1]]
+    vtypes = {"car": CAR, "bus": bus}
+    free = run(net, Demand(trips=plain, vtypes=vtypes), Settings()).details()
+    sim = Simulation(net, Demand(trips=with_stop, vtypes=vtypes), Settings())
+    held_at = []
+    for t in sim:
+        if sim.state[0] == 2 and sim.speed[0] < 0.1 and sim.pos[0] > 100:
+            held_at.append(sim.pos[0])
+    d = sim.details()
+    assert np.allclose(held_at, 300.0, atol=0.6) and len(held_at) * 0.5 >= 25.0
+    lost = (d.arrive_s - d.depart_s)[0] - (free.arrive_s - free.depart_s)[0]
+    # dwell plus the time lost braking and speeding up again: v/(2b) + v/(2a) at constant rates
+    # (35.4 s for the bus's a = 0.6, b = 1.2 m/s²); the IDM eases in and out, so up to 10 s more
+    ideal = 25.0 + 8.33 / (2 * bus.decel_mps2) + 8.33 / (2 * bus.accel_mps2)
+    assert ideal - 1.0 < lost < ideal + 10.0
+    assert d.arrive_s[1] > d.arrive_s[0]    # the car could not pass the standing bus

@@ -95,10 +95,13 @@ def test_plain_xml_trips_flows_and_departure_speed(tmp_path):
     edg.write_text('<edges><edge id="ab" from="a" to="b" speed="10"/><edge id="bc" from="b" to="c" speed="10" numLanes="2"/></edges>')
     rou.write_text('<routes><vType id="v" carFollowModel="IDM" accel="1.5" tau="1.2" speedDev="0"/>'
                    '<trip id="t" type="v" depart="5" from="ab" to="bc" departSpeed="max"/>'
-                   '<flow id="f" type="v" begin="0" end="100" period="20" from="ab" to="bc"/></routes>')
+                   '<flow id="f" type="v" begin="0" end="100" period="20" from="ab" to="bc"/>'
+                   '<vehicle id="bus" type="v" depart="7"><route edges="ab bc"/><stop lane="bc_0" endPos="200" duration="30"/>'
+                   '</vehicle></routes>')
     net, demand = read_sumo(nod, edg, rou)
     assert net.nodes[0].kind == "priority" and net.nodes[1].kind == "right_before_left"
-    assert len(demand.trips) == 6 and demand.trips[0].depart_speed_mps is None
+    assert len(demand.trips) == 7 and demand.trips[0].depart_speed_mps is None
+    assert {t.id: t for t in demand.trips}["bus"].stops == (("bc", 200.0, 30.0),)
     sim = run(net, demand, Settings())
     d = sim.details()
     assert np.isfinite(d.arrive_s).all()
