@@ -21,7 +21,8 @@ Pure functions over NumPy arrays (structure of arrays), no SimPy, no I/O. One st
    movement as a braking target;
 4. positions advanced front to back (never into the leader), vehicles crossing the stop
    line moved to the next edge of their route (inside the junction their position is
-   negative), arrivals and gate service dwell;
+   negative), arrivals, gate service and bus-stop dwell; then lane changes by MOBIL on
+   multi-lane edges;
 5. waiting departures inserted at the start of their first edge when there is room.
 
 The tests hold a pure-Python reference of the car-following step and check it against this.

@@ -2,11 +2,12 @@
 junctions, park, queue at gates; fire engines are dispatched to every building.
 
 `simulate(network, demand, settings, seed=0, progress=None) -> Result` runs the story as SimPy
-processes — `vehicles_depart` releases each trip at its departure time, `signal_program` switches
-each fixed-time signal's phases, `traffic_moves` advances every vehicle each step with the
-numba kernel (kernels.traffic_step) and keeps frames for playback, `drivers_park` sends
-vehicles that find their car park full on to the nearest one with room — and returns a
-sim.result.Result. `Simulation` is the stepping object for experts (`for t in sim: ...`).
+processes — `vehicles_depart` puts trips on the departure board (the kernel lets each go at its
+own departure time), `signal_program` switches each fixed-time signal's phases, `traffic_moves`
+advances every vehicle with the numba kernel (kernels.traffic_steps) up to the next event and
+keeps frames for playback; after each kernel call drivers who reached a full car park (or one
+without a free charger) drive on to the nearest with room — and returns a sim.result.Result.
+`Simulation` is the stepping object for experts (`for t in sim: ...`, one step per iteration).
 """
 from __future__ import annotations
 
