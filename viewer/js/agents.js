@@ -14,7 +14,8 @@ export const GROUP_COLOURS = {
   adult: '#1c7ed6', elderly: '#f08c00', child: '#2f9e44', mobility_impaired: '#ae3ec9',
 };
 export const VTYPE_STYLE = {
-  passenger: { colour: '#495057', length: 4.5 }, car: { colour: '#495057', length: 4.5 },
+  // cars white: the sample's roads are dark asphalt, on which grey cars vanish
+  passenger: { colour: '#f8f9fa', length: 4.5 }, car: { colour: '#f8f9fa', length: 4.5 },
   taxi: { colour: '#f59f00', length: 4.5 }, bus: { colour: '#fab005', length: 12 },
   truck: { colour: '#8d6e63', length: 8 }, delivery: { colour: '#8d6e63', length: 6 },
   emergency: { colour: '#e03131', length: 6 }, fire: { colour: '#e03131', length: 8 },
