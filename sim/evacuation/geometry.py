@@ -29,8 +29,8 @@ class PreparedGeometry:
     y0: float
     walkable: np.ndarray            # uint8[ny, nx], 1 = walkable (including exit aprons)
     distance_m: np.ndarray          # float64[n_exits, ny, nx], geodesic distance to each exit (inf = unreachable)
-    dir_x: np.ndarray               # float32[n_exits, ny, nx], unit desired direction
-    dir_y: np.ndarray
+    dir_xy: np.ndarray              # float32[n_exits, ny, nx, 2], unit desired direction (x, y side by
+                                    # side: one cache line holds both for the kernel)
     wall_seg: np.ndarray            # float64[n_walls, 4], x1, y1, x2, y2 (m)
     wall_x0: float
     wall_y0: float
@@ -41,6 +41,16 @@ class PreparedGeometry:
     wall_cell_items: np.ndarray     # int64[...] wall indices near each cell
     exit_seg: np.ndarray            # float64[n_exit_segments, 4]
     exit_seg_exit: np.ndarray       # int64[n_exit_segments], which exit each segment belongs to
+
+    @property
+    def dir_x(self) -> np.ndarray:
+        """x components of the direction fields, [exit, row, column] (a view)."""
+        return self.dir_xy[..., 0]
+
+    @property
+    def dir_y(self) -> np.ndarray:
+        """y components of the direction fields, [exit, row, column] (a view)."""
+        return self.dir_xy[..., 1]
 
     def distance_at(self, exit_index: int, x: float, y: float) -> float:
         """Geodesic distance (m) from (x, y) to exit `exit_index`, nearest raster cell."""
@@ -139,8 +149,7 @@ def prepare_geometry(*, walkable, obstacles, exits, cell_m: float = 0.25, apron_
     open_x, open_y = kernels.wall_edges(wall_seg, x0, y0, cell_m, nx, ny)
     n_exits = len(exits)
     distance = np.empty((n_exits, ny, nx))
-    dir_x = np.empty((n_exits, ny, nx), dtype=np.float32)   # float32: half the memory the kernel reads
-    dir_y = np.empty((n_exits, ny, nx), dtype=np.float32)
+    dir_xy = np.empty((n_exits, ny, nx, 2), dtype=np.float32)   # float32: half the memory the kernel reads
     uniform = np.ones((ny, nx))
     steering = (_wall_slowness(walkable_mask, open_x, open_y, cell_m, wall_avoid_m, wall_avoid_cost)
                 if wall_avoid_m > 0 else uniform)
@@ -157,7 +166,7 @@ def prepare_geometry(*, walkable, obstacles, exits, cell_m: float = 0.25, apron_
         # inside the apron the field is flat: walk straight out through the opening
         ux[target == 1] = normals[k][0]
         uy[target == 1] = normals[k][1]
-        dir_x[k], dir_y[k] = ux, uy
+        dir_xy[k, :, :, 0], dir_xy[k, :, :, 1] = ux, uy
     wall_cell_m = 1.0
     wx0, wy0 = x0, y0
     wnx = int(np.ceil(nx * cell_m / wall_cell_m)) + 1
@@ -186,7 +195,7 @@ def prepare_geometry(*, walkable, obstacles, exits, cell_m: float = 0.25, apron_
             exit_seg_exit.append(k)
     return PreparedGeometry(
         area=area, cell_m=cell_m, x0=x0, y0=y0, walkable=walkable_mask, distance_m=distance,
-        dir_x=dir_x, dir_y=dir_y, wall_seg=wall_seg, wall_x0=wx0, wall_y0=wy0, wall_cell_m=wall_cell_m,
+        dir_xy=dir_xy, wall_seg=wall_seg, wall_x0=wx0, wall_y0=wy0, wall_cell_m=wall_cell_m,
         wall_nx=wnx, wall_ny=wny, wall_cell_start=start, wall_cell_items=items,
         exit_seg=np.asarray(exit_seg, dtype=np.float64).reshape(-1, 4),
         exit_seg_exit=np.asarray(exit_seg_exit, dtype=np.int64))

@@ -153,9 +153,9 @@ def descent_directions(dist, cell_m, open_x, open_y):
 
 
 @njit(cache=True)
-def desired_direction(px, py, ux, uy, x0, y0, cell_m):
-    """Bilinear interpolation of the unit direction field (ux, uy) at (px, py), renormalised."""
-    ny, nx = ux.shape
+def desired_direction(px, py, dir_xy, x0, y0, cell_m):
+    """Bilinear interpolation of the unit direction field dir_xy[row, column, (x, y)] at (px, py), renormalised."""
+    ny, nx = dir_xy.shape[0], dir_xy.shape[1]
     fx = (px - x0) / cell_m - 0.5
     fy = (py - y0) / cell_m - 0.5
     i0 = int(math.floor(fx))
@@ -169,14 +169,14 @@ def desired_direction(px, py, ux, uy, x0, y0, cell_m):
             i = min(max(i0 + di, 0), nx - 1)
             j = min(max(j0 + dj, 0), ny - 1)
             w = (tx if di == 1 else 1.0 - tx) * (ty if dj == 1 else 1.0 - ty)
-            ex += w * ux[j, i]
-            ey += w * uy[j, i]
+            ex += w * dir_xy[j, i, 0]
+            ey += w * dir_xy[j, i, 1]
     norm = math.sqrt(ex * ex + ey * ey)
     if norm < 1e-9:
         # interpolation cancelled out (e.g. at a ridge): take the nearest cell's direction
         i = min(max(int((px - x0) / cell_m), 0), nx - 1)
         j = min(max(int((py - y0) / cell_m), 0), ny - 1)
-        return ux[j, i], uy[j, i]
+        return float(dir_xy[j, i, 0]), float(dir_xy[j, i, 1])
     return ex / norm, ey / norm
 
 
@@ -201,7 +201,7 @@ def _segments_cross(ax, ay, bx, by, cx, cy, dx, dy):
 
 @njit(cache=True)
 def crowd_step(x, y, state, v0, radius, exit_of,
-               dir_x, dir_y, field_x0, field_y0, field_cell_m,
+               dir_xy, field_x0, field_y0, field_cell_m,
                grid_x0, grid_y0, grid_cell_m, grid_nx, grid_ny,
                wall_seg, wall_cell_start, wall_cell_items, wall_x0, wall_y0, wall_cell_m, wall_nx, wall_ny,
                exit_seg, exit_seg_exit,
@@ -254,7 +254,7 @@ def crowd_step(x, y, state, v0, radius, exit_of,
         if state[i] != WALKING and state[i] != LEAVING:
             continue
         k = exit_of[i] if state[i] == WALKING else evac_exit[i]
-        e0x, e0y = desired_direction(x[i], y[i], dir_x[k], dir_y[k], field_x0, field_y0, field_cell_m)
+        e0x, e0y = desired_direction(x[i], y[i], dir_xy[k], field_x0, field_y0, field_cell_m)
         ex = e0x
         ey = e0y
         ci = cell_of[i] % grid_nx
@@ -378,7 +378,7 @@ def crowd_step(x, y, state, v0, radius, exit_of,
 
 @njit(cache=True)
 def crowd_steps(n_steps, x, y, state, v0, radius, exit_of,
-                dir_x, dir_y, field_x0, field_y0, field_cell_m,
+                dir_xy, field_x0, field_y0, field_cell_m,
                 grid_x0, grid_y0, grid_cell_m, grid_nx, grid_ny,
                 wall_seg, wall_cell_start, wall_cell_items, wall_x0, wall_y0, wall_cell_m, wall_nx, wall_ny,
                 exit_seg, exit_seg_exit,
@@ -389,7 +389,7 @@ def crowd_steps(n_steps, x, y, state, v0, radius, exit_of,
     out = 0
     for k in range(n_steps):
         out += crowd_step(x, y, state, v0, radius, exit_of,
-                          dir_x, dir_y, field_x0, field_y0, field_cell_m,
+                          dir_xy, field_x0, field_y0, field_cell_m,
                           grid_x0, grid_y0, grid_cell_m, grid_nx, grid_ny,
                           wall_seg, wall_cell_start, wall_cell_items, wall_x0, wall_y0, wall_cell_m, wall_nx, wall_ny,
                           exit_seg, exit_seg_exit,

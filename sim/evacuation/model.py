@@ -389,7 +389,7 @@ def simulate(scenario: Scenario | str | os.PathLike, settings: Settings | None =
             batch = min(batch, last_step - step)
             remaining[0] -= kernels.crowd_steps(
                 batch, x, y, state, v0, radius, exit_of,
-                geo.dir_x, geo.dir_y, geo.x0, geo.y0, geo.cell_m,
+                geo.dir_xy, geo.x0, geo.y0, geo.cell_m,
                 gx0, gy0, grid_cell, gnx, gny,
                 geo.wall_seg, geo.wall_cell_start, geo.wall_cell_items, geo.wall_x0, geo.wall_y0,
                 geo.wall_cell_m, geo.wall_nx, geo.wall_ny,

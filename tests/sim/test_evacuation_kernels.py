@@ -100,7 +100,7 @@ def test_crowd_step_matches_reference_on_twelve_agents():
     evac_e = np.full(n, -1, dtype=np.int64)
     waited = np.zeros(n)
     out = kernels.crowd_step(
-        kx, ky, state, v0, radius, np.zeros(n, dtype=np.int64), geo.dir_x, geo.dir_y, geo.x0, geo.y0, geo.cell_m,
+        kx, ky, state, v0, radius, np.zeros(n, dtype=np.int64), geo.dir_xy, geo.x0, geo.y0, geo.cell_m,
         geo.x0, geo.y0, cell, 8, 8, geo.wall_seg, geo.wall_cell_start, geo.wall_cell_items,
         geo.wall_x0, geo.wall_y0, geo.wall_cell_m, geo.wall_nx, geo.wall_ny, geo.exit_seg, geo.exit_seg_exit,
         p.time_gap_s, p.neighbour_strength, p.neighbour_range_m, p.wall_strength, p.wall_range_m,
@@ -133,9 +133,9 @@ def test_distance_field_goes_around_the_corner_of_an_l_corridor():
     # the walls are not crossed: the straight-line distance from (0.5, 1) to the exit is ~9.5 m
     assert geo.distance_at(0, 0.5, 1.0) > 15.0
     # desired direction in the bottom arm points along it (+x), in the vertical arm up (+y)
-    ex, ey = kernels.desired_direction(3.0, 1.0, geo.dir_x[0], geo.dir_y[0], geo.x0, geo.y0, cell)
+    ex, ey = kernels.desired_direction(3.0, 1.0, geo.dir_xy[0], geo.x0, geo.y0, cell)
     assert ex > 0.95
-    ex, ey = kernels.desired_direction(9.0, 6.0, geo.dir_x[0], geo.dir_y[0], geo.x0, geo.y0, cell)
+    ex, ey = kernels.desired_direction(9.0, 6.0, geo.dir_xy[0], geo.x0, geo.y0, cell)
     assert ey > 0.99
 
 
@@ -150,6 +150,6 @@ def test_distance_field_does_not_leak_through_a_wall_thinner_than_a_cell():
     # first-order fast marching overestimates oblique distances by up to ~8 % (measured 6.6 %)
     assert geo.distance_at(0, 4.6, 1.0) == pytest.approx(around, rel=0.08)
     assert geo.distance_at(0, 4.6, 1.0) > 1.5 * through
-    ex, ey = kernels.desired_direction(4.6, 1.0, geo.dir_x[0], geo.dir_y[0], geo.x0, geo.y0, geo.cell_m)
+    ex, ey = kernels.desired_direction(4.6, 1.0, geo.dir_xy[0], geo.x0, geo.y0, geo.cell_m)
     # up toward the wall's end (and, 0.35 m from the wall, a little away from it), not east into it
     assert ey > 0.5 and ex < 0.1
