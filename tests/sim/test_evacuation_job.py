@@ -1,5 +1,6 @@
 """The server's `evacuation` job kind on the sample community (short time limit: the plumbing, not the physics)."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,10 +8,12 @@ import pytest
 from server.sim_jobs import evacuation as job
 from twin.commands.evacuation import EvacuationInputError
 
+SAMPLE = str(Path(__file__).resolve().parents[2] / "ifc_models" / "sample_community")
+
 
 def test_the_job_saves_the_result_and_reports_progress(tmp_path):
     calls = []
-    params = {"project": "sample_community", "project_folder": "ifc_models/sample_community", "state": "proposal_a",
+    params = {"project": "sample_community", "project_folder": SAMPLE, "state": "proposal_a",
               "instance_path": str(tmp_path), "max_time_s": 20.0, "dt_s": 0.1}
     out = job.run(params, lambda fraction, message="": calls.append(fraction))
     assert job.KIND == "evacuation"
@@ -25,7 +28,7 @@ def test_the_job_saves_the_result_and_reports_progress(tmp_path):
 
 
 def test_bad_job_parameters_are_named(tmp_path):
-    params = {"project": "sample_community", "project_folder": "ifc_models/sample_community", "state": "baseline",
+    params = {"project": "sample_community", "project_folder": SAMPLE, "state": "baseline",
               "instance_path": str(tmp_path), "dt_s": 2}
     with pytest.raises(EvacuationInputError, match="dt_s"):
         job.run(params, lambda *a: None)

@@ -1,5 +1,6 @@
 """Twin -> evacuation scenario on the sample community (twin.extract.site), and a run on it."""
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from twin.commands.evacuation import site_settings
 from twin.extract.site import SiteError, scenario_from_twin
 from twin.project import load_project, load_state
 
-SAMPLE = "ifc_models/sample_community"
+SAMPLE = Path(__file__).resolve().parents[2] / "ifc_models" / "sample_community"
 
 
 @pytest.fixture(scope="module")
