@@ -364,7 +364,7 @@ def _engine_figures(extras: dict, titles: dict[str, str]) -> list[str]:
         names = sorted({name for run in by_state.values() for name in run.result.series})
         if not names:
             continue
-        out.append(f"<h3>{_e(captions[engine])}</h3>")
+        out.append(f"<h3>{_e(captions[engine])}</h3><div class='pair'>")
         for name in names:
             runs = {s: run.result.series[name] for s, run in by_state.items() if name in run.result.series}
             unit = next(iter(runs.values())).unit
@@ -379,6 +379,7 @@ def _engine_figures(extras: dict, titles: dict[str, str]) -> list[str]:
                     unit = "mm/h"
                 png = series_plot(runs, name, titles, ylabel=f"{name.replace('_', ' ')} ({unit})")
             out.append(_img(png, name, f"{name} ({unit}) — {keys}"))
+        out.append("</div>")
     return out
 
 
