@@ -78,7 +78,7 @@ export class Compare {
       this.stage.setModel('right', right);
       this.stage.setSwipe(state.swipe);
       this.onModels?.({ left, right });
-      this.stage.renderNow();
+      this.stage.requestRender(); // callers that need the frame in this task render it (main.js shown())
       return true;
     } catch (error) {
       if (generation === this.generation) this.onError?.(error);

@@ -194,8 +194,13 @@ export class Stage {
     });
   }
 
-  /** Draw now, in this task (so a following readPixels sees this frame). */
+  /** Draw now, in this task (so a following readPixels sees this frame); a frame already
+   * requested is then not drawn again. */
   renderNow() {
+    if (this.pendingFrame) {
+      cancelAnimationFrame(this.pendingFrame);
+      this.pendingFrame = 0;
+    }
     const { renderer, camera } = this;
     const aspect = this.viewportAspect();
     if (camera.aspect !== aspect) {
@@ -359,10 +364,12 @@ export class Stage {
     if (this.flight) cancelAnimationFrame(this.flight);
     this.flight = null;
     if (!animate) {
+      // drawn with the next frame (or by whoever calls renderNow first): on a software
+      // renderer each frame of the community costs, and a jump is often followed by another
       this.camera.position.copy(position);
       this.controls.target.copy(target);
       this.controls.update();
-      this.renderNow();
+      this.requestRender();
       return Promise.resolve();
     }
     const fromPosition = this.camera.position.clone();
