@@ -94,6 +94,9 @@ def test_static_indicators_move_the_intended_way(sample_json):
     assert v("rain_sewage_separated", "proposal_a") == pytest.approx(100.0)
     assert v("step_free_dwellings", "proposal_a") > v("step_free_dwellings", "baseline") == 0.0
     assert v("walk_supermarket_15min", "proposal_a") > v("walk_supermarket_15min", "baseline")
+    # A's new elderly service point in the block farthest from the station: 52 % -> 86 % within 300 m
+    assert v("walk_elderly_station_5min", "baseline") == pytest.approx(52.3, abs=0.1)
+    assert v("walk_elderly_station_5min", "proposal_a") == pytest.approx(85.5, abs=0.1)
     # B's new 2,625 m² community centre adds to the 800 m² one
     assert v("service_centre_floor_area", "proposal_b") == pytest.approx(3425.0)
     assert v("parking_per_household", "proposal_b") > v("parking_per_household", "baseline")
