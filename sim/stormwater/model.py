@@ -392,3 +392,29 @@ def simulate(model: Model, settings: Settings | None = None, *, seed: int = 0,
     if progress:
         progress(1.0, "done")
     return result
+
+
+def simulate_ensemble(models: list[Model], settings: Settings | None = None, *, workers: int = 2,
+                      progress: Callable[[float, str], None] | None = None) -> list:
+    """Run many models (e.g. one drainage system under many storms) as one batch; Results in order.
+
+    Each model is prepared in Python, then the compiled kernel runs without the GIL in `workers`
+    threads, so a batch uses every core without a process per run and compiles once.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .prepare import prepare
+
+    settings = settings or Settings(keep_frames=False)
+    prepared = [prepare(m, settings) for m in models]
+    done = []
+
+    def one(p):
+        r = p.run()
+        done.append(1)
+        if progress:
+            progress(len(done) / len(prepared), f"{len(done)} of {len(prepared)} runs")
+        return r
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return list(pool.map(one, prepared))
