@@ -94,7 +94,7 @@ def run_state_detailed(project, state_name: str, *, progress=None, record_frames
     from sim.traffic.model import Settings, Simulation
     from sim.result import Metric
 
-    report = progress or (lambda fraction, message="": None)
+    report = _two_argument(progress)
     report(0.0, f"loading {state_name}")
     twin = load_state(project, state_name)
     inputs = extract_traffic(twin, project.settings)
@@ -125,6 +125,21 @@ def run_state_detailed(project, state_name: str, *, progress=None, record_frames
             meaning="longest fire-engine access time to a building entrance on empty streets")
     report(0.95, "simulated")
     return {"result": result, "details": details, "sim": sim, "inputs": inputs, "access": access, "alone": alone}
+
+
+def _two_argument(progress) -> Callable[[float, str], None]:
+    """progress(fraction, message) whether the caller gave progress(fraction) or progress(fraction, message)."""
+    import inspect
+
+    if progress is None:
+        return lambda fraction, message="": None
+    try:
+        params = list(inspect.signature(progress).parameters.values())
+    except (TypeError, ValueError):
+        return progress
+    if any(p.kind == p.VAR_POSITIONAL for p in params) or len(params) >= 2:
+        return progress
+    return lambda fraction, message="": progress(fraction)
 
 
 def cmd_traffic_run(args) -> int:
