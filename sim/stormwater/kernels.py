@@ -457,12 +457,26 @@ def xs_radius(shape, g1, g2, g3, g4, y):
 
 
 @njit(cache=True)
+def xs_area_radius(shape, g1, g2, g3, g4, y):
+    """(area m2, hydraulic radius m) at depth y; one trigonometric evaluation for circular pipes."""
+    if y <= 0.0:
+        return 0.0, 0.0
+    if shape == SHAPE_CIRCULAR:
+        if y >= g1:
+            return math.pi * g1 * g1 / 4.0, g1 / 4.0
+        theta = 2.0 * math.acos(max(-1.0, min(1.0, 1.0 - 2.0 * y / g1)))
+        a = g1 * g1 / 8.0 * (theta - math.sin(theta))
+        return a, a / (g1 * theta / 2.0)
+    return xs_area(shape, g1, g2, g3, g4, y), xs_radius(shape, g1, g2, g3, g4, y)
+
+
+@njit(cache=True)
 def manning_flow(shape, g1, g2, g3, g4, n, slope, y):
     """Manning flow (m3/s) of one barrel at depth y: Q = (1/n) A R^(2/3) S^(1/2) (SI)."""
     if slope <= 0.0 or y <= 0.0:
         return 0.0
-    a = xs_area(shape, g1, g2, g3, g4, y)
-    return a * xs_radius(shape, g1, g2, g3, g4, y) ** (2.0 / 3.0) * math.sqrt(slope) / n
+    a, r = xs_area_radius(shape, g1, g2, g3, g4, y)
+    return a * r ** (2.0 / 3.0) * math.sqrt(slope) / n
 
 
 @njit(cache=True)
@@ -731,11 +745,9 @@ def conduit_flow(dt, l, first, y, invert, link_from, link_to, z1, z2, shape, g1,
     else:
         sa1 = FUDGE * L / 2.0
         sa2 = sa1
-    a1 = xs_area(s, d1, d2, d3, d4, y1)
+    a1, r1 = xs_area_radius(s, d1, d2, d3, d4, y1)
     a2 = xs_area(s, d1, d2, d3, d4, y2)
-    a_mid = xs_area(s, d1, d2, d3, d4, y_mid)
-    r1 = xs_radius(s, d1, d2, d3, d4, y1)
-    r_mid = xs_radius(s, d1, d2, d3, d4, y_mid)
+    a_mid, r_mid = xs_area_radius(s, d1, d2, d3, d4, y_mid)
     is_full = y1 >= d1 and y2 >= d1
     volume = 0.5 * (a1 + a2) * L * nb
     if cls >= 4 or a_mid <= FUDGE:
@@ -745,7 +757,7 @@ def conduit_flow(dt, l, first, y, invert, link_from, link_to, z1, z2, shape, g1,
         v = 15.0
     elif v < -15.0:
         v = -15.0
-    froude = _froude(s, d1, d2, d3, d4, v, y_mid)
+    froude = abs(v) / math.sqrt(G * a_mid / wm) if (wm > 0.0 and y_mid > FUDGE) else 0.0
     if cls == 0 and froude > 1.0:
         cls = 1
     if froude <= 0.5:
