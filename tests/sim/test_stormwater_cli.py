@@ -46,3 +46,24 @@ def test_bad_inputs_are_one_error_line(tmp_path):
     assert proc.returncode == 2 and "C2" in proc.stderr and "EGG_SHAPED" in proc.stderr
     proc = _twin("stormwater", "run", str(EXAMPLES / "model_rain.inp"), "--storm", "P3")
     assert proc.returncode == 2 and "--storm" in proc.stderr
+
+
+def test_project_series_run_reports_the_control_rate(tmp_path):
+    # Three days of a rain record on the sample baseline (continuous run: kinematic wave, evaporation).
+    import datetime
+
+    rows = ["time,intensity_mm_h"]
+    start = datetime.datetime(2020, 7, 1)
+    for h in range(72):
+        rows.append(f"{(start + datetime.timedelta(hours=h)).isoformat()},{12.0 if 10 <= h < 14 else 0.0}")
+    rain = tmp_path / "rain.csv"
+    rain.write_text("\n".join(rows) + "\n")
+    sample = Path(__file__).resolve().parents[2] / "ifc_models" / "sample_community"
+    proc = _twin("stormwater", "run", str(sample), "--series", str(rain), "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["rainfall_volume_m3"] > 0 and out["evaporation_volume_m3"] > 0   # monthly evaporation applies
+    expected = 1 - (out["outfall_volume_m3"] + out["flooding_volume_m3"]) / out["rainfall_volume_m3"]
+    assert out["runoff_control_rate"] == pytest.approx(expected, abs=1e-9)
+    assert 0.0 < out["runoff_control_rate"] < 1.0
+    assert abs(out["runoff_continuity_error_pct"]) < 0.5 and abs(out["routing_continuity_error_pct"]) < 0.5

@@ -22,8 +22,9 @@ EXAMPLES = Path(pyswmm.__file__).parent / "tests" / "data"
 KNOWN_GAPS = {
     # Porous pavement taking 50 % + 10 % of an impervious area and a green roof taking 10 % of a pervious
     # one, in US units: our runoff (surface + underdrain) is 5 % below SWMM's and the outfall volume 4.5 %
-    # below; the LID step itself matches SWMM per unit (tests/sim/test_stormwater_lid.py), so the gap is in
-    # how treated runoff is handed to the units. Not found yet.
+    # below; the LID step itself matches SWMM per unit (tests/sim/test_stormwater_lid.py). Likely cause, not
+    # yet confirmed: SWMM caps a unit's seepage to native soil at the subcatchment's own infiltration
+    # capacity (lid.c findNativeInfil), which our runoff step does not pass to the LID kernel.
     "model_lids": "runoff -5 %, outfall volume -4.5 % vs SWMM on a subcatchment with partial LID treatment",
     # A 3-hour kinematic-wave run with a 10-s step driven by a single external inflow series: SWMM itself
     # closes its routing balance only to -1.75 %, ours to -2.0 % (the inflow series starts on a jump).
