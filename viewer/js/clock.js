@@ -100,7 +100,8 @@ export function bindClockBar(clock, bar) {
   scrub.addEventListener('input', () => clock.setTime(Number(scrub.value)));
   const show = () => {
     bar.hidden = clock.duration <= 0;
-    play.textContent = clock.playing ? `⏸ ${t('clock.pause')}` : `▶ ${t('clock.play')}`;
+    // (‖, not ⏸: the screening fonts have no glyph for the media symbol)
+    play.textContent = clock.playing ? `‖ ${t('clock.pause')}` : `▶ ${t('clock.play')}`;
     speed.value = String(clock.speed);
     scrub.max = String(clock.duration);
     scrub.value = String(clock.time);

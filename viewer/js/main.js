@@ -27,6 +27,7 @@
  *   __setLayer(key, on), __setDiffStatus(status, on)   the sidebar toggles.
  *   __fitSite()             camera back to the whole community (no animation).
  *   __setTime(t)            playback clock time in seconds (js/clock.js) → the clamped time.
+ *   __pause()               stop playback where it is.
  *   __simulationsIdle()     Promise: resolves once no run is being started, polled or loaded.
  *   __runSimulation(kind)   start `kind` on the shown state(s) as the panel's Run button does →
  *                           Promise of the job ids, resolved when their results are loaded.
@@ -290,6 +291,7 @@ Object.assign(window, {
   },
   __fitSite: () => fitSite(false),
   __setTime: (seconds) => clock.setTime(seconds),
+  __pause: () => clock.pause(),
   __simulationsIdle: () => settled.then(() => simPanel.idle()),
   __runSimulation: (kind) => simPanel.run(kind),
   __playback: () => ({

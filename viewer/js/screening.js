@@ -97,6 +97,7 @@ export class Screening {
     this.clock.pause();
     this.render();
     this.onStep?.(this.index);
+    this.simulations.showOnly(step.kind ?? null); // one engine's playback per step, none before
     await this.show(step.patch);
     await this.fit();
     if (step.play) {

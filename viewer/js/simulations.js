@@ -86,13 +86,14 @@ export class Simulations {
     return this.stage.shownSlots().map((slot) => this.stage.slots[slot].model).filter(Boolean);
   }
 
-  /** Give every shown model the playback meshes of its state's results; set the clock's length. */
+  /** Give every shown model the playback meshes of its state's results; the clock's length is
+   * the longest result shown (and not switched off). */
   attach() {
     let duration = 0;
     for (const model of this.shownModels()) {
       model.playback ??= new Map();
       for (const entry of this.entriesOf(model.stateName)) {
-        duration = Math.max(duration, entry.frames.duration);
+        if (!this.hidden.has(entry.kind)) duration = Math.max(duration, entry.frames.duration);
         const current = model.playback.get(entry.kind);
         if (current?.jobId === entry.job.id) continue;
         if (current) this.detach(model, entry.kind);
@@ -122,10 +123,17 @@ export class Simulations {
     model.playback.delete(kind);
   }
 
+  /** Show the results of `kind` only (null: none); the others are hidden, not unloaded. */
+  showOnly(kind) {
+    this.hidden = new Set([...this.results.values()].map((entry) => entry.kind).filter((other) => other !== kind));
+    this.attach();
+    this.emit();
+  }
+
   setShown(kind, shown) {
     if (shown) this.hidden.delete(kind);
     else this.hidden.add(kind);
-    this.update(this.clock.time);
+    this.attach();
     this.emit();
   }
 
