@@ -210,9 +210,9 @@ def crowd_step(x, y, state, v0, radius, exit_of,
                clear_m, congested_fraction, waited_s, count, members):
     """Advance every WALKING and LEAVING agent by dt_s (explicit Euler, synchronous update); return number out.
 
-    Neighbours come from a cell grid of side grid_cell_m (any size; about half the repulsion range
-    l_max + 8 D is quickest: the repulsion scans a block of cells round the agent, the spacing
-    only the cells along the corridor ahead), walls from
+    Neighbours come from a cell grid of side grid_cell_m (any size; the repulsion range l_max + 8 D
+    is quickest: the repulsion goes once over each pair of neighbouring cells, the spacing over
+    the cells of the corridor ahead of each agent), walls from
     a precomputed cell list (CSR: wall_cell_start, wall_cell_items into wall_seg[k] = x1,y1,x2,y2).
     A WALKING agent whose step crosses an exit segment is out: evac_time_s gets the crossing time
     interpolated within the step, evac_exit the exit index, and it becomes LEAVING — it keeps
@@ -293,8 +293,6 @@ def crowd_step(x, y, state, v0, radius, exit_of,
         e0x, e0y = desired_direction(x[i], y[i], dir_xy[k], field_x0, field_y0, field_cell_m)
         ex = e0x
         ey = e0y
-        ci = cell_of[i] % grid_nx
-        cj = cell_of[i] // grid_nx
         # neighbour repulsion, summed pair by pair above
         ex += rep_x[i]
         ey += rep_y[i]
