@@ -11,7 +11,8 @@ writes, in the output folder:
   elderly service point in converted ground-floor storage rooms;
 - ``proposal_b.toml`` "demolition-renewal": an action list applied to the baseline;
 - ``project.toml``    the states and settings;
-- ``context.geojson`` the surrounding city (CIM context) in EPSG:4549 map coordinates.
+- ``context.geojson`` the surrounding city (CIM context) in EPSG:4549 map coordinates;
+- ``rain_synthetic_10y.csv`` a SYNTHETIC ten-year hourly rain record (annual control rate).
 
 Both IFC files come from one in-code description of the community (`describe(state)`), so an
 element that exists in both states has the same GlobalId in both: every GlobalId is derived
@@ -42,6 +43,7 @@ import os
 import sys
 import time
 import uuid
+from datetime import timedelta
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1460,8 +1462,18 @@ traffic_duration_s = 3600
 # Evacuation: everyone to the gates and assembly areas.
 evacuation_premovement_s = 120
 evacuation_walking_speed_mps = 1.2
+# Rain record for the annual runoff volume control rate (a continuous run over all of it).
+# SYNTHETIC: ten years made by sim.stormwater.rainfall.synthetic_series (north-China coastal
+# climate, 670 mm a year), not a gauge record; replace it with the city's own hourly record.
+stormwater_rain_series = "rain_synthetic_10y.csv"
 # Random seed shared by the engines (same seed, same result).
 seed = 20250101
+
+[governance]
+# Smart-governance items each state declares (shown as declared on the scorecard, not computed).
+baseline = []
+proposal_a = ["property_information_system", "smart_service_platform", "smart_parking", "smart_security"]
+proposal_b = ["property_information_system", "smart_parking"]
 """
 
 
@@ -1522,6 +1534,28 @@ def context_geojson(site: Polygon) -> str:
     return json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
 
 
+RAIN_YEARS = 10
+RAIN_SEED = 20250101
+
+
+def rain_record_csv() -> str:
+    """The synthetic hourly rain record the project declares (`stormwater_rain_series`): wet hours
+    only, plus the first and last hour of the record so that it spans whole years."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from sim.stormwater.rainfall import synthetic_series
+
+    series = synthetic_series(RAIN_YEARS, RAIN_SEED)
+    lines = ["; SYNTHETIC hourly rain record (sim.stormwater.rainfall.synthetic_series, "
+             f"{RAIN_YEARS} years, seed {RAIN_SEED}), not a gauge record.",
+             "time,depth_mm"]
+    last = len(series.depths_mm) - 1
+    for k, depth in enumerate(series.depths_mm):
+        if depth > 0 or k in (0, last):
+            when = series.start + timedelta(seconds=float(series.times_s[k]))
+            lines.append(f"{when:%Y-%m-%d %H:%M},{depth:.1f}")
+    return "\n".join(lines) + "\n"
+
+
 def write_text(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -1539,6 +1573,7 @@ def build(out: Path) -> dict[str, Model]:
     write_text(out / "proposal_b.toml", proposal_b(models["baseline"]))
     write_text(out / "project.toml", PROJECT_TOML)
     write_text(out / "context.geojson", context_geojson(Polygon(SITE)))
+    write_text(out / "rain_synthetic_10y.csv", rain_record_csv())
     return models
 
 

@@ -46,6 +46,15 @@ def _code_hash(engine: str) -> str:
     return digest.hexdigest()
 
 
+def _file_digests(run_args: dict | None) -> dict[str, str]:
+    """Content hashes of the files a run argument names (a rain record): an edited file runs again."""
+    digests = {}
+    for name, value in (run_args or {}).items():
+        if isinstance(value, str) and Path(value).is_file():
+            digests[name] = hashlib.sha256(Path(value).read_bytes()).hexdigest()
+    return digests
+
+
 @dataclass(kw_only=True)
 class EngineRun:
     engine: str
@@ -163,7 +172,8 @@ class Runs:
 
         settings = {**self.project.settings, **(overrides or {})}
         described = {**(overrides or {}), **(run_args or {})} or None
-        key = self._key(engine, state, {"settings": settings, "run_args": run_args or {}})
+        key = self._key(engine, state, {"settings": settings, "run_args": run_args or {},
+                                        "files": _file_digests(run_args)})
         stored = self._load(key)
         if stored is not None:
             return EngineRun(engine=engine, state=state, key=key, result=stored["result"], seconds=stored["seconds"],

@@ -332,9 +332,19 @@ def _engine_value(ctx: StateContext, engine: str, metrics: list[str], *, overrid
 
 
 def engine_metric(ctx: StateContext, engine: str, metrics: list[str], scale_fraction_to_percent: bool = False,
-                  return_period_years: float | None = None, per_building_prefix: str | None = None) -> tuple[float, str]:
+                  return_period_years: float | None = None, per_building_prefix: str | None = None,
+                  rain_series_setting: str | None = None) -> tuple[float, str]:
     overrides = run_args = None
-    if return_period_years is not None and float(ctx.project.settings.get("storm_return_period_years", 3)) != float(return_period_years):
+    if rain_series_setting is not None:
+        # a continuous run over the rain record the project declares (run_state's series argument)
+        declared = ctx.project.settings.get(rain_series_setting)
+        if not declared:
+            raise NotComputed(f"no rain record: project.toml [settings] has no {rain_series_setting}")
+        record = (ctx.project.root / str(declared)).resolve()
+        if not record.is_file():
+            raise NotComputed(f"rain record {record} (settings.{rain_series_setting}) does not exist")
+        run_args = {"series": str(record)}
+    elif return_period_years is not None and float(ctx.project.settings.get("storm_return_period_years", 3)) != float(return_period_years):
         # another design storm: the setting for engines that read it, the storm argument for run_state (twin.commands.stormwater)
         overrides = {"storm_return_period_years": return_period_years}
         run_args = {"storm": f"P{return_period_years:g}"}

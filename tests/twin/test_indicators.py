@@ -111,8 +111,8 @@ def _fake_engine(monkeypatch, name, run_state):
     monkeypatch.setitem(sys.modules, f"twin.commands.{name}", module)
 
 
-def _control_rate_row(card):
-    return next(r for r in card["indicators"] if r["id"] == "annual_runoff_control_rate")
+def _control_rate_row(card, which="annual_runoff_control_rate"):
+    return next(r for r in card["indicators"] if r["id"] == which)
 
 
 def test_missing_engine_is_not_computed_never_invented(monkeypatch):
@@ -129,18 +129,21 @@ def test_failing_engine_says_why(monkeypatch):
 
     _fake_engine(monkeypatch, "stormwater", run_state)
     card = scorecard(load_project(SAMPLE_PROJECT), states=["baseline"], engines={"stormwater"})
-    assert _control_rate_row(card)["values"]["baseline"]["note"] == \
+    assert _control_rate_row(card, "design_storm_control_rate")["values"]["baseline"]["note"] == \
         "not computed: stormwater engine failed: ValueError: no outfall reachable from manhole M1"
+    # the annual rate needs a run over the rain record, which this engine cannot do
+    assert _control_rate_row(card)["values"]["baseline"]["note"] == \
+        "not computed: stormwater engine's run_state takes no series argument"
 
 
 def test_engine_runs_are_cached_by_input(monkeypatch):
     calls = []
 
-    def run_state(project, state, *, progress=None, storm="P3"):
-        calls.append((state, project.settings.get("storm_return_period_years"), storm))
-        rate = {"baseline": 0.62, "proposal_a": 0.81}[state]
+    def run_state(project, state, *, progress=None, storm="P3", series=None):
+        calls.append((state, project.settings.get("storm_return_period_years"), storm, series is not None))
+        rate = {"baseline": 0.62, "proposal_a": 0.81}[state] if series else 0.3
         return Result(engine="sim.stormwater", engine_version="test", metrics={
-            "annual_runoff_control_rate": Metric(value=rate, unit="1", meaning="fraction of annual rain retained")},
+            "runoff_control_rate": Metric(value=rate, unit="1", meaning="fraction of the rain retained")},
             frames={"times_s": np.zeros(3)})
 
     _fake_engine(monkeypatch, "stormwater", run_state)
@@ -151,8 +154,10 @@ def test_engine_runs_are_cached_by_input(monkeypatch):
     assert row["values"]["baseline"] == {**row["values"]["baseline"], "value": 62.0, "passed": False}
     assert row["values"]["proposal_a"]["value"] == pytest.approx(81.0) and row["values"]["proposal_a"]["passed"]
     assert "sim.stormwater test on proposal_a, run " in row["values"]["proposal_a"]["source"]
-    # the 50-year storm is a second run per state, asked for by argument (and setting)
-    assert sorted(calls) == [("baseline", 3, "P3"), ("baseline", 50, "P50"), ("proposal_a", 3, "P3"), ("proposal_a", 50, "P50")]
+    assert "rain_synthetic_10y.csv" in row["values"]["proposal_a"]["source"]
+    # the rain record and the 50-year storm are more runs per state, asked for by argument (and setting)
+    assert sorted(calls) == [(state, rp, storm, series) for state in ("baseline", "proposal_a")
+                             for rp, storm, series in ((3, "P3", False), (3, "P3", True), (50, "P50", False))]
     calls.clear()
     runs = Runs(project, engines={"stormwater"})
     again = scorecard(project, states=["baseline", "proposal_a"], engines={"stormwater"}, runs=runs)
@@ -187,28 +192,74 @@ def test_an_unreached_building_fails_with_a_null_and_a_reason(monkeypatch):
     json.dumps(card["indicators"], allow_nan=False)  # the JSON stays strict
 
 
-def test_smart_governance_is_read_as_declared(tmp_path):
+def _sample_copy(folder, *, governance: str | None = None):
+    """The sample project copied into `folder`, its [governance] replaced if given."""
     import shutil
 
     for item in SAMPLE_PROJECT.iterdir():
         if item.is_file():
-            shutil.copy(item, tmp_path / item.name)
-    with open(tmp_path / "project.toml", "a", encoding="utf-8") as handle:
-        handle.write('\n[governance]\nbaseline = []\nproposal_a = ["property_information_system", "smart_parking"]\n')
-    # the governance rows of the data file only (the other rows would load and score every state)
+            shutil.copy(item, folder / item.name)
+    text = (folder / "project.toml").read_text(encoding="utf-8")
+    if governance is not None:
+        text = text.split("\n[governance]\n")[0] + "\n[governance]\n" + governance
+    (folder / "project.toml").write_text(text, encoding="utf-8")
+    return folder
+
+
+def _definitions_of(folder, keep):
+    """A data file with only the rows `keep(row text)` accepts (the others would score every state)."""
     import tomllib
 
     from twin.indicators import DEFINITIONS
 
-    data = DEFINITIONS.read_text(encoding="utf-8")
-    head, *rows = data.split("\n[[indicator]]\n")
-    kept = [row for row in rows if 'standard = "smart_governance"' in row]
-    (tmp_path / "governance.toml").write_text(head + "".join("\n[[indicator]]\n" + row for row in kept), encoding="utf-8")
-    assert len(tomllib.loads((tmp_path / "governance.toml").read_text(encoding="utf-8"))["indicator"]) == 4
-    card = scorecard(load_project(tmp_path), engines=set(), definitions=tmp_path / "governance.toml")
+    head, *rows = DEFINITIONS.read_text(encoding="utf-8").split("\n[[indicator]]\n")
+    path = folder / "some_indicators.toml"
+    path.write_text(head + "".join("\n[[indicator]]\n" + row for row in rows if keep(row)), encoding="utf-8")
+    assert tomllib.loads(path.read_text(encoding="utf-8"))["indicator"]
+    return path
+
+
+def test_the_sample_declares_its_smart_governance(sample_json):
+    rows = {key: row["values"] for key, row in sample_json.items()}
+    assert [rows["smart_security"][s]["value"] for s in ("baseline", "proposal_a", "proposal_b")] == [False, True, False]
+    assert rows["smart_parking"]["proposal_b"]["passed"] is True
+
+
+def test_smart_governance_is_read_as_declared(tmp_path):
+    _sample_copy(tmp_path, governance='baseline = []\nproposal_a = ["property_information_system", "smart_parking"]\n')
+    definitions = _definitions_of(tmp_path, lambda row: 'standard = "smart_governance"' in row)
+    card = scorecard(load_project(tmp_path), engines=set(), definitions=definitions)
     rows = {r["id"]: r["values"] for r in card["indicators"]}
     assert rows["smart_parking"]["proposal_a"] == {**rows["smart_parking"]["proposal_a"], "value": True, "passed": True}
     assert rows["smart_security"]["proposal_a"]["value"] is False and rows["smart_security"]["baseline"]["passed"] is False
     assert rows["smart_parking"]["proposal_b"]["value"] is None
     assert rows["smart_parking"]["proposal_b"]["note"] == "not declared: [governance] has no entry for state proposal_b"
     assert card["index"]["proposal_a"]["smart_governance"] == {"index": 50.0, "passed": 2, "decided": 4}
+
+
+def test_annual_control_rate_runs_over_the_declared_rain_record(tmp_path):
+    """A continuous run over the project's rain record (here three wet days of a fortnight, so the
+    test stays short): a fraction of the rain between 0 and 1, higher where proposal A's rain
+    gardens, permeable paving and tanks hold water; no record declared → not computed."""
+    record = tmp_path / "rain.csv"
+    rows = ["time,depth_mm", "2020-07-01 00:00,0.0"]
+    for day, depths in ((2, [3.0, 9.0, 14.0, 6.0, 2.0]), (6, [1.5, 4.0, 2.5]), (10, [8.0, 22.0, 31.0, 12.0, 5.0, 2.0])):
+        rows += [f"2020-07-{day:02d} {12 + h:02d}:00,{d}" for h, d in enumerate(depths)]
+    rows.append("2020-07-14 23:00,0.0")
+    record.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    _sample_copy(tmp_path)
+    toml = tmp_path / "project.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('"rain_synthetic_10y.csv"', '"rain.csv"'), encoding="utf-8")
+    definitions = _definitions_of(tmp_path, lambda row: 'id = "annual_runoff_control_rate"' in row)
+    card = scorecard(load_project(tmp_path), states=["baseline", "proposal_a"], engines={"stormwater"},
+                     definitions=definitions, runs=Runs(load_project(tmp_path), engines={"stormwater"}, cache=False))
+    values = card["indicators"][0]["values"]
+    base, after = values["baseline"]["value"], values["proposal_a"]["value"]
+    assert 10.0 < base < 90.0, values  # percent of 122 mm: the pervious ground and depressions keep some
+    assert after > base + 2.0, values
+    assert "rain.csv" in values["proposal_a"]["source"]
+
+    toml.write_text(toml.read_text(encoding="utf-8").replace('stormwater_rain_series = "rain.csv"\n', ""), encoding="utf-8")
+    card = scorecard(load_project(tmp_path), states=["baseline"], engines={"stormwater"}, definitions=definitions)
+    cell = card["indicators"][0]["values"]["baseline"]
+    assert cell["value"] is None and "settings] has no stormwater_rain_series" in cell["note"]

@@ -26,7 +26,7 @@ import ifcopenshell.validate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "ifc_models" / "sample_community"
-OUTPUTS = ("baseline.ifc", "proposal_a.ifc", "proposal_b.toml", "project.toml", "context.geojson")
+OUTPUTS = ("baseline.ifc", "proposal_a.ifc", "proposal_b.toml", "project.toml", "context.geojson", "rain_synthetic_10y.csv")
 STATES = ("baseline", "proposal_a")
 
 
