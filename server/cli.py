@@ -75,7 +75,8 @@ def cmd_serve(args) -> int:
         raise TwinError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     host = "127.0.0.1" if args.host in ("0.0.0.0", "") else f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{server.effective_port}/"
-    print(f"Community Twin: serving {', '.join(name for name, _, _ in listing)} — open {url}  (Ctrl-C stops)", flush=True)
+    print(f"Community Twin: serving {', '.join(name for name, _, _ in listing)} — open {url}  (Ctrl-C stops)\n"
+          f"  screening for residents (full screen, Chinese): {url}?screen=1&lang=zh", flush=True)
     if not args.no_warm:
         threading.Thread(target=_warm, args=(app, [name for name, _, _ in listing]), name="warm-glb", daemon=True).start()
     try:

@@ -85,6 +85,7 @@ def test_twin_serve_prints_the_url_and_answers(tmp_path):
         match = re.search(r"open (http://127\.0\.0\.1:\d+/)", line)
         assert match, f"no URL in {line!r}; stderr: {process.stderr.read() if process.poll() is not None else ''}"
         url = match.group(1)
+        assert process.stdout.readline().strip().endswith(f"{url}?screen=1&lang=zh")  # the screening link
         status, headers, body = fetch(f"{url}api/projects")
         assert status == 200 and headers.get("Server") == "waitress"
         assert json.loads(body)[0]["name"] == "sample_community"
