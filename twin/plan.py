@@ -235,17 +235,18 @@ def side_by_side(base: Twin, other: Twin, path: str | os.PathLike, diff: TwinDif
     after = _status_outlines(other, diff, footprints, ("added", "geometry", "geometry+data", "data"))
     extent = _union_extent([_layers_extent(base), _layers_extent(other),
                             _geometries_extent(before.values()), _geometries_extent(after.values())])
-    heading = title or f"{base.name} | {other.name}"
+    names = captions or (base.name, other.name)
+    heading = title or f"{names[0]} | {names[1]}"
     subtitle = text("diff_stats", **_diff_counts(diff))
     with text.fonts():
         canvas = _Canvas(width_px=SIDE_BY_SIDE_WIDTH_PX, extent=extent, panels=2, title=heading, subtitle=subtitle, text=text)
         legend = _Legend(text)
-        names = captions or (base.name, other.name)
         panels = ((canvas.maps[0], base, before, "before", names[0]), (canvas.maps[1], other, after, "after", names[1]))
         for ax, twin, outlines, side, name in panels:
             _draw_layers(ax, twin, legend, text)
             _draw_status_outlines(ax, outlines, diff, legend, text)
-            ax.set_title(text("caption", side=text(side), name=name), fontsize=12, fontweight="bold", loc="left", pad=6)
+            caption = name if name == text(side) else text("caption", side=text(side), name=name)  # not "Before: Before"
+            ax.set_title(caption, fontsize=12, fontweight="bold", loc="left", pad=6)
         canvas.finish(legend)
         _save(canvas.figure, path)
     return path
