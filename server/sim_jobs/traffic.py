@@ -14,7 +14,7 @@ KIND = "traffic"
 
 
 def run(params: dict[str, Any], report_progress: Callable[..., None]) -> dict[str, Any]:
-    from twin.commands.traffic import TrafficInputError, run_state_detailed
+    from twin.commands.traffic import PER_BUILDING, TrafficInputError, run_state_detailed
     from twin.project import load_project
 
     project = load_project(params["project_folder"])
@@ -27,7 +27,8 @@ def run(params: dict[str, Any], report_progress: Callable[..., None]) -> dict[st
     result = out["result"]
     report_progress(0.97, "saving")
     json_path, _ = result.save(Path(params["instance_path"]) / "results" / f"traffic-{project.name}-{state}")
-    metrics = {name: (m.value if math.isfinite(m.value) else None) for name, m in result.metrics.items()}
+    metrics = {name: (m.value if math.isfinite(m.value) else None) for name, m in result.metrics.items()
+               if not name.startswith(PER_BUILDING)}
     metrics["emergency_access_s"] = {g: (v if math.isfinite(v) else None) for g, v in out["access"].items()}
     report_progress(1.0, "done")
     return {"result_path": str(json_path), "metrics": metrics}

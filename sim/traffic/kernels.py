@@ -25,6 +25,11 @@ Pure functions over NumPy arrays (structure of arrays), no SimPy, no I/O. One st
    multi-lane edges;
 5. waiting departures inserted at the start of their first edge when there is room.
 
+Emergency vehicles (`emergency` = 1) have priority: drivers ahead of one on the same street pull
+over and stop where the street is wide enough for it to pass (`_passable`), and the emergency
+vehicle is then its lane's candidate for the junction; at junctions it waits only for vehicles
+inside the junction on a crossing path, and others give way to it.
+
 The tests hold a pure-Python reference of the car-following step and check it against this.
 """
 from __future__ import annotations
@@ -49,6 +54,35 @@ SQUEEZE_AFTER_S = 60.0
 driveways and gaps between parked cars) instead of waiting for the street to empty."""
 QUEUE_SPEED_MPS = 5 / 3.6
 """A vehicle slower than 5 km/h near the stop line or behind a queued vehicle is queued (HCM practice)."""
+EMERGENCY_YIELD_DISTANCE_M = 60.0
+"""Drivers pull over when an emergency vehicle with its siren on is this close behind them on the
+same street (assumed: a siren is heard and the lights seen well before that)."""
+EMERGENCY_WIDTH_M = 2.5
+"""Width of the widest emergency vehicle (a fire engine); passing is judged for it."""
+EMERGENCY_PASS_MARGIN_M = 0.5
+"""Clearance a fire engine needs beside a car pulled over to the kerb (assumed, 0.25 m each side)."""
+CAR_WIDTH_M = 1.8
+"""Width of the car an emergency vehicle expects to pass on the street it turns into."""
+EMERGENCY_CLEAR_SINGLE_TRACK_M = 50.0
+"""An emergency vehicle this close to a single-track street claims it: drivers at its other end wait."""
+
+
+@njit(cache=True)
+def _next_unpassable(order, j, a1, e, emergency, vwidth, edge_pass_width):
+    """The first vehicle ahead of order[j] on its lane (order[j+1:a1]) that an emergency vehicle
+    cannot pass, or -1."""
+    for m in range(j + 1, a1):
+        if not _passable(order[m], e, emergency, vwidth, edge_pass_width):
+            return order[m]
+    return -1
+
+
+@njit(cache=True, inline="always")
+def _passable(j, e, emergency, vwidth, edge_pass_width):
+    """Can an emergency vehicle pass vehicle j on edge e (j pulled over to the edge of the street)?
+    Not another emergency vehicle; and the street's clear width, both directions (oncoming drivers
+    stop too), must hold the fire engine, the car and the clearance."""
+    return emergency[j] == 0 and edge_pass_width[e] >= EMERGENCY_WIDTH_M + vwidth[j] + EMERGENCY_PASS_MARGIN_M
 
 
 @njit(cache=True, inline="always")
@@ -185,6 +219,7 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                  edge_link_start, link_to, link_length, link_speed, link_node, link_state, link_minor,
                  foe_start, foe_link, foe_yield, foe_crossing, node_kind,
                  state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta,
+                 emergency, vwidth, edge_pass_width,
                  route_flat, route_start, route_len, route_idx, cur_link, committed, allowed, next_lane,
                  stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
                  stop_ridx, stop_pos, stop_dwell, veh_stop_next, veh_stop_end,
@@ -235,6 +270,36 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
             f = order[lane_start[l]]
             if edge_length[lane_edge[l]] - pos[f] < vlen[f] + 5.0:
                 edge_passing[lane_edge[l]] += 1
+    # the candidate for the junction on each lane: its front vehicle, or an emergency vehicle that
+    # every vehicle ahead of it on the lane can let pass (they pull over and stop: `yielding`)
+    lane_cand = np.full(n_lanes, -1, np.int32)
+    yielding = np.zeros(nv, np.int8)
+    for l in range(n_lanes):
+        a0, a1 = lane_start[l], lane_start[l + 1]
+        if a1 == a0:
+            continue
+        e = lane_edge[l]
+        lane_cand[l] = order[a1 - 1]
+        all_pass = True
+        for j in range(a1 - 1, a0 - 1, -1):
+            i = order[j]
+            if emergency[i] == 1:
+                if all_pass and j < a1 - 1:
+                    lane_cand[l] = i
+                break
+            if not _passable(i, e, emergency, vwidth, edge_pass_width):
+                all_pass = False
+        # drivers with an emergency vehicle close behind pull over where the street lets it pass
+        # (only those the emergency vehicle can reach: every vehicle between them lets it pass too)
+        behind = -1
+        for j in range(a0, a1):
+            i = order[j]
+            if emergency[i] == 1:
+                behind = i
+            elif not _passable(i, e, emergency, vwidth, edge_pass_width):
+                behind = -1
+            elif behind >= 0 and pos[i] - pos[behind] < EMERGENCY_YIELD_DISTANCE_M + vlen[i]:
+                yielding[i] = 1
     edge_claim = np.zeros(n_edges, np.int32)
     link_arr = np.full(n_links, 1e18)
     link_front = np.full(n_links, -1, np.int32)
@@ -246,12 +311,14 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
     t_arr_v = np.empty(nv)
     t_leave_v = np.empty(nv)
     nc = 0
+    for j in range(n_active):
+        cand_link[order[j]] = -1
     for l in range(n_lanes):
         if lane_start[l + 1] == lane_start[l]:
             continue
-        f = order[lane_start[l + 1] - 1]
+        allowed[order[lane_start[l + 1] - 1]] = 0
+        f = lane_cand[l]
         allowed[f] = 0
-        cand_link[f] = -1
         e = lane_edge[l]
         if route_idx[f] + 1 >= route_len[f]:
             continue
@@ -298,6 +365,8 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
         ne = link_to[cand_link[f]]
         if edge_single_track[ne] and edge_length[lane_edge[lane[f]]] - pos[f] < 5.0:
             st_wait[ne] = max(st_wait[ne], stopped_s[f])
+        if emergency[f] == 1 and edge_single_track[ne] and edge_length[lane_edge[lane[f]]] - pos[f] < EMERGENCY_CLEAR_SINGLE_TRACK_M:
+            st_wait[ne] = 1e12     # drivers at the other end let the emergency vehicle through first
     idx = np.argsort(cand_key[:nc], kind="mergesort")
     for q in range(nc):
         f = cand[idx[q]]
@@ -316,7 +385,20 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
         squeeze = stopped_s[f] >= SQUEEZE_AFTER_S
         if edge_single_track[ne] and not squeeze and committed[f] == 0 and st_opp >= 0 and st_wait[st_opp] > stopped_s[f] + dt:
             ok = False     # single track: the driver waiting longer at the other end goes first
-        if ok and committed[f] == 0:
+        pass_next = emergency[f] == 1 and edge_pass_width[ne] >= EMERGENCY_WIDTH_M + CAR_WIDTH_M + EMERGENCY_PASS_MARGIN_M
+        if ok and committed[f] == 0 and emergency[f] == 1:
+            # an emergency vehicle has priority at junctions (Road Traffic Safety Law art. 53): it does
+            # not wait for signals, stop signs or foes it would otherwise give way to, only for a
+            # vehicle already inside the junction on a crossing path
+            nk = link_node[k]
+            for m in range(foe_start[k], foe_start[k + 1]):
+                fl = foe_link[m]
+                if (link_occ[fl] > 0 or link_committed[fl] == 1) and foe_crossing[m] == 1:
+                    ok = False
+                    break
+            if ok and edge_single_track[ne] and st_opp >= 0 and edge_count[st_opp] - edge_passing[st_opp] + edge_claim[st_opp] > 0:
+                ok = False     # oncoming cars on a single-track street cannot pull aside: they leave it first
+        elif ok and committed[f] == 0:
             st = link_state[k]
             if st == SIGNAL_RED:
                 ok = False
@@ -337,6 +419,9 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                     fv = link_front[fl]
                     if fv < 0 or committed[fv] == 1:
                         continue
+                    if emergency[fv] == 1 and link_arr[fl] < t_leave_v[f] + gap_s + 2.0:
+                        ok = False     # give way to the emergency vehicle
+                        break
                     if node_kind[nk] == ALLWAY_STOP:
                         if speed[fv] < 0.1 and link_arr[fl] * speed[fv] < 1.5 and stopped_s[fv] > stopped_s[f]:
                             ok = False
@@ -356,14 +441,14 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                     opp2 = edge_opposite[nne]
                     if edge_single_track[nne] and opp2 >= 0 and edge_count[opp2] + edge_claim[opp2] > 0:
                         ok = False
-        if ok:
+        if ok and not pass_next:
             # room the lane will have when we get there (its last car keeps moving for ~2 s);
             # checked even after committing, so nobody drives into a junction it cannot leave
             room = lane_rear[best] + 2.0 * min(lane_rear_speed[best], 1e3)
             if room < vlen[f] + 0.5 * s0[f]:
                 ok = False
         if ok and committed[f] == 0:
-            commit_at = VISIBILITY_M if link_minor[k] == 1 else speed[f] * speed[f] / (2.0 * bcomf[f]) + 2.0
+            commit_at = VISIBILITY_M if link_minor[k] == 1 and emergency[f] == 0 else speed[f] * speed[f] / (2.0 * bcomf[f]) + 2.0
             if d_end <= commit_at:
                 committed[f] = 1
                 link_committed[k] = 1
@@ -389,16 +474,22 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
             v_lead = 0.0
             v_cap = 1e18
             d_end = edge_length[e] - pos[i]
-            if j + 1 < a1:
-                ld = order[j + 1]
+            ld = order[j + 1] if j + 1 < a1 else -1
+            if emergency[i] == 1:
+                # the leader of an emergency vehicle: the first vehicle ahead that cannot let it pass
+                ld = _next_unpassable(order, j, a1, e, emergency, vwidth, edge_pass_width)
+            if ld >= 0:
                 gap = pos[ld] - vlen[ld] - pos[i]
                 v_lead = speed[ld]
-            elif route_idx[i] + 1 < route_len[i]:
+            elif route_idx[i] + 1 < route_len[i] and i == lane_cand[l]:
                 k = cand_link[i]
-                minor_far = k >= 0 and link_minor[k] == 1 and committed[i] == 0 and d_end > VISIBILITY_M
+                minor_far = k >= 0 and link_minor[k] == 1 and committed[i] == 0 and d_end > VISIBILITY_M and emergency[i] == 0
                 if k >= 0 and allowed[i] == 1 and not minor_far:
                     nl = next_lane[i]
-                    if lane_start[nl + 1] > lane_start[nl]:
+                    ne_i = lane_edge[nl]
+                    if emergency[i] == 1 and edge_pass_width[ne_i] >= EMERGENCY_WIDTH_M + CAR_WIDTH_M + EMERGENCY_PASS_MARGIN_M:
+                        pass   # the cars on the street ahead pull over
+                    elif lane_start[nl + 1] > lane_start[nl]:
                         r = order[lane_start[nl]]
                         gap = d_end + link_length[k] + pos[r] - vlen[r]
                         v_lead = speed[r]
@@ -408,6 +499,8 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                     # crossing road yet (farther than SUMO's foe visibility distance, 4.5 m):
                     # brake for the stop line
                     gap = d_end + s0[i]
+            elif route_idx[i] + 1 < route_len[i]:
+                gap = d_end + s0[i]     # the front car letting an emergency vehicle pass: not going on
             else:
                 if edge_end_service[e] > 0.0 and stopped_s[i] < edge_end_service[e]:
                     gap = min(arrive_pos[i], edge_length[e]) - pos[i] + s0[i]
@@ -416,6 +509,8 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                 gap = max(stop_pos[st] - pos[i], 0.0) + s0[i]     # a bus stop ahead: brake for it
                 v_lead = 0.0
             v = idm_speed(speed[i], v0, gap, v_lead, amax[i], bcomf[i], s0[i], tau[i], delta[i], dt, substeps)
+            if yielding[i] == 1:
+                v = min(v, max(0.0, speed[i] - bcomf[i] * dt))   # pulling over: braking to a stop at the kerb
             new_v[i] = min(v, v_cap)
 
     # 4b. positions, front to back; transfers and arrivals
@@ -428,16 +523,21 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
         a0, a1 = lane_start[l], lane_start[l + 1]
         e = lane_edge[l]
         L = edge_length[e]
-        limit = 1e18
+        limit = 1e18         # rear of the vehicle just ahead
+        limit_hard = 1e18    # rear of the nearest vehicle ahead an emergency vehicle cannot pass
         for j in range(a1 - 1, a0 - 1, -1):
             i = order[j]
             v = new_v[i]
-            if j == a1 - 1 and allowed[i] == 1 and cand_link[i] >= 0 and lane_min_rear[next_lane[i]] < 1e17:
+            is_em = emergency[i] == 1
+            if i == lane_cand[l] and allowed[i] == 1 and cand_link[i] >= 0 and lane_min_rear[next_lane[i]] < 1e17 and not (
+                    is_em and edge_pass_width[lane_edge[next_lane[i]]] >= EMERGENCY_WIDTH_M + CAR_WIDTH_M + EMERGENCY_PASS_MARGIN_M):
                 # never onto the last car of the next lane (it may not have moved this step)
                 limit = L + link_length[cand_link[i]] + lane_min_rear[next_lane[i]]
+                limit_hard = limit
             x = pos[i] + v * dt
-            if x > limit:
-                x = max(limit, pos[i])
+            lim = limit_hard if is_em else limit
+            if x > lim:
+                x = max(lim, pos[i])
                 v = (x - pos[i]) / dt
             st = veh_stop_next[i]
             if st < veh_stop_end[i] and stop_ridx[st] == route_idx[i]:
@@ -447,7 +547,7 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                 if x >= stop_pos[st] - 0.5 and v < 0.1:
                     hold_s[i] = stop_dwell[st]      # dwell at the stop (boarding and alighting)
                     veh_stop_next[i] = st + 1
-            front = j == a1 - 1
+            front = i == lane_cand[l]
             last = route_idx[i] + 1 >= route_len[i]
             La = min(arrive_pos[i], L) if last else L
             if x >= La:
@@ -463,7 +563,14 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
             if route_idx[i] > 0:
                 v_free = min(vmax[i], edge_speed[e] * speed_factor[i])
                 edge_delay_s[e] += dt * max(0.0, 1.0 - v / v_free)
-            limit = x - vlen[i]
+            if is_em:
+                # passing cars pulled over: those behind still follow the nearest car, not the engine
+                limit = min(limit, x - vlen[i])
+                limit_hard = min(limit_hard, x - vlen[i])
+            else:
+                limit = x - vlen[i]
+                if not _passable(i, e, emergency, vwidth, edge_pass_width):
+                    limit_hard = min(limit_hard, x - vlen[i])
             if hold_s[i] > 0.0:
                 hold_s[i] = max(0.0, hold_s[i] - dt)
             if v < 0.1:
@@ -552,7 +659,7 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
         cur_link[i] = -1
         committed[i] = 0
         stopped_s[i] = 0.0
-        hold_s[i] = edge_start_service[e]
+        hold_s[i] = edge_start_service[e] if emergency[i] == 0 else 0.0   # the guard opens the gate for a fire engine
         lane_rear[best] = 0.0
         edge_count[e] += 1
     return kept, n_active
@@ -565,6 +672,7 @@ def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, live_lo, su
                  edge_link_start, link_to, link_length, link_speed, link_node, link_state, link_minor,
                  foe_start, foe_link, foe_yield, foe_crossing, node_kind,
                  state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta,
+                 emergency, vwidth, edge_pass_width,
                  route_flat, route_start, route_len, route_idx, cur_link, committed, allowed, next_lane,
                  stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
                  stop_ridx, stop_pos, stop_dwell, veh_stop_next, veh_stop_end,
@@ -589,7 +697,7 @@ def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, live_lo, su
                                    edge_end_service, edge_link_start, link_to, link_length, link_speed, link_node,
                                    link_state, link_minor, foe_start, foe_link, foe_yield, foe_crossing, node_kind,
                                    state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta,
-                                   route_flat, route_start, route_len, route_idx, cur_link, committed, allowed,
+                                   emergency, vwidth, edge_pass_width, route_flat, route_start, route_len, route_idx, cur_link, committed, allowed,
                                    next_lane, stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
                                    stop_ridx, stop_pos, stop_dwell, veh_stop_next, veh_stop_end,
                                    pending, kept, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits)

@@ -188,6 +188,8 @@ class Simulation:
         self.vlen, self.s0, self.amax, self.bcomf, self.tau = f64(), f64(), f64(), f64(), f64()
         self.vmax, self.sf, self.delta, self.depart_speed = f64(), f64(), f64(), f64()
         self.vtype_code = np.zeros(V, dtype=np.int8)
+        self.emergency = np.zeros(V, dtype=np.int8)   # 1: siren on, others give way (vClass "emergency")
+        self.vwidth = f64()
         self.arrive_pos = np.full(V, np.inf)
         seen = set()
         for i, tr in enumerate(trips):
@@ -202,6 +204,8 @@ class Simulation:
             self.vlen[i], self.s0[i], self.amax[i], self.bcomf[i] = vt.length_m, vt.min_gap_m, vt.accel_mps2, vt.decel_mps2
             self.tau[i], self.vmax[i], self.delta[i] = vt.time_headway_s, vt.max_speed_mps, vt.delta
             self.sf[i] = _draw_speed_factor(rng, vt)
+            self.emergency[i] = 1 if vt.vclass == "emergency" else 0
+            self.vwidth[i] = vt.width_m
             self.depart_speed[i] = -1.0 if tr.depart_speed_mps is None else tr.depart_speed_mps
             if tr.arrival_pos_m is not None:
                 self.arrive_pos[i] = max(tr.arrival_pos_m, 0.0)
@@ -232,6 +236,9 @@ class Simulation:
         self.edge_queue_max = np.zeros(E)
         self.edge_delay_s = np.zeros(E)
         self.edge_exits = np.zeros(E, dtype=np.int64)
+        # clear width of the whole street (both directions): where cars can pull over for a fire engine
+        opp = net.edge_opposite
+        self.edge_pass_width = net.edge_clear_width + np.where(opp >= 0, net.edge_clear_width[np.maximum(opp, 0)], 0.0)
         self.edge_start_service = net.node_gate_s[net.edge_from].copy()
         self.edge_end_service = net.node_gate_s[net.edge_to].copy()
         self.link_state = np.ones(len(net.link_to), dtype=np.int8)
@@ -415,7 +422,7 @@ class Simulation:
             net.edge_link_start, net.link_to, net.link_length, net.link_speed, net.link_node, self.link_state, self.link_minor,
             net.foe_start, net.foe_link, net.foe_yield, net.foe_crossing, net.node_kind,
             self.state, self.lane, self.pos, self.speed, self.vlen, self.s0, self.amax, self.bcomf, self.tau, self.vmax, self.sf,
-            self.delta, self.route_flat, self.route_start, self.route_len, self.route_idx, self.cur_link, self.committed,
+            self.delta, self.emergency, self.vwidth, self.edge_pass_width, self.route_flat, self.route_start, self.route_len, self.route_idx, self.cur_link, self.committed,
             self.allowed, self.next_lane, self.stopped_s, self.hold_s, self.depart_t, self.arrive_t, self.dist_m,
             self.depart_speed, self.arrive_pos, self.stop_ridx, self.stop_pos, self.stop_dwell, self.veh_stop_next,
             self.veh_stop_end, self.pending, self.n_pending, self.edge_queue_now, self.edge_queue_max,

@@ -13,7 +13,9 @@ its lanes sit right of the centreline when the opposite direction exists; each e
 back at a junction by the junction's radius (half the widest crossing road plus
 `JUNCTION_CORNER_M`), and a movement crosses the junction along a quadratic curve between the
 two cut points. Turning speed is limited to sqrt(a_lat r) with a_lat = 5.5 m/s² (SUMO's
-junctions.limit-turn-speed default), r the curve's radius.
+junctions.limit-turn-speed default), r the curve's radius. A road to a community gate keeps
+`GATE_APRON_M` of drivable length whatever the junction's radius (the car at the barrier stands
+on it, clear of the junction).
 """
 from __future__ import annotations
 
@@ -34,6 +36,10 @@ TWO_WAY_CLEAR_WIDTH_M = 5.0
 """Clear carriageway width two moving cars need to pass: 2 x 1.8 m car + 3 x ~0.45 m margins."""
 FIRE_LANE_WIDTH_M = 4.0
 """Clear width a fire engine needs (GB 50016-2014 §7.1.8: fire lanes at least 4 m wide)."""
+GATE_APRON_M = 7.0
+"""Drivable length kept on a road leading to a gate (one car, 4.8 m, and its standstill gap): the
+junction cut-back never eats into it, so the car being served at the barrier stands clear of the
+junction and the next one waits at the junction's stop line, as at a real community gate."""
 
 STRAIGHT, RIGHT, LEFT, UTURN = 0, 1, 2, 3
 
@@ -253,6 +259,15 @@ def compile_network(net: Network) -> CompiledNetwork:
                 radius[nd] = max(radius[nd], road_width[i] / 2 + JUNCTION_CORNER_M)
     cut_start = radius[efrom].copy()
     cut_end = radius[eto].copy()
+    # a road to a gate keeps room for the car standing at the barrier (GATE_APRON_M), or 80 % of
+    # its length when shorter, so that car stands on the gate road, not in the junction behind it
+    gate = np.array([n.gate_service_s > 0 for n in nodes], dtype=bool)
+    at_gate = gate[efrom] | gate[eto]
+    apron = np.minimum(GATE_APRON_M, 0.8 * full_len)
+    over = at_gate & (full_len - cut_start - cut_end < apron)
+    room = np.maximum(full_len - apron, 0.0)
+    cut_start = np.where(over & ~gate[efrom], np.minimum(cut_start, room), cut_start)
+    cut_end = np.where(over & ~gate[eto], np.minimum(cut_end, room), cut_end)
     too_short = cut_start + cut_end > 0.8 * full_len
     scale = np.where(too_short, 0.8 * full_len / np.maximum(cut_start + cut_end, 1e-9), 1.0)
     cut_start *= scale

@@ -1,6 +1,6 @@
 """The traffic engine on the sample community: twin -> network and demand, emergency access,
-parking, the CLI, and proposal A (one-way loop, illegal parking removed, a third gate) changing
-queues and fire-engine access the way a traffic engineer expects."""
+parking, frames, the CLI and the server job (proposal A against the baseline is in
+test_traffic_community.py)."""
 from __future__ import annotations
 
 import json
@@ -25,7 +25,7 @@ def project():
 def runs(project):
     from twin.commands.traffic import run_state_detailed
 
-    return {s: run_state_detailed(project, s, record_frames=(s == "baseline")) for s in ("baseline", "proposal_a")}
+    return {"baseline": run_state_detailed(project, "baseline", record_frames=True)}
 
 
 def test_extraction_reads_roads_gates_parking_and_fire_lanes(project):
@@ -44,31 +44,24 @@ def test_extraction_reads_roads_gates_parking_and_fire_lanes(project):
     # Road X170 02: 5 m, no parking: two cars pass, fire engines use it
     x170 = edges["09uZLMfajOdxypOqUtBbqK"]
     assert not x170.single_track and "09uZLMfajOdxypOqUtBbqK" not in inputs.fire_blocked
-    # two vehicular gates (the north gate is for pedestrians), 8 s service each
+    # two vehicular gates (the north gate is for pedestrians), each with the gate's own service time
     gates = [n for n in inputs.network.nodes if n.gate_service_s > 0]
-    assert len(gates) == 2 and all(n.gate_service_s == 8.0 for n in gates)
-    # peak demand: 0.35 trips per household in the hour, at most one car per parked car
+    services = sorted(g.service_time_s for g in twin.layers.gates if g.vehicular)
+    assert len(gates) == 2 and sorted(n.gate_service_s for n in gates) == services
+    # peak demand: households x the project's outbound rate (PeakDemand), at most one car per parked car
+    from twin.extract.roads import PeakDemand
+
+    rate = PeakDemand.from_settings(project.settings).outbound_per_household
     residents = [t for t in inputs.demand.trips if t.kind == "resident"]
     households = sum(b.dwelling_units for b in twin.layers.buildings)
     spaces = sum(p.spaces for p in twin.layers.parking)
-    assert min(0.9 * spaces, 0.35 * households) * 0.9 <= len(residents) <= 0.35 * households * 1.1
+    assert min(0.9 * spaces, rate * households) * 0.9 <= len(residents) <= rate * households * 1.1
     assert len(inputs.access_targets) == len(twin.layers.buildings)
 
 
-def test_proposal_a_improves_queues_and_emergency_access(runs):
-    base, prop = runs["baseline"], runs["proposal_a"]
-    rb, rp = base["result"], prop["result"]
-    # removing the parked cars opens fire lanes: on empty streets every building is reached sooner or as soon
-    alone_b, alone_p = base["alone"].times_s, prop["alone"].times_s
-    assert max(alone_p.values()) < max(alone_b.values())
-    assert sum(alone_p.values()) < sum(alone_b.values())
-    # in the peak: fewer buildings a fire engine cannot reach within 5 minutes
-    assert rp.value("emergency_buildings_over_5min") < rb.value("emergency_buildings_over_5min")
-    # a third gate and two-way streets that are no longer single-track: more trips done, shorter gate queues
-    assert rp.value("trips_completed") > rb.value("trips_completed")
-    assert max(base["details"].gate_max_queue_veh.values()) > max(prop["details"].gate_max_queue_veh.values())
-    # blocking segments are named for the baseline (parked cars on 4.5 m roads)
-    blocked = {e for segs in base["alone"].blocking.values() for e in segs}
+def test_blocking_segments_named(runs):
+    # the baseline's parked cars on 4.5 m roads leave under 4 m clear: named as what blocks fire engines
+    blocked = {e for segs in runs["baseline"]["alone"].blocking.values() for e in segs}
     assert "2nJ5WheHjLihiNdNhscmBx" in blocked or "2o6jsYOg9UVvBeRLy6ITSP" in blocked
 
 

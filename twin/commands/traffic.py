@@ -56,9 +56,11 @@ def _summary(result, details, net, extra: dict[str, Any] | None = None) -> dict[
 
     out: dict[str, Any] = {"engine": result.engine, "engine_version": result.engine_version}
     for name, metric in result.metrics.items():
+        if name.startswith(PER_BUILDING):
+            continue   # given as the emergency_access_s object
         out[name] = metric.value if math.isfinite(metric.value) else None   # JSON has no infinity: null = never
     out["gridlock"] = bool(result.value("gridlock"))
-    out["units"] = {name: m.unit for name, m in result.metrics.items()}
+    out["units"] = {name: m.unit for name, m in result.metrics.items() if not name.startswith(PER_BUILDING)}
     out["junctions"] = junction_los(details, net)
     out["gridlock_edges"] = details.gridlock_edges
     out["gate_max_queue_veh"] = details.gate_max_queue_veh
@@ -112,19 +114,41 @@ def run_state_detailed(project, state_name: str, *, progress=None, record_frames
     result = sim.result()
     details = sim.details()
     access = inputs.access_times(details)
-    if access:
-        finite = [v for v in access.values() if math.isfinite(v)]
-        result.metrics["emergency_access_max_s"] = Metric(value=max(finite) if finite else float("inf"), unit="s",
-                                                          meaning="longest fire-engine access time to a building entrance, in peak traffic")
-        result.metrics["emergency_buildings_over_5min"] = Metric(
-            value=float(sum(1 for v in access.values() if not v <= 300.0)), unit="buildings",
-            meaning="buildings a fire engine cannot reach within 5 minutes from the nearest gate, in peak traffic")
-        alone_finite = [v for v in alone.times_s.values() if math.isfinite(v)]
-        result.metrics["emergency_access_alone_max_s"] = Metric(
-            value=max(alone_finite) if alone_finite else float("inf"), unit="s",
-            meaning="longest fire-engine access time to a building entrance on empty streets")
+    result.metrics.update(emergency_metrics(access, alone.times_s))
     report(0.95, "simulated")
     return {"result": result, "details": details, "sim": sim, "inputs": inputs, "access": access, "alone": alone}
+
+
+PER_BUILDING = "emergency_access_s/"
+"""Result metrics named PER_BUILDING + building GlobalId: access time in the peak traffic (the
+scorecard and the report read them; --json gives them as the `emergency_access_s` object)."""
+
+
+def emergency_metrics(access: dict[str, float], alone: dict[str, float]) -> dict:
+    """Emergency-access metrics of a run: worst building, buildings over 5 minutes, share within 5
+    minutes, mean, the same worst on empty streets, and one metric per building (inf: never reached)."""
+    from sim.result import Metric
+    from sim.traffic.emergency import FIVE_MINUTES_S
+
+    if not access:
+        return {}
+    m: dict[str, Metric] = {}
+    finite = [v for v in access.values() if math.isfinite(v)]
+    within = sum(1 for v in access.values() if v <= FIVE_MINUTES_S)
+    m["emergency_access_max_s"] = Metric(value=max(access.values()), unit="s",
+                                         meaning="longest fire-engine access time to a building entrance, in peak traffic (inf: a building never reached)")
+    m["emergency_access_mean_s"] = Metric(value=sum(finite) / len(finite) if finite else math.inf, unit="s",
+                                          meaning="mean fire-engine access time over the buildings reached, in peak traffic")
+    m["emergency_buildings_over_5min"] = Metric(value=float(len(access) - within), unit="buildings",
+                                                meaning="buildings a fire engine cannot reach within 5 minutes from the nearest gate, in peak traffic")
+    m["emergency_share_within_5min"] = Metric(value=within / len(access), unit="fraction",
+                                              meaning="share of buildings a fire engine reaches within 5 minutes, in peak traffic")
+    if alone:
+        m["emergency_access_alone_max_s"] = Metric(value=max(alone.values()), unit="s",
+                                                   meaning="longest fire-engine access time to a building entrance on empty streets")
+    for gid, value in sorted(access.items()):
+        m[PER_BUILDING + gid] = Metric(value=value, unit="s", meaning=f"fire-engine access time to building {gid}, in peak traffic")
+    return m
 
 
 def _two_argument(progress) -> Callable[[float, str], None]:
@@ -155,8 +179,11 @@ def cmd_traffic_run(args) -> int:
             out = run_state_detailed(project, state, progress=update, record_frames=bool(args.save),
                                      seed=args.seed)
             result, details, sim = out["result"], out["details"], out["sim"]
+            access = out["access"]
+            worst = max(access, key=lambda g: (access[g], g)) if access else None
             extra = {"state": state,
-                     "emergency_access_s": {g: (round(v, 1) if math.isfinite(v) else None) for g, v in out["access"].items()},
+                     "emergency_access_s": {g: (round(v, 1) if math.isfinite(v) else None) for g, v in access.items()},
+                     "emergency_access_worst_building": worst,
                      "emergency_access_alone_s": {g: (round(v, 1) if math.isfinite(v) else None) for g, v in out["alone"].times_s.items()},
                      "emergency_blocking_segments": out["alone"].blocking,
                      "notes": out["inputs"].notes}

@@ -10,26 +10,24 @@ roads meet (the rule at unsigned junctions in China, Road Traffic Safety Law Imp
 Regulations art. 52), priority to the perimeter road where internal roads join it; a vehicular
 gate is a junction with the gate's service time (vehicles stop there, one after another).
 
-Demand for the peak hour (settings in project.toml, defaults below):
-- residents leaving: dwelling units x `traffic_peak_trips_per_household` (0.35 per household in
-  the morning peak hour; Chinese residential trip-generation surveys give 0.3-0.5 car trips per
-  household in the peak hour for old communities) from the car park nearest their building
-  that still has a car, to the gate with the fastest route;
-- residents and visitors arriving: `traffic_inbound_share` (0.25) of that, from a gate to the car
-  park nearest their building, searching on to the nearest car park with room when it is full;
-- deliveries: `traffic_deliveries_per_household` (0.02 per peak hour) vans in from a gate to the
-  building, out again after `traffic_delivery_dwell_s` (300 s);
+Demand for the peak hour: `PeakDemand` (project.toml `[settings]` keys `traffic_<field>`), with
+the values and their sources in its docstring:
+- residents leaving: dwelling units x cars per household x the share of cars leaving in the peak
+  hour, from the car park nearest their building that still has a car, to the gate with the
+  fastest route (drivers weigh a busy gate by its expected wait);
+- residents and visitors arriving: `inbound_share` of that, from a gate to the car park nearest
+  their building, searching on to the nearest car park with room when it is full; a share of
+  them electric, looking for a free charger first;
+- deliveries: vans in from a gate to the building, out again after a dwell;
 - service points: drop-offs per peak hour by type (SERVICE_TRIPS_PER_HOUR), in and out again;
-- through traffic: `traffic_through_trips_per_hour` (0) between gates.
-Car parks start `traffic_parking_initial_occupancy` (0.9) full, chargers too; `traffic_ev_share`
-(0.1: new-energy vehicles were about 9 % of China's cars at the end of 2024, Ministry of Public
-Security) of the arriving cars are electric and look for a free charger first. Departures are uniform over
-`traffic_duration_s` (3600 s). Fire engines leave from the vehicular gates (emergency.py).
+- through traffic between gates (none by default).
+Car parks start `parking_initial_occupancy` full, chargers too. Departures are uniform over the
+peak. Fire engines leave from the vehicular gates (sim.traffic.emergency).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 from shapely.geometry import LineString, Point
@@ -48,6 +46,65 @@ FIRE_DISPATCH_START_S = 600.0
 FIRE_DISPATCH_INTERVAL_S = 60.0
 FIRE_LANE_WIDTH_M = 4.0
 TWO_WAY_CLEAR_WIDTH_M = 5.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class PeakDemand:
+    """The morning-peak demand of an old residential community, read from project.toml `[settings]`
+    as `traffic_<field>` (e.g. `traffic_cars_per_household = 0.35`).
+
+    Residents leaving = households x `cars_per_household` x `peak_outbound_share` (0.4 x 0.12 =
+    0.048 car trips per household in the peak hour), bounded by the cars parked in the twin's car
+    parks. Sources:
+    - car ownership: old (pre-2000) communities hold 0.3-0.5 cars per household — the parking
+      supply Shanghai's residential standard asks for small flats (< 100 m² per household:
+      0.3 / 0.4 / 0.5 spaces per household inside / between / outside the rings, DGJ 08-7-2014,
+      as tabulated in Math. Probl. Eng. 2022, 5164257, Table 4), against about 0.7 for all of
+      China (353 million cars at the end of 2024, Ministry of Public Security; 494 million
+      households, 7th census 2020); old communities house older residents who drive less;
+    - peak-hour outbound share: 10-15 % of residents' cars leave in the morning peak hour (the
+      planning range for Chinese old communities used by this project; an assumption, not a survey
+      of the sample); 12 % here;
+    - deliveries: about one parcel per household per day (175 billion parcels in 2024, State Post
+      Bureau, over 494 million households), dropped at the community's parcel station by a van
+      carrying 100-200 parcels: 0.005-0.01 van visits per household per day, a fifth to a third
+      of them in the morning peak hour: 0.002 per household (an estimate);
+    - electric cars: new-energy vehicles were about 9 % of China's cars at the end of 2024 (Ministry
+      of Public Security): 0.1 of arriving cars look for a charger.
+    `peak_trips_per_household`, when a project gives it, replaces cars x share (the former single
+    rate; 0.35 was a whole-city trip rate, about seven times what an old community's cars make).
+    Gate service times are the gates' own (`CT_Gate.ServiceTime`; plate-recognition barriers take
+    3-5 s: 1-2 s to read the plate once the car is on the loop 2-3 m before the barrier, then the
+    arm lifts).
+    """
+
+    cars_per_household: float = 0.4         # cars per dwelling unit
+    peak_outbound_share: float = 0.12       # share of residents' cars leaving in the peak hour
+    peak_trips_per_household: float | None = None  # car trips leaving per household in the peak hour; None: cars x share
+    inbound_share: float = 0.25             # cars arriving (residents, visitors) per car leaving; they park
+    deliveries_per_household: float = 0.002  # delivery vans per household in the peak hour (in, dwell, out)
+    delivery_dwell_s: float = 300.0         # s, a van stands at the building
+    through_trips_per_hour: float = 0.0     # gate-to-gate through traffic, veh/h
+    parking_initial_occupancy: float = 0.9  # share of spaces (and chargers) holding a car at the start
+    ev_share: float = 0.1                   # share of arriving cars that are electric and look for a charger
+    duration_s: float = 3600.0              # s, length of the peak; departures uniform over it
+
+    @property
+    def outbound_per_household(self) -> float:
+        """Car trips leaving per household in the peak hour."""
+        if self.peak_trips_per_household is not None:
+            return self.peak_trips_per_household
+        return self.cars_per_household * self.peak_outbound_share
+
+    @classmethod
+    def from_settings(cls, settings: dict) -> "PeakDemand":
+        """The `traffic_<field>` keys of project settings (each a number >= 0), defaults for the rest."""
+        values = {}
+        for f in fields(cls):
+            name = f"traffic_{f.name}"
+            if name in settings:
+                values[f.name] = _setting(settings, name, 0.0)
+        return cls(**values)
 
 
 class RoadExtractionError(TwinError):
@@ -225,7 +282,8 @@ def extract_traffic(twin: Twin, settings: dict | None = None, *, seed: int | Non
         gate_of_edge[net.edge_index[e]] = int(next(x for x in edges if x.id == e).from_node[1:])
     for e in gate_out:
         gate_of_edge[net.edge_index[e]] = int(next(x for x in edges if x.id == e).to_node[1:])
-    duration_s = _setting(settings, "traffic_duration_s", 3600.0)
+    peak = PeakDemand.from_settings(settings)
+    duration_s = peak.duration_s
     gate_load = {k: 0 for k in gate_node}
 
     def gate_wait(edge: int) -> float:
@@ -260,7 +318,7 @@ def extract_traffic(twin: Twin, settings: dict | None = None, *, seed: int | Non
     out_idx = [net.edge_index[e] for e in gate_out]
 
     # car parks
-    occupancy = _setting(settings, "traffic_parking_initial_occupancy", 0.9)
+    occupancy = peak.parking_initial_occupancy
     parks, park_edges, cars_left = [], {}, {}
     for p in layers.parking:
         if p.kind == "underground" and p.spaces <= 0:
@@ -276,12 +334,12 @@ def extract_traffic(twin: Twin, settings: dict | None = None, *, seed: int | Non
     park_pos = {p.global_id: p.position for p in layers.parking}
 
     # demand
-    duration = _setting(settings, "traffic_duration_s", 3600.0)
-    rate = _setting(settings, "traffic_peak_trips_per_household", 0.35) * duration / 3600.0
-    inbound_share = _setting(settings, "traffic_inbound_share", 0.25)
-    deliveries_rate = _setting(settings, "traffic_deliveries_per_household", 0.02) * duration / 3600.0
-    delivery_dwell = _setting(settings, "traffic_delivery_dwell_s", 300.0)
-    through = _setting(settings, "traffic_through_trips_per_hour", 0.0) * duration / 3600.0
+    duration = peak.duration_s
+    rate = peak.outbound_per_household * duration / 3600.0
+    inbound_share = peak.inbound_share
+    deliveries_rate = peak.deliveries_per_household * duration / 3600.0
+    delivery_dwell = peak.delivery_dwell_s
+    through = peak.through_trips_per_hour * duration / 3600.0
     trips = []
 
     def draw(mean: float) -> int:
@@ -313,7 +371,7 @@ def extract_traffic(twin: Twin, settings: dict | None = None, *, seed: int | Non
     taken = {p.id: p.occupied - cars_left[p.id] for p in parks}
     parks = [replace(p, occupied=p.occupied - taken[p.id], chargers_occupied=min(p.chargers_occupied, p.occupied - taken[p.id]))
              for p in parks]
-    ev_share = _setting(settings, "traffic_ev_share", 0.1)
+    ev_share = peak.ev_share
     weights = np.array([b.dwelling_units for b in homes], dtype=float)
     n_in = draw(len(trips) * inbound_share)
     for _ in range(n_in if total_units and park_edges else 0):
