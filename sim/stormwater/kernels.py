@@ -958,6 +958,7 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                link_kind, link_from, link_to, z1, z2, shape, g1, g2, g3, g4, rough, length, slope, barrels,
                q_init, q_full, gated, gated_to, weir_kind, weir_cw, weir_endcon, weir_endcoeff,
                orif_kind, orif_cd, pump_type, pump_curve, pump_on, pump_start, pump_stop, kin_order,
+               tab_s, tab_y, tab_a, link_tab, kin_a_full, kin_a_max, kin_s_max, kin_beta,
                lid_sub, lid_area, lid_from_imp, lid_from_perv, lid_to_perv, lid_drain_node, lid_kind, lid_par,
                lid_state, n_frames, keep_frames):
     """Runoff and routing of the whole system from 0 to t_end (s); SWMM's step logic (see module doc).
@@ -1340,9 +1341,9 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                 if node_kind[i] == NODE_OUTFALL:
                     outfall_q[i] = node_in[i] - node_out[i]
         else:
-            _kinwave_step(dt, lat_new, node_in, overflow, outfall_q, node_kind, link_from, link_to, shape, g1, g2,
-                          g3, g4, rough, length, slope, barrels, q_full, q, kin_a1, kin_a2, kin_q1, kin_order, y,
-                          z1, a_mid)
+            _kinwave_step(dt, lat_new, node_in, overflow, outfall_q, node_kind, link_from, link_to, g1, length,
+                          barrels, q_full, q, kin_a1, kin_a2, kin_q1, kin_order, y, a_mid, tab_s, tab_y, tab_a,
+                          link_tab, kin_a_full, kin_a_max, kin_s_max, kin_beta)
         steps += 1
         # ---------------- totals and records
         out_now = 0.0
@@ -1435,49 +1436,107 @@ def _outfall_depth(i, t, start_hour, y, q, out_kind, out_stage, out_curve, out_l
     return max(ys, y_free, 0.0)
 
 
+XS_TABLE_N = 1001     # points of the tabulated geometry (SWMM tabulates circular pipes with 51)
+
+
 @njit(cache=True)
-def kinwave_conduit(s, d1, d2, d3, d4, n, slope, length, nb, q_in, q_in_old, a1_old, a2_old, q2_old, dt):
+def _section_factor(shape, g1, g2, g3, g4, y):
+    # A R^(2/3): Manning flow with n = 1 and slope 1
+    return manning_flow(shape, g1, g2, g3, g4, 1.0, 1.0, y)
+
+
+@njit(cache=True)
+def xs_table(shape, g1, g2, g3, g4, n_pts):
+    """Tabulated geometry of one cross-section shape for the kinematic wave (SWMM xsect.c does the same).
+
+    On the normalised area a/A_full (n_pts points from 0 to 1): section factor A R^(2/3) / S_max and
+    depth / full depth; on the normalised section factor s/S_max (0 to 1): a/A_full on the branch below
+    the largest flow. S_max is the section factor at the depth of largest Manning flow (y_max_flow).
+    Returns (s_of_a, y_of_a, a_of_s, a_max / A_full, S_max, A_full).
+    """
+    a_full = xs_area(shape, g1, g2, g3, g4, g1)
+    y_top = y_max_flow(shape, g1)
+    s_max = _section_factor(shape, g1, g2, g3, g4, y_top)
+    s_of_a = np.zeros(n_pts)
+    y_of_a = np.zeros(n_pts)
+    a_of_s = np.zeros(n_pts)
+    for i in range(n_pts):
+        y = depth_of_area(shape, g1, g2, g3, g4, a_full * i / (n_pts - 1))
+        y_of_a[i] = y / g1
+        s_of_a[i] = _section_factor(shape, g1, g2, g3, g4, y) / s_max
+    for i in range(1, n_pts):
+        y = _bisect_depth(0, shape, g1, g2, g3, g4, 1.0, 1.0, s_max * i / (n_pts - 1), y_top)
+        a_of_s[i] = xs_area(shape, g1, g2, g3, g4, y) / a_full
+    a_of_s[n_pts - 1] = xs_area(shape, g1, g2, g3, g4, y_top) / a_full
+    return s_of_a, y_of_a, a_of_s, a_of_s[n_pts - 1], s_max, a_full
+
+
+@njit(cache=True)
+def table_at(tab, k, x):
+    """Linear interpolation in row k of a table sampled uniformly on x in [0, 1] (clamped)."""
+    m = tab.shape[1] - 1
+    u = x * m
+    if u <= 0.0:
+        return tab[k, 0]
+    i = int(u)
+    if i >= m:
+        return tab[k, m]
+    return tab[k, i] + (u - i) * (tab[k, i + 1] - tab[k, i])
+
+
+@njit(cache=True)
+def kinwave_conduit(tab_s, tab_y, tab_a, k, a_full, a_max, s_max, beta, length, q_in, q_in_old, a1_old, a2_old,
+                    q2_old, dt):
     """One kinematic-wave step of one conduit as one finite-difference cell (Vol. II §3.4).
 
     Continuity with SWMM's weights (space 0.6, time 0.6):
-    WX dA2 + (1-WX) dA1 + dt/L [WT (Q2 - Q1) + (1-WT)(Q2 - Q1)_old] = 0, Q2 = Manning(A2) per barrel.
-    Returns (a1, a2, q2) per barrel.
+    WX dA2 + (1-WX) dA1 + dt/L [WT (Q2 - Q1) + (1-WT)(Q2 - Q1)_old] = 0, Q2 = beta S(A2) per barrel,
+    beta = S^1/2 / n. Geometry from the section's tables (row k of xs_table's s_of_a / y_of_a /
+    a_of_s; a_max = area of largest flow / A_full): the inlet area is looked up from the inflow, the
+    outlet area solved by Newton steps on the piecewise-linear continuity, kept inside a bracket.
+    Returns (a1, a2, q2) per barrel (m2, m2, m3/s) and the inlet depth as a fraction of the full depth.
     """
     wx, wt = 0.6, 0.6
     if q_in <= 1e-9 and q_in_old <= 1e-9 and q2_old <= 1e-9 and a2_old <= 1e-9 and a1_old <= 1e-9:
-        return 0.0, 0.0, 0.0   # dry conduit stays dry
-    y_top = y_max_flow(s, d1)
-    a1 = xs_area(s, d1, d2, d3, d4, normal_depth(s, d1, d2, d3, d4, n, slope, q_in))
+        return 0.0, 0.0, 0.0, 0.0   # dry conduit stays dry
+    q_max = beta * s_max
+    x1 = a_max if q_in >= q_max else table_at(tab_a, k, q_in / q_max)
+    a1 = x1 * a_full
     c = dt / length
-
-    def residual(yy):
-        a2 = xs_area(s, d1, d2, d3, d4, yy)
-        q2 = manning_flow(s, d1, d2, d3, d4, n, slope, yy)
-        return wx * (a2 - a2_old) + (1.0 - wx) * (a1 - a1_old) + c * (wt * (q2 - q_in) + (1.0 - wt) * (q2_old - q_in_old))
-
-    if residual(0.0) >= 0.0:
-        return a1, 0.0, 0.0
-    if residual(y_top) <= 0.0:
-        return a1, xs_area(s, d1, d2, d3, d4, y_top), manning_flow(s, d1, d2, d3, d4, n, slope, y_top)
-    lo, hi = 0.0, y_top
-    for _ in range(50):
-        if hi - lo < 1e-6 * y_top:
-            break
-        mid = 0.5 * (lo + hi)
-        if residual(mid) < 0.0:
-            lo = mid
+    # f(x) = wx A_full x + c wt q_max s(x) + f0, increasing in x on [0, a_max]
+    f0 = -wx * a2_old + (1.0 - wx) * (a1 - a1_old) + c * (-wt * q_in + (1.0 - wt) * (q2_old - q_in_old))
+    y1 = table_at(tab_y, k, x1)
+    if f0 >= 0.0:
+        return a1, 0.0, 0.0, y1
+    s_top = table_at(tab_s, k, a_max)
+    if wx * a_full * a_max + c * wt * q_max * s_top + f0 <= 0.0:
+        return a1, a_max * a_full, q_max * s_top, y1
+    m = tab_s.shape[1] - 1
+    lo, hi = 0.0, a_max
+    x = min(max(a2_old / a_full, 0.0), a_max)
+    for _ in range(60):
+        i = min(int(x * m), m - 1)
+        ds = (tab_s[k, i + 1] - tab_s[k, i]) * m
+        s = tab_s[k, i] + (x * m - i) * (tab_s[k, i + 1] - tab_s[k, i])
+        f = wx * a_full * x + c * wt * q_max * s + f0
+        if f < 0.0:
+            lo = x
         else:
-            hi = mid
-    ym = 0.5 * (lo + hi)
-    q2 = manning_flow(s, d1, d2, d3, d4, n, slope, ym)
+            hi = x
+        xn = x - f / (wx * a_full + c * wt * q_max * ds)
+        if i / m <= xn <= (i + 1) / m or hi - lo < 1e-12:
+            x = min(max(xn, lo), hi)   # the root of this linear piece: exact
+            break
+        x = xn if lo < xn < hi else 0.5 * (lo + hi)
+    q2 = q_max * table_at(tab_s, k, x)
     if q2 < 1e-9 and q_in <= 1e-9:
-        return 0.0, 0.0, 0.0   # the last trickle has drained: the conduit is dry again
-    return a1, xs_area(s, d1, d2, d3, d4, ym), q2
+        return 0.0, 0.0, 0.0, 0.0   # the last trickle has drained: the conduit is dry again
+    return a1, x * a_full, q2, y1
 
 
 @njit(cache=True)
-def _kinwave_step(dt, lat, node_in, overflow, outfall_q, node_kind, link_from, link_to, shape, g1, g2, g3, g4,
-                  rough, length, slope, barrels, q_full, q, a1, a2, q1, order, y, z1, a_mid):
+def _kinwave_step(dt, lat, node_in, overflow, outfall_q, node_kind, link_from, link_to, g1, length, barrels,
+                  q_full, q, a1, a2, q1, order, y, a_mid, tab_s, tab_y, tab_a, link_tab, a_full, a_max, s_max, beta):
     """Kinematic-wave routing of all conduits over dt, upstream to downstream (Vol. II ch. 3).
 
     A junction passes its inflow to its one outlet conduit; inflow above the conduit's largest
@@ -1494,15 +1553,14 @@ def _kinwave_step(dt, lat, node_in, overflow, outfall_q, node_kind, link_from, l
         if q_in > q_full[l]:
             overflow[n1] += q_in - q_full[l]
             q_in = q_full[l]
-        qb_in = q_in / nb
-        na1, na2, nq2 = kinwave_conduit(shape[l], g1[l], g2[l], g3[l], g4[l], rough[l], max(slope[l], 1e-6),
-                                        length[l], nb, qb_in, q1[l] / nb, a1[l], a2[l], q[l] / nb, dt)
+        na1, na2, nq2, y1 = kinwave_conduit(tab_s, tab_y, tab_a, link_tab[l], a_full[l], a_max[l], s_max[l], beta[l],
+                                            length[l], q_in / nb, q1[l] / nb, a1[l], a2[l], q[l] / nb, dt)
         a1[l], a2[l] = na1, na2
         q1[l] = q_in
         q[l] = nq2 * nb
         a_mid[l] = 0.5 * (na1 + na2)
         node_in[link_to[l]] += q[l]
-        y[n1] = depth_of_area(shape[l], g1[l], g2[l], g3[l], g4[l], na1)
+        y[n1] = y1 * g1[l]
     for i in range(n_node):
         if node_kind[i] == NODE_OUTFALL:
             outfall_q[i] = node_in[i]

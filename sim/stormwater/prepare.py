@@ -492,11 +492,43 @@ def prepare(model: Model, settings: Settings) -> Prepared:
             out_kind, out_stage, out_curve, crown, out_link, cx, cy, cn,
             link_kind, lf, lt, z1, z2, shape, g1, g2, g3, g4, rough, length, slope, barrels, q0, q_full,
             gated, gated_to, weir_kind, weir_cw, weir_endcon, weir_endcoeff, orif_kind, orif_cd,
-            pump_type, pump_curve, pump_on, pump_start, pump_stop, kin_order, *lid, n_frames, keep)
+            pump_type, pump_curve, pump_on, pump_start, pump_stop, kin_order,
+            *_kinwave_tables(link_kind, shape, g1, g2, g3, g4, rough, slope, dynamic), *lid, n_frames, keep)
     full_for_ratio = np.array([q_full[k] if link_kind[k] == K.LINK_CONDUIT else 0.0 for k in range(n_link)])
     return Prepared(model=model, settings=settings, args=args, node_ids=node_ids, link_ids=link_ids,
                     link_full_q=full_for_ratio, total_area_m2=float(area.sum()), report_step_s=report,
                     t_end_s=t_end, dynamic=dynamic, lid_kind=lid[6], lid_par=lid[7], lid_area=lid[1])
+
+
+def _kinwave_tables(link_kind, shape, g1, g2, g3, g4, rough, slope, dynamic: bool) -> tuple:
+    """Tabulated geometry of the conduits for the kinematic wave (K.xs_table), one table per distinct
+    normalised shape (all circular pipes share one), and per conduit A_full, a_max, S_max, beta."""
+    n_link = len(link_kind)
+    link_tab = np.zeros(n_link, dtype=np.int64)
+    a_full, a_max, s_max, beta = np.zeros(n_link), np.zeros(n_link), np.zeros(n_link), np.zeros(n_link)
+    rows: list[tuple] = []
+    index: dict[tuple, int] = {}
+    for k in range(n_link):
+        if dynamic or link_kind[k] != K.LINK_CONDUIT:
+            continue
+        # geometry scaled to a unit height: circular pipes all alike, other shapes by their proportions
+        key = (int(shape[k]), 0.0 if shape[k] == K.SHAPE_CIRCULAR else round(g2[k] / g1[k], 12),
+               round(g3[k], 12), round(g4[k], 12))
+        if key not in index:
+            index[key] = len(rows)
+            rows.append(K.xs_table(key[0], 1.0, key[1], key[2], key[3], K.XS_TABLE_N))
+        row = rows[index[key]]
+        link_tab[k] = index[key]
+        a_full[k] = row[5] * g1[k] ** 2
+        s_max[k] = row[4] * g1[k] ** (8.0 / 3.0)
+        a_max[k] = row[3]
+        beta[k] = math.sqrt(max(slope[k], 1e-6)) / rough[k]
+    n_pts = K.XS_TABLE_N if rows else 2
+    tabs = [np.zeros((max(len(rows), 1), n_pts)) for _ in range(3)]
+    for r, row in enumerate(rows):
+        for t in range(3):
+            tabs[t][r] = row[t]
+    return (*tabs, link_tab, a_full, a_max, s_max, beta)
 
 
 def _lid_layers(control, us: bool, src: str) -> dict:
