@@ -232,11 +232,16 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
 
     # 1. vehicles by lane, ascending position
     lane_count = np.zeros(n_lanes + 1, np.int32)
+    lane_em = np.zeros(n_lanes, np.int8)   # 1: an emergency vehicle is on the lane
+    cand_link = np.empty(nv, np.int32)     # the movement of each lane's junction candidate, else -1
     n_active = 0
     for i in range(live_lo, live_hi):
         if state[i] == DRIVING:
             lane_count[lane[i] + 1] += 1
             n_active += 1
+            cand_link[i] = -1
+            if emergency[i] == 1:
+                lane_em[lane[i]] = 1
     lane_start = np.cumsum(lane_count).astype(np.int32)
     fill = lane_start[:-1].copy()
     order = np.empty(n_active, np.int32)
@@ -280,6 +285,8 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
             continue
         e = lane_edge[l]
         lane_cand[l] = order[a1 - 1]
+        if lane_em[l] == 0:
+            continue
         all_pass = True
         for j in range(a1 - 1, a0 - 1, -1):
             i = order[j]
@@ -307,12 +314,9 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
     link_committed = np.zeros(n_links, np.int8)
     cand = np.empty(n_lanes, np.int32)
     cand_key = np.empty(n_lanes)
-    cand_link = np.empty(nv, np.int32)     # set for every lane's front vehicle below
     t_arr_v = np.empty(nv)
     t_leave_v = np.empty(nv)
     nc = 0
-    for j in range(n_active):
-        cand_link[order[j]] = -1
     for l in range(n_lanes):
         if lane_start[l + 1] == lane_start[l]:
             continue
@@ -569,7 +573,7 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                 limit_hard = min(limit_hard, x - vlen[i])
             else:
                 limit = x - vlen[i]
-                if not _passable(i, e, emergency, vwidth, edge_pass_width):
+                if lane_em[l] == 1 and not _passable(i, e, emergency, vwidth, edge_pass_width):
                     limit_hard = min(limit_hard, x - vlen[i])
             if hold_s[i] > 0.0:
                 hold_s[i] = max(0.0, hold_s[i] - dt)
