@@ -14,6 +14,32 @@ import * as THREE from 'three';
 /** The layer element meshes live on: raycast against, never drawn by the camera. */
 export const PICK_LAYER = 1;
 
+/**
+ * The material a batch is drawn with. A non-metallic PBR material without textures (every
+ * material of a GLB from twin/export.py: walls, roofs, paving, green, glass, the change
+ * colours) is drawn with its Lambert equivalent — the same colour, opacity, sides and flat
+ * shading, diffuse light only — and a transparent one in a single pass. On a software
+ * renderer (SwiftShader on a screening laptop) each shader costs a compilation and the
+ * fragment shader is the frame's main cost: the sample community's first frame then needs
+ * two shaders instead of seven, and is drawn in about 40 % of the time. What is lost is the
+ * specular glint of glossy surfaces (glass), and back faces seen through transparent ones.
+ */
+const batchMaterials = new WeakMap(); // element material → batch material
+
+export function batchMaterialOf(material) {
+  if (!material.isMeshStandardMaterial || material.metalness > 0 || material.map || material.vertexColors) return material;
+  if (!batchMaterials.has(material)) {
+    const lambert = new THREE.MeshLambertMaterial({
+      name: material.name, color: material.color, emissive: material.emissive,
+      emissiveIntensity: material.emissiveIntensity, side: material.side, flatShading: material.flatShading,
+      transparent: material.transparent, opacity: material.opacity, depthWrite: material.depthWrite,
+      alphaTest: material.alphaTest, forceSinglePass: true,
+    });
+    batchMaterials.set(material, lambert);
+  }
+  return batchMaterials.get(material);
+}
+
 /** Whether a mesh can join a batch: plain indexed or not, position (and normal) only. */
 function batchable(mesh) {
   if (!mesh.isMesh || mesh.isInstancedMesh || mesh.isSkinnedMesh || Array.isArray(mesh.material)) return false;
@@ -94,7 +120,7 @@ function mergeByMaterial(meshes, root) {
     geometry.setIndex(new THREE.BufferAttribute(indices, 1));
     geometry.computeBoundingSphere();
     geometry.computeBoundingBox();
-    const batch = new THREE.Mesh(geometry, material);
+    const batch = new THREE.Mesh(geometry, batchMaterialOf(material));
     batch.name = `batch ${material.name || material.uuid}`;
     batch.userData = { role: 'batch', members: group.length };
     batch.matrixAutoUpdate = false;

@@ -11,7 +11,7 @@ import { modelUrl, fetchLayers } from './api.js';
 import { t, titleOf, onLanguageChange } from './i18n.js';
 import { loadModel } from './loader.js';
 import { addServiceMarkers } from './markers.js';
-import { state, update, baselineName, stateInfo } from './state.js';
+import { state, update, baselineName, modelsWanted, stateInfo } from './state.js';
 
 export class Compare {
   constructor(stage, overlay, { onModels, onLoading, onError }) {
@@ -32,12 +32,7 @@ export class Compare {
 
   /** What each slot should show: {stateName, diffBase} or null. */
   wanted() {
-    const proposal = (stateName, base) => ({
-      stateName,
-      diffBase: state.diff && base && base !== stateName ? base : null,
-    });
-    if (state.mode === 'single') return { left: null, right: proposal(state.single, baselineName()) };
-    return { left: proposal(state.left, null), right: proposal(state.right, state.left) };
+    return modelsWanted(state, baselineName());
   }
 
   model(slot, want) {

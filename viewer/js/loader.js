@@ -12,6 +12,7 @@ import * as THREE from 'three';
 import { GLTFLoader } from 'three/addons/loaders/GLTFLoader.js';
 import { prepareForBatching } from './batch.js';
 import { layerGroupOf } from './layers.js';
+import { takePrefetched } from './prefetch.js';
 
 const gltfLoader = new GLTFLoader();
 
@@ -34,9 +35,15 @@ export function elementNodeOf(object) {
   return null;
 }
 
+/** The Model of the GLB at `url`, from the bytes prefetch.js fetched early when it did. */
 export async function loadModel(url, { stateName, diffBase = null, onProgress } = {}) {
-  const gltf = await gltfLoader.loadAsync(url, onProgress);
-  return new Model(gltf.scene, { url, stateName, diffBase });
+  const bytes = await takePrefetched(url);
+  performance.mark('twin:glb-fetched');
+  const gltf = bytes ? await gltfLoader.parseAsync(bytes, '') : await gltfLoader.loadAsync(url, onProgress);
+  performance.mark('twin:gltf-parsed');
+  const model = new Model(gltf.scene, { url, stateName, diffBase });
+  performance.mark('twin:model-built');
+  return model;
 }
 
 export class Model {
@@ -152,7 +159,8 @@ export class Model {
     const extent = Math.max(size.x, size.z, 100) * 4;
     const ground = new THREE.Mesh(
       new THREE.PlaneGeometry(extent, extent),
-      new THREE.MeshStandardMaterial({ color: '#d3cfc2', roughness: 1, metalness: 0 }),
+      // drawn as the batches are (batch.js), so with the same shader: flat-shaded Lambert
+      new THREE.MeshLambertMaterial({ color: '#d3cfc2', flatShading: true, side: THREE.DoubleSide }),
     );
     // PlaneGeometry lies in x-y facing +z: in twin coordinates that is the ground, facing up.
     ground.position.set(centre.x, -centre.z, -0.15);

@@ -9,8 +9,10 @@
  *
  * Hooks on `window` for the browser tests (tests/viewer/) and other automation.
  * Pixel coordinates are canvas CSS pixels from the canvas's top-left corner.
- *   __ready                 Promise: resolves (with __stats()) after the first frame of the
- *                           loaded state(s) is rendered; rejects with the loading error.
+ *   __ready                 Promise: resolves once the first frame of the loaded state(s) is
+ *                           on screen, with __stats() of that frame and firstFrameMs (when it
+ *                           was on screen, performance.now() ms from the page's start);
+ *                           rejects with the loading error.
  *   __readPixels(x,y,w,h)   renders, then reads that block in the same task →
  *                           {width, height, data: [r,g,b,a, ...] rows from the top}.
  *   __setMode(mode)         'single' | 'side' | 'swipe' → Promise, resolves once drawn.
@@ -41,8 +43,11 @@
  *   __viewState()           the shareable view state (what the URL carries).
  *   __setPose(pose)         camera [x, y, z, tx, ty, tz] (world metres), drawn at once.
  *   __tour(n)               screening mode: go to tour step n → Promise, resolves once drawn.
+ *
+ * Performance marks of the page's start (benchmarks/viewer.py prints their medians):
+ * twin:boot, twin:projects, twin:glb-fetched, twin:gltf-parsed, twin:model-built (loader.js),
+ * twin:render and twin:rendered (the first frame's draw calls issued).
  */
-import { fetchProjects } from './api.js';
 import { Clock, bindClockBar } from './clock.js';
 import { Compare } from './compare.js';
 import { DiffLegend } from './diff.js';
@@ -52,7 +57,8 @@ import { Model } from './loader.js';
 import { PropertyPanel } from './panel.js';
 import { Picker } from './pick.js';
 import { SOUTH_EAST_OBLIQUE, Stage } from './stage.js';
-import { MODES, state, update, onChange, readUrl, baselineName, stateInfo } from './state.js';
+import { MODES, state, update, onChange, readUrl, baselineName, initialView, stateInfo } from './state.js';
+import { projects } from './prefetch.js';
 import { SpatialTree } from './tree.js';
 import { Simulations } from './simulations.js';
 import { SimulationPanel } from './simpanel.js';
@@ -196,9 +202,8 @@ $('#sidebar-toggle').addEventListener('click', () => {
 });
 $('#reset-view').addEventListener('click', () => fitSite(true));
 $('#screenshot').addEventListener('click', () => {
-  stage.renderNow(); // the drawing buffer is only valid in the task that drew it
   const link = document.createElement('a');
-  link.href = stage.canvas.toDataURL('image/png');
+  link.href = stage.toPng(); // rendered and read in one task: the drawing buffer lasts no longer
   link.download = `${state.project?.name ?? 'community'}-${state.mode}.png`;
   link.click();
 });
@@ -323,24 +328,14 @@ Object.assign(window, {
 // -- boot ----------------------------------------------------------------------------------------
 
 async function boot() {
+  performance.mark('twin:boot');
   const asked = readUrl();
-  const projects = await fetchProjects();
-  if (!projects.length) throw new Error(t('app.noProjects'));
-  const project = projects.find((p) => p.name === asked.project) ?? projects[0];
-  const names = project.states.map((s) => s.name);
-  const known = (name, fallback) => (names.includes(name) ? name : fallback);
+  const list = await projects; // asked for by prefetch.js as the page started
+  performance.mark('twin:projects');
+  if (!list.length) throw new Error(t('app.noProjects'));
+  const project = list.find((p) => p.name === asked.project) ?? list[0];
   state.project = project;
-  const baseline = baselineName();
-  const firstProposal = names.find((name) => name !== baseline) ?? baseline;
-  Object.assign(state, {
-    mode: asked.mode ?? 'single',
-    single: known(asked.single, baseline),
-    left: known(asked.left, baseline),
-    right: known(asked.right, firstProposal),
-    diff: asked.diff ?? false,
-    swipe: asked.swipe ?? 0.5,
-    layersShown: defaultLayersShown(),
-  });
+  Object.assign(state, initialView(asked, project), { layersShown: defaultLayersShown() });
   refreshControls();
   await compare.apply();
   if (asked.camera) {
@@ -350,7 +345,9 @@ async function boot() {
     await fitSite(false);
   }
   update({ camera: stage.pose() });
+  performance.mark('twin:render');
   stage.renderNow();
+  performance.mark('twin:rendered');
   settled = afterFirstFrame(asked);
 }
 
@@ -374,8 +371,18 @@ async function afterFirstFrame(asked) {
   writeUrl();
 }
 
+/** Calls `then(ms)` once the frame drawn in this task is on screen, `ms` being performance.now()
+ * then: the next animation frame commits it (and waits for the GPU to draw it), the one after
+ * starts once that commit is done. */
+function whenPresented(then) {
+  requestAnimationFrame(() => requestAnimationFrame(() => then(performance.now())));
+}
+
 boot().then(
-  () => requestAnimationFrame(() => resolveReady(stage.stats())),
+  () => {
+    const stats = stage.stats();
+    whenPresented((ms) => resolveReady({ ...stats, firstFrameMs: ms }));
+  },
   (error) => {
     showMessage(`${t('app.error')}: ${error.message}`);
     $('#loading').hidden = true;

@@ -88,7 +88,7 @@ export function addServiceMarkers(model, layers) {
     // service points to different heights so their labels do not cover each other.
     const roof = building ? new THREE.Box3().setFromObject(building).max.y : 0;
     const top = Math.max(roof, 0) + 10 + 12 * (index % 3);
-    const material = new THREE.MeshStandardMaterial({ color: colour, roughness: 0.6 });
+    const material = new THREE.MeshLambertMaterial({ color: colour }); // matte, as the batches (batch.js)
     const marker = new THREE.Group();
     marker.userData = {
       role: 'service-marker', globalId: props.global_id ?? null,

@@ -42,25 +42,31 @@ function isSoftwareRenderer() {
   }
 }
 
-function skyTexture() {
-  const canvas = document.createElement('canvas');
-  canvas.width = 4;
-  canvas.height = 256;
-  const paint = canvas.getContext('2d');
-  const gradient = paint.createLinearGradient(0, 0, 0, 256);
-  gradient.addColorStop(0, '#7fb0dc');
-  gradient.addColorStop(0.6, '#c4dcef');
-  gradient.addColorStop(1, '#eef3f6');
-  paint.fillStyle = gradient;
-  paint.fillRect(0, 0, 4, 256);
-  const texture = new THREE.CanvasTexture(canvas);
-  texture.colorSpace = THREE.SRGBColorSpace;
-  return texture;
+/**
+ * The sky: a gradient from the top of the view to the bottom, painted by CSS behind a
+ * transparent canvas rather than drawn by WebGL. The same picture, but a full-screen
+ * textured pass fewer per frame, which a software renderer pays for on every pixel.
+ */
+const SKY_STOPS = [[0, '#7fb0dc'], [0.6, '#c4dcef'], [1, '#eef3f6']];
+
+/** The sky's sRGB colour [r, g, b] (0-255) at `fraction` of the height from the top. */
+function skyAt(fraction) {
+  const f = Math.min(1, Math.max(0, fraction));
+  const upper = SKY_STOPS.findIndex(([at]) => at >= f);
+  const [at1, c1] = SKY_STOPS[Math.max(0, upper - 1)];
+  const [at2, c2] = SKY_STOPS[Math.max(0, upper)];
+  const w = at2 > at1 ? (f - at1) / (at2 - at1) : 0;
+  const rgb = (hex) => [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16));
+  const [a, b] = [rgb(c1), rgb(c2)];
+  return a.map((value, i) => value + (b[i] - value) * w);
 }
 
-function makeSlot(sky) {
-  const scene = new THREE.Scene();
-  scene.background = sky;
+function skyCss() {
+  return `linear-gradient(to bottom, ${SKY_STOPS.map(([at, colour]) => `${colour} ${at * 100}%`).join(', ')})`;
+}
+
+function makeSlot() {
+  const scene = new THREE.Scene(); // no background: the sky is behind the canvas (skyCss)
   const skyAndGround = new THREE.HemisphereLight('#eef5ff', '#8f8877', 1.7);
   // Sun from the south-west, so the south and east faces seen from the default view differ.
   const sun = new THREE.DirectionalLight('#fff8ec', 2.1);
@@ -76,7 +82,11 @@ export class Stage {
     this.viewport = viewport;
     this.canvas = canvas;
     this.software = isSoftwareRenderer();
-    this.renderer = new THREE.WebGLRenderer({ canvas, antialias: !this.software, powerPreference: 'high-performance' });
+    this.renderer = new THREE.WebGLRenderer({
+      canvas, alpha: true, antialias: !this.software, powerPreference: 'high-performance',
+    });
+    this.renderer.setClearColor(0x000000, 0);
+    canvas.style.background = skyCss();
     this.renderer.setPixelRatio(this.software ? 1 : Math.min(window.devicePixelRatio || 1, 2));
     this.renderer.info.autoReset = false; // two scenes per frame: count both
     this.camera = new THREE.PerspectiveCamera(35, 1, 1, 20000);
@@ -86,8 +96,7 @@ export class Stage {
     this.controls.maxPolarAngle = 85 * DEG;   // stay above the ground
     this.controls.zoomToCursor = true;
     this.controls.addEventListener('change', () => this.requestRender());
-    const sky = skyTexture();
-    this.slots = { left: makeSlot(sky), right: makeSlot(sky) };
+    this.slots = { left: makeSlot(), right: makeSlot() };
     this.mode = 'single';
     this.swipe = 0.5;
     this.width = 1;
@@ -103,7 +112,9 @@ export class Stage {
     this.resize();
     new ResizeObserver(() => {
       this.resize();
-      this.renderNow();
+      // Nothing to draw before the first model: a frame of empty sky would only hold up the
+      // page's start (its commit waits for the software renderer).
+      if (this.shownSlots().some((slot) => this.slots[slot].model)) this.renderNow();
     }).observe(viewport);
   }
 
@@ -235,7 +246,23 @@ export class Stage {
     this.camera.updateProjectionMatrix();
   }
 
-  /** Render, then read an RGBA block (rows from the top) in the same task. */
+  /** The view as a PNG data URL, sky included: rendered, and read in the same task. */
+  toPng() {
+    this.renderNow();
+    const picture = document.createElement('canvas');
+    picture.width = this.canvas.width;
+    picture.height = this.canvas.height;
+    const paint = picture.getContext('2d');
+    const sky = paint.createLinearGradient(0, 0, 0, picture.height);
+    for (const [at, colour] of SKY_STOPS) sky.addColorStop(at, colour);
+    paint.fillStyle = sky;
+    paint.fillRect(0, 0, picture.width, picture.height);
+    paint.drawImage(this.canvas, 0, 0);
+    return picture.toDataURL('image/png');
+  }
+
+  /** Render, then read an RGBA block (rows from the top) in the same task: what is seen there,
+   * the sky behind the canvas included. */
   readPixels(x, y, width, height) {
     this.renderNow();
     const gl = this.renderer.getContext();
@@ -248,8 +275,16 @@ export class Stage {
     gl.readPixels(px, py, pw, ph, gl.RGBA, gl.UNSIGNED_BYTE, bottomUp);
     const rows = new Uint8Array(bottomUp.length);
     const stride = pw * 4;
+    const top = Math.round(y * ratio);
     for (let row = 0; row < ph; row += 1) {
       rows.set(bottomUp.subarray((ph - 1 - row) * stride, (ph - row) * stride), row * stride);
+      // what is seen there: the canvas (premultiplied alpha) over the sky behind it
+      const sky = skyAt((top + row + 0.5) / gl.drawingBufferHeight);
+      for (let i = row * stride; i < (row + 1) * stride; i += 4) {
+        const clear = 1 - rows[i + 3] / 255;
+        for (let c = 0; c < 3; c += 1) rows[i + c] = Math.round(rows[i + c] + sky[c] * clear);
+        rows[i + 3] = 255;
+      }
     }
     return { width: pw, height: ph, data: Array.from(rows) };
   }

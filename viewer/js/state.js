@@ -51,10 +51,43 @@ export function update(patch) {
   return changed;
 }
 
-/** The baseline state of the project (flagged by the server, else the first). */
-export function baselineName() {
-  const states = state.project?.states ?? [];
+/** The baseline state of a project (flagged by the server, else the first). */
+export function baselineOf(project) {
+  const states = project?.states ?? [];
   return (states.find((s) => s.baseline) ?? states[0])?.name ?? null;
+}
+
+/** The baseline state of the project shown. */
+export function baselineName() {
+  return baselineOf(state.project);
+}
+
+/** The view the page opens on: what the URL asks for (`readUrl`), within what `project` has. */
+export function initialView(asked, project) {
+  const names = project.states.map((s) => s.name);
+  const known = (name, fallback) => (names.includes(name) ? name : fallback);
+  const baseline = baselineOf(project);
+  const firstProposal = names.find((name) => name !== baseline) ?? baseline;
+  return {
+    mode: asked.mode ?? 'single',
+    single: known(asked.single, baseline),
+    left: known(asked.left, baseline),
+    right: known(asked.right, firstProposal),
+    diff: asked.diff ?? false,
+    swipe: asked.swipe ?? 0.5,
+  };
+}
+
+/**
+ * The models a view puts on the stage: {left, right}, each {stateName, diffBase} or null.
+ * single: the chosen state in the right slot (coloured by change against the baseline when
+ * asked); side/swipe: the left state (class colours) and the right state (coloured by change
+ * against the left one when asked).
+ */
+export function modelsWanted(view, baseline) {
+  const model = (stateName, base) => ({ stateName, diffBase: view.diff && base && base !== stateName ? base : null });
+  if (view.mode === 'single') return { left: null, right: model(view.single, baseline) };
+  return { left: model(view.left, null), right: model(view.right, view.left) };
 }
 
 export function stateInfo(name) {
