@@ -400,8 +400,12 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                 if (link_occ[fl] > 0 or link_committed[fl] == 1) and foe_crossing[m] == 1:
                     ok = False
                     break
-            if ok and edge_single_track[ne] and st_opp >= 0 and edge_count[st_opp] - edge_passing[st_opp] + edge_claim[st_opp] > 0:
-                ok = False     # oncoming cars on a single-track street cannot pull aside: they leave it first
+            # oncoming cars on a single-track street leave it first; after SQUEEZE_AFTER_S (a jam that
+            # does not clear) it creeps past them, stopped at the kerb, where the street holds both
+            squeeze_em = stopped_s[f] >= SQUEEZE_AFTER_S and edge_pass_width[ne] >= EMERGENCY_WIDTH_M + CAR_WIDTH_M
+            if ok and edge_single_track[ne] and not squeeze_em and st_opp >= 0 and \
+                    edge_count[st_opp] - edge_passing[st_opp] + edge_claim[st_opp] > 0:
+                ok = False
         elif ok and committed[f] == 0:
             st = link_state[k]
             if st == SIGNAL_RED:

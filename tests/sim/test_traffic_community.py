@@ -331,3 +331,31 @@ def test_sample_proposal_a_shortens_queues_and_emergency_access(sample_runs):
     per_building = {k.split("/", 1)[1]: m.value for k, m in rp.metrics.items() if k.startswith("emergency_access_s/")}
     assert per_building == prop["access"] and len(per_building) == 30
     assert max(per_building.values()) == rp.value("emergency_access_max_s")
+
+
+def test_fire_engine_squeezes_into_a_jammed_single_track_street():
+    # a 4.5 m two-way street (single-track once a car is on it) holds oncoming cars that stand for
+    # good (they queue for a gate at its far end that never opens in the run). Cars on it cannot
+    # leave, so a fire engine at its other end waits SQUEEZE_AFTER_S (60 s) and then creeps past
+    # them pulled in at the kerb (2.5 m + 1.8 m fit in 4.5 m): it arrives 60-75 s later than on
+    # the empty street (the wait, plus starting again from a standstill), instead of never.
+    from sim.traffic.kernels import SQUEEZE_AFTER_S
+
+    nodes = [Node(id="wa", x=-60.0, y=0.0, kind="dead_end", gate_service_s=1e6), Node(id="a", x=0.0, y=0.0),
+             Node(id="b", x=120.0, y=0.0), Node(id="wb", x=180.0, y=0.0, kind="dead_end")]
+    edges = [Edge(id="in_a", from_node="wa", to_node="a", speed_mps=5.56, width_m=2.25),
+             Edge(id="out_a", from_node="a", to_node="wa", speed_mps=5.56, width_m=2.25),
+             Edge(id="in_b", from_node="wb", to_node="b", speed_mps=5.56, width_m=2.25),
+             Edge(id="out_b", from_node="b", to_node="wb", speed_mps=5.56, width_m=2.25),
+             Edge(id="ab", from_node="a", to_node="b", speed_mps=5.56, width_m=2.25, single_track=True),
+             Edge(id="ba", from_node="b", to_node="a", speed_mps=5.56, width_m=2.25, single_track=True)]
+    net = Network(nodes=nodes, edges=edges)
+    vt = {"car": CAR, "fire_engine": VTYPES["fire_engine"]}
+    jam = [Trip(id=f"c{i}", depart_s=4.0 * i, route=("in_b", "ba", "out_a")) for i in range(14)]
+    engine = Trip(id="fire", depart_s=150.0, vtype="fire_engine", route=("in_a", "ab", "out_b"))
+    d = run(net, Demand(trips=jam + [engine], vtypes=vt), Settings(end_s=600.0)).details()
+    free = run(net, Demand(trips=[engine], vtypes=vt), Settings(end_s=600.0)).details()
+    k = d.trip_ids.index("fire")
+    lost = (d.arrive_s[k] - d.depart_s[k]) - (free.arrive_s[0] - free.depart_s[0])
+    assert np.isnan(d.arrive_s[:14]).all()                  # the oncoming cars never left
+    assert SQUEEZE_AFTER_S <= lost <= SQUEEZE_AFTER_S + 15.0
