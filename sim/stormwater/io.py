@@ -4,8 +4,11 @@
 classes of model.py, converting the file's US or SI units to m, m2, m3/s, m/s. Sections the
 engine does not simulate are kept verbatim (`Model.extra_sections`) and written back, and each
 one that would change the hydraulics is named in a warning (`InpWarning`), never dropped
-silently. `write_inp(model)` writes the file in the model's own FLOW_UNITS, so a file read and
-written again runs the same in SWMM (tests check this by running both through SWMM).
+silently; so are values read but not applied (force mains' friction law, DWF and INFLOWS time
+patterns, [FILES] USE). LID usage is checked as SWMM does: DrainTo names a node, the units cover
+no more than their subcatchment. `write_inp(model)` writes the file in the model's own
+FLOW_UNITS, so a file read and written again runs the same in SWMM (tests check this by running
+both through SWMM).
 """
 from __future__ import annotations
 
@@ -282,7 +285,36 @@ def parse_inp(text: str, source: str = "<inp>") -> Model:
     if not_simulated:
         warnings.warn(f"{source}: sections kept but not simulated: {', '.join(not_simulated)}",
                       InpWarning, stacklevel=2)
+    for message in _ignored_inputs(model):
+        warnings.warn(f"{source}: {message}", InpWarning, stacklevel=2)
     return model
+
+
+def _names(items: list[str], most: int = 5) -> str:
+    shown = ", ".join(items[:most])
+    return shown + (f" and {len(items) - most} more" if len(items) > most else "")
+
+
+def _ignored_inputs(model: Model) -> list[str]:
+    """Fields of sections the engine reads whose values it does not apply (each changes the results)."""
+    out = []
+    force_mains = [name for name, c in model.conduits.items() if c.xsection and c.xsection.shape == "FORCE_MAIN"]
+    if force_mains:
+        out.append(f"[XSECTIONS] FORCE_MAIN {_names(force_mains)}: run as CIRCULAR with the conduit's Manning n; "
+                   f"the {model.options.values.get('FORCE_MAIN_EQUATION', 'H-W')} roughness (Geom2) and "
+                   f"FORCE_MAIN_EQUATION are not simulated")
+    used = [" ".join(t[:2]) for t in (_split(l) for l in model.extra_sections.get("FILES", []))
+            if len(t) >= 2 and t[0].upper() == "USE"]
+    if used:
+        out.append(f"[FILES] {', '.join(used)}: interface files are not read (the run starts from the file's "
+                   f"own initial state and inputs)")
+    dwf = [d.node for d in model.dwf if any(p not in ("", "*") for p in d.patterns)]
+    if dwf:
+        out.append(f"[DWF] {_names(dwf)}: time patterns not applied, the average flow runs at every hour")
+    inflow = [f.node for f in model.inflows if f.pattern not in ("", "*")]
+    if inflow:
+        out.append(f"[INFLOWS] {_names(inflow)}: baseline time patterns not applied")
+    return out
 
 
 def unsupported_sections(model: Model) -> list[str]:
@@ -494,6 +526,23 @@ def _check_references(model: Model) -> None:
         model.inflows[k] = replace(f, node=node, series=series)
     for k, d in enumerate(model.dwf):
         model.dwf[k] = replace(d, node=canon(nodes, d.node, f"{src} [DWF]: node"))
+    lid_area: dict[str, float] = {}
+    for k, u in enumerate(model.lid_usage):
+        where = f"{src} [LID_USAGE] {u.subcatchment} {u.lid}"
+        sub = canon(model.subcatchments, u.subcatchment, f"{src} [LID_USAGE]: subcatchment")
+        lid_area[sub] = lid_area.get(sub, 0.0) + u.number * u.area_m2
+        drain = u.drain_to
+        if drain not in ("*", ""):
+            if _canon(nodes, drain) is None and _canon(model.subcatchments, drain) is not None:
+                raise StormwaterInputError(f"{where}: DrainTo {drain!r} is a subcatchment; underdrains to "
+                                           f"subcatchments are not supported (name a node)")
+            drain = canon(nodes, drain, f"{where}: DrainTo node")
+        model.lid_usage[k] = replace(u, subcatchment=sub, lid=_canon(model.lid_controls, u.lid) or u.lid, drain_to=drain)
+    for sub, a in lid_area.items():
+        total = model.subcatchments[sub].area_m2
+        if a > 1.001 * total:   # SWMM's own check (ERR_LID_AREAS), with its rounding allowance
+            raise StormwaterInputError(f"{src} [LID_USAGE] {sub}: LID units cover {a:.6g} m2, more than the "
+                                       f"subcatchment's area {total:.6g} m2")
     for name, st in list(model.storages.items()):
         if st.shape == "TABULAR":
             model.storages[name] = replace(st, curve=canon(model.curves, st.curve, f"{src} [STORAGE] {name}: curve"))
