@@ -134,10 +134,10 @@ NEW_LOT_CELL, POCKET_PARK_CELL = ("E", 1), ("E", 4)
 
 # Gates: key -> (boundary point, width, vehicular, service time s, states it exists in)
 GATES = {
-    "S": ((170.0, 0.0), 7.0, True, 8.0, STATES),
-    "W": ((0.0, 200.0), 6.0, True, 8.0, STATES),
+    "S": ((170.0, 0.0), 7.0, True, 4.0, STATES),
+    "W": ((0.0, 200.0), 6.0, True, 4.0, STATES),
     "N": ((335.0, None), 2.0, False, 0.0, STATES),
-    "E": ((500.0, 200.0), 7.0, True, 8.0, ("proposal_a",)),
+    "E": ((500.0, 200.0), 7.0, True, 4.0, ("proposal_a",)),
 }
 
 # One-way loop of proposal A (clockwise around the community centre and the kindergarten).
@@ -1456,8 +1456,7 @@ storm_city = "Yantai"
 storm_return_period_years = 3
 storm_duration_min = 120
 storm_peak_ratio = 0.4            # position of the peak in the hyetograph, 0-1
-# Traffic: morning peak hour leaving the community.
-traffic_peak_trips_per_household = 0.35
+# Traffic: morning peak hour; demand from twin.extract.roads.PeakDemand (0.4 cars/household x 12 % leaving).
 traffic_duration_s = 3600
 # Evacuation: everyone to the gates and assembly areas.
 evacuation_premovement_s = 120

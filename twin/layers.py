@@ -469,7 +469,7 @@ def _door(element: Element, geo: _Geometry, read: _Reader, layers: Layers) -> No
             width = overall if overall is not None else 4.0
         vehicular = element.prop("CT_Gate", "Vehicular")
         vehicular = bool(width >= 3.0) if vehicular is None else _truthy(vehicular)
-        service = float(read.get(element, "CT_Gate", "ServiceTime", 8.0 if vehicular else 0.0, "gates.service_time_s"))
+        service = float(read.get(element, "CT_Gate", "ServiceTime", 4.0 if vehicular else 0.0, "gates.service_time_s"))  # plate-recognition barrier, 3–5 s (docs/traffic.md)
         layers.gates.append(Gate(global_id=element.global_id, name=element.name, position=position, width_m=float(width),
                                  vehicular=vehicular, service_time_s=service, open=_truthy(element.prop("CT_Gate", "Open", True))))
         return
