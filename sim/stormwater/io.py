@@ -4,11 +4,11 @@
 classes of model.py, converting the file's US or SI units to m, m2, m3/s, m/s. Sections the
 engine does not simulate are kept verbatim (`Model.extra_sections`) and written back, and each
 one that would change the hydraulics is named in a warning (`InpWarning`), never dropped
-silently; so are values read but not applied (force mains' friction law, DWF and INFLOWS time
-patterns, [FILES] USE). LID usage is checked as SWMM does: DrainTo names a node, the units cover
-no more than their subcatchment. `write_inp(model)` writes the file in the model's own
-FLOW_UNITS, so a file read and written again runs the same in SWMM (tests check this by running
-both through SWMM).
+silently; so are values read but not applied (SURCHARGE_METHOD SLOT, LENGTHENING_STEP,
+IGNORE_ROUTING, force mains' friction law, DWF and INFLOWS time patterns, [FILES] USE). LID
+usage is checked as SWMM does: DrainTo names a node, the units cover no more than their
+subcatchment. `write_inp(model)` writes the file in the model's own FLOW_UNITS, so a file read
+and written again runs the same in SWMM (tests check this by running both through SWMM).
 """
 from __future__ import annotations
 
@@ -298,6 +298,15 @@ def _names(items: list[str], most: int = 5) -> str:
 def _ignored_inputs(model: Model) -> list[str]:
     """Fields of sections the engine reads whose values it does not apply (each changes the results)."""
     out = []
+    opt = model.options
+    if opt.get("SURCHARGE_METHOD", "EXTRAN").upper() != "EXTRAN":
+        out.append(f"[OPTIONS] SURCHARGE_METHOD {opt.get('SURCHARGE_METHOD')} not simulated: surcharged pipes are "
+                   f"run with EXTRAN's method")
+    if _is_number(opt.get("LENGTHENING_STEP", "0")) and float(opt.get("LENGTHENING_STEP", "0")) > 0:
+        out.append(f"[OPTIONS] LENGTHENING_STEP {opt.get('LENGTHENING_STEP')} not simulated: short conduits keep "
+                   f"their length")
+    if opt.get("IGNORE_ROUTING", "NO").upper() == "YES":
+        out.append("[OPTIONS] IGNORE_ROUTING YES not applied: flows are routed")
     force_mains = [name for name, c in model.conduits.items() if c.xsection and c.xsection.shape == "FORCE_MAIN"]
     if force_mains:
         out.append(f"[XSECTIONS] FORCE_MAIN {_names(force_mains)}: run as CIRCULAR with the conduit's Manning n; "

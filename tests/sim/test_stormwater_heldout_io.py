@@ -123,3 +123,20 @@ def test_lid_area_larger_than_its_subcatchment_is_refused():
     with pytest.raises(StormwaterInputError, match=r"\[LID_USAGE\] S1: LID units cover 10100 m2, more than the "
                                                    r"subcatchment's area 10000 m2"):
         parse_inp(BASE + LID.format(usage="S1 B1 2 5050 1 0 10 0 * * 0"), source="t.inp")
+
+
+@pytest.mark.parametrize("option, expected", [
+    ("SURCHARGE_METHOD SLOT", "t.inp: [OPTIONS] SURCHARGE_METHOD SLOT not simulated: surcharged pipes are run "
+                              "with EXTRAN's method"),
+    ("LENGTHENING_STEP 5", "t.inp: [OPTIONS] LENGTHENING_STEP 5 not simulated: short conduits keep their length"),
+    ("IGNORE_ROUTING YES", "t.inp: [OPTIONS] IGNORE_ROUTING YES not applied: flows are routed"),
+])
+def test_options_not_applied_are_named(option, expected):
+    _, messages = _parse(BASE.replace("FLOW_ROUTING DYNWAVE", f"FLOW_ROUTING DYNWAVE\n{option}"))
+    assert messages == [expected]
+
+
+@pytest.mark.parametrize("option", ["SURCHARGE_METHOD EXTRAN", "LENGTHENING_STEP 0", "IGNORE_ROUTING NO"])
+def test_options_at_what_the_engine_does_are_quiet(option):
+    _, messages = _parse(BASE.replace("FLOW_ROUTING DYNWAVE", f"FLOW_ROUTING DYNWAVE\n{option}"))
+    assert messages == []
