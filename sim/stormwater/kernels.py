@@ -19,7 +19,6 @@ from .lid_kernels import F_DRAIN, F_SURFACE, lid_step
 G = 9.80665
 MANNING_EXP = 5.0 / 3.0
 FUDGE = 1e-4          # m, smallest depth treated as wet (SWMM FUDGE is 0.0001 ft)
-ODE_TOL = 1e-4        # relative tolerance of the runoff reservoir integration (SWMM ODETOL)
 OMEGA = 0.5           # under-relaxation of Picard iterations (SWMM dynwave)
 
 SHAPE_CIRCULAR = 0
@@ -52,52 +51,144 @@ OUTFALL_TIMESERIES = 4
 # ============================================================================ runoff
 
 
-@njit(cache=True)
-def _reservoir_rate(depth, inflow, alpha, dstore):
-    # dd/dt = i - alpha (d - ds)^(5/3)   (Vol. I eq. 3-5; alpha = W S^1/2 / (n A), SI)
-    if depth > dstore:
-        return inflow - alpha * (depth - dstore) ** MANNING_EXP
-    return inflow
+# ---- the reservoir in closed form: dx/dt = i - alpha x^m (x = depth above depression storage, m = 5/3).
+# Scaled by the equilibrium excess depth x_e = (|i|/alpha)^(1/m) and the time x_e/|i|, every sub-area
+# follows one of three universal curves u(s) (u = x/x_e): du/ds = 1 - u^m below equilibrium, the same
+# above it, du/ds = -(1 + u^m) when losses exceed the inflow. Each is the inverse of a time integral,
+# tabulated once here on a smooth variable (TABLE points, linear in between: relative error ~1e-6),
+# so a runoff step costs two table look-ups instead of an adaptive Runge-Kutta integration.
+RES_TABLE_N = 8193
+RES_SPAN = 40.0       # table variables run over [0, 40] (rising) and [-40, 40] (falling, losing)
+
+
+def _cumulative(x, g):
+    out = np.zeros_like(x)
+    out[1:] = np.cumsum(0.5 * (g[1:] + g[:-1]) * np.diff(x))
+    return out
+
+
+def _reservoir_tables(n=RES_TABLE_N, fine=16):
+    m = MANNING_EXP
+    # rising: r = -ln(1 - u), F(r) = int_0^u dv / (1 - v^m)
+    r = np.linspace(0.0, RES_SPAN, (n - 1) * fine + 1)
+    e = np.exp(-r)
+    g = np.where(r > 0, e / -np.expm1(m * np.log1p(-np.minimum(e, 1 - 1e-16))), 1.0)
+    g[0] = 1.0
+    rising = _cumulative(r, g)[::fine]
+    # falling towards equilibrium from above: p = ln(u - 1), H(p) = int_u^inf dv / (v^m - 1) (decreasing)
+    p = np.linspace(-RES_SPAN, RES_SPAN, (n - 1) * fine + 1)
+    g = np.exp(p) / np.expm1(m * np.log1p(np.exp(p)))
+    tail = 1.5 * (1.0 + np.exp(RES_SPAN)) ** (1.0 - m)
+    falling = (tail + _cumulative(p, g)[-1] - _cumulative(p, g))[::fine]
+    # losing: q = ln u, K(q) = int_0^u dv / (1 + v^m)
+    g = np.exp(p) / (1.0 + np.exp(m * p))
+    losing = (np.exp(-RES_SPAN) + _cumulative(p, g))[::fine]
+    return np.stack([rising, -falling, losing])
+
+
+RES_TABLES = _reservoir_tables()
+"""Rows: F (rising), -H (falling), K (losing); passed to the kernels as an argument (numba does not
+cache functions that read large global arrays)."""
 
 
 @njit(cache=True)
-def _integrate_depth(depth, inflow, alpha, dstore, duration):
-    """Adaptive Cash-Karp Runge-Kutta (5th order, embedded 4th) of the reservoir over `duration` s."""
-    t = 0.0
-    h = duration
-    for _ in range(10000):
-        if t >= duration:
-            break
-        if t + h > duration:
-            h = duration - t
-        k1 = _reservoir_rate(depth, inflow, alpha, dstore)
-        k2 = _reservoir_rate(depth + h * 0.2 * k1, inflow, alpha, dstore)
-        k3 = _reservoir_rate(depth + h * (3.0 / 40.0 * k1 + 9.0 / 40.0 * k2), inflow, alpha, dstore)
-        k4 = _reservoir_rate(depth + h * (0.3 * k1 - 0.9 * k2 + 1.2 * k3), inflow, alpha, dstore)
-        k5 = _reservoir_rate(depth + h * (-11.0 / 54.0 * k1 + 2.5 * k2 - 70.0 / 27.0 * k3 + 35.0 / 27.0 * k4),
-                             inflow, alpha, dstore)
-        k6 = _reservoir_rate(depth + h * (1631.0 / 55296.0 * k1 + 175.0 / 512.0 * k2 + 575.0 / 13824.0 * k3
-                                          + 44275.0 / 110592.0 * k4 + 253.0 / 4096.0 * k5), inflow, alpha, dstore)
-        y5 = depth + h * (37.0 / 378.0 * k1 + 250.0 / 621.0 * k3 + 125.0 / 594.0 * k4 + 512.0 / 1771.0 * k6)
-        y4 = depth + h * (2825.0 / 27648.0 * k1 + 18575.0 / 48384.0 * k3 + 13525.0 / 55296.0 * k4
-                          + 277.0 / 14336.0 * k5 + 0.25 * k6)
-        err = abs(y5 - y4) / (abs(depth) + abs(h * k1) + 1e-30)
-        if err <= ODE_TOL or h < 1e-3:
-            t += h
-            depth = max(y5, 0.0)
-            grow = 5.0 if err <= 0.0 else min(5.0, 0.9 * (ODE_TOL / err) ** 0.2)
-            h *= grow
+def _tab_value(tab, lo, hi, x):
+    # linear interpolation in a table sampled uniformly on [lo, hi]
+    m = tab.shape[0] - 1
+    u = (x - lo) / (hi - lo) * m
+    if u <= 0.0:
+        return tab[0]
+    k = int(u)
+    if k >= m:
+        return tab[m]
+    return tab[k] + (u - k) * (tab[k + 1] - tab[k])
+
+
+@njit(cache=True)
+def _tab_inverse(tab, lo, hi, w):
+    # x in [lo, hi] with table value w (increasing table, w inside its range): bisection over the points
+    a, b = 0, tab.shape[0] - 1
+    while b - a > 1:
+        c = (a + b) // 2
+        if tab[c] <= w:
+            a = c
         else:
-            h *= max(0.1, 0.9 * (ODE_TOL / err) ** 0.25)
-    return depth
+            b = c
+    f = (w - tab[a]) / (tab[b] - tab[a]) if tab[b] > tab[a] else 0.0
+    return lo + (a + f) * (hi - lo) / (tab.shape[0] - 1)
 
 
 @njit(cache=True)
-def ponded_depth_step(depth, inflow, alpha, dstore, dt):
+def reservoir_depth(depth, inflow, alpha, dstore, duration, res_tab):
+    """Depth (m) after `duration` s of dd/dt = i - alpha (d - ds)^(5/3) above ds, = i below, from depth >= ds.
+
+    Closed form through the universal curves above (res_tab = RES_TABLES; i = 0: x^(-2/3) grows
+    linearly in time).
+    """
+    m = MANNING_EXP
+    RES_RISING, RES_FALLING_NEG, RES_LOSING = res_tab[0], res_tab[1], res_tab[2]
+    RES_LOSING_INF = RES_LOSING[-1] + 1.5 * math.exp(-2.0 * RES_SPAN / 3.0)   # K(infinity)
+    x0 = max(depth - dstore, 0.0)
+    if inflow == 0.0:
+        if x0 <= 0.0:
+            return dstore
+        return dstore + (x0 ** (1.0 - m) + (m - 1.0) * alpha * duration) ** (1.0 / (1.0 - m))
+    xe = (abs(inflow) / alpha) ** (1.0 / m)
+    s = duration * abs(inflow) / xe
+    u0 = x0 / xe
+    span = RES_SPAN
+    if inflow > 0.0:
+        if u0 < 1.0:
+            w = _tab_value(RES_RISING, 0.0, span, -math.log1p(-u0)) + s
+            if w >= RES_RISING[-1]:
+                r = span + m * (w - RES_RISING[-1])
+            else:
+                r = _tab_inverse(RES_RISING, 0.0, span, w)
+            return dstore + xe * -math.expm1(-r)
+        if u0 == 1.0:
+            return depth
+        p0 = math.log(u0 - 1.0)
+        if p0 > span:
+            h = 1.5 * u0 ** (1.0 - m)
+        elif p0 < -span:
+            h = -RES_FALLING_NEG[0] + (-span - p0) / m
+        else:
+            h = -_tab_value(RES_FALLING_NEG, -span, span, p0)
+        w = h + s
+        if w >= -RES_FALLING_NEG[0]:
+            p = -span - m * (w + RES_FALLING_NEG[0])
+        elif w <= -RES_FALLING_NEG[-1]:
+            return dstore + xe * (w / 1.5) ** (1.0 / (1.0 - m))
+        else:
+            p = _tab_inverse(RES_FALLING_NEG, -span, span, -w)
+        return dstore + xe * (1.0 + math.exp(p))
+    if x0 <= 0.0:
+        return max(dstore + inflow * duration, 0.0)
+    q0 = math.log(u0)
+    if q0 < -span:
+        k0 = u0
+    elif q0 > span:
+        k0 = RES_LOSING_INF - 1.5 * u0 ** (1.0 - m)
+    else:
+        k0 = _tab_value(RES_LOSING, -span, span, q0)
+    w = k0 - s
+    if w <= 0.0:
+        # the excess runs out after k0 time units; below ds the depth falls at the loss rate
+        return max(dstore + inflow * (duration - k0 * xe / abs(inflow)), 0.0)
+    if w <= RES_LOSING[0]:
+        return dstore + xe * w
+    if w >= RES_LOSING[-1]:
+        return dstore + xe * (1.5 / (RES_LOSING_INF - w)) ** 1.5
+    return dstore + xe * math.exp(_tab_inverse(RES_LOSING, -span, span, w))
+
+
+@njit(cache=True)
+def ponded_depth_step(depth, inflow, alpha, dstore, dt, res_tab):
     """One sub-area's ponded depth (m) after dt (s) under net inflow (m/s); and the time with outflow.
 
-    Depression storage fills first; the remaining time integrates the nonlinear reservoir
-    (SWMM subcatch.c updatePondedDepth). Returns (new depth m, seconds the depth exceeded dstore).
+    Depression storage fills first; the remaining time follows the nonlinear reservoir in closed
+    form (SWMM subcatch.c updatePondedDepth integrates the same ODE by Runge-Kutta).
+    Returns (new depth m, seconds the depth exceeded dstore).
     """
     tx = dt
     if depth + inflow * dt <= dstore:
@@ -108,7 +199,7 @@ def ponded_depth_step(depth, inflow, alpha, dstore, dt):
             tx -= dx / inflow
             depth = dstore
         if alpha > 0.0 and tx > 0.0:
-            depth = _integrate_depth(depth, inflow, alpha, dstore, tx)
+            depth = reservoir_depth(depth, inflow, alpha, dstore, tx, res_tab)
         else:
             depth = max(depth + inflow * max(tx, 0.0), 0.0)
     if depth > dstore:
@@ -313,7 +404,7 @@ def curve_number_infil(state, par, irate, depth, dt):
 
 @njit(cache=True)
 def runoff_step(dt, rain, evap_rate, area, frac, alpha, dstore, f_outlet, route_to, out_sub, gage,
-                infil_kind, infil_par, infil_state, depth, sub_runoff, new_runoff, inflow, vols, extra_perv):
+                infil_kind, infil_par, infil_state, depth, sub_runoff, new_runoff, inflow, vols, extra_perv, res_tab):
     """Advance all subcatchments one runoff step of dt (s) (SWMM runoff_execute order).
 
     rain[g] (m/s) per gauge; frac/alpha/dstore/f_outlet [j, 3] per sub-area (impervious without
@@ -321,6 +412,7 @@ def runoff_step(dt, rain, evap_rate, area, frac, alpha, dstore, f_outlet, route_
     2 impervious->pervious; out_sub[j] receiving subcatchment (-1: a node). depth, sub_runoff
     (end-of-step outflow m/s per sub-area) and new_runoff (m3/s to the outlet) are updated in
     place; vols[j] accumulates rain, runon, evaporation, infiltration, runoff volumes (m3).
+    res_tab: RES_TABLES (the reservoir's universal curves).
     extra_perv[j] (m3/s): water put on the pervious area from outside (LID outflow sent there).
     """
     n = area.shape[0]
@@ -379,7 +471,7 @@ def runoff_step(dt, rain, evap_rate, area, frac, alpha, dstore, f_outlet, route_
                 t_runoff = 0.0
             else:
                 depth[j, i], t_runoff = ponded_depth_step(depth[j, i], total_in - losses, alpha[j, i],
-                                                          dstore[j, i], dt)
+                                                          dstore[j, i], dt, res_tab)
             a_sub = frac[j, i] * area[j]
             vols[j, 2] += surf_evap * dt * a_sub
             vols[j, 3] += infil * dt * a_sub
@@ -960,7 +1052,7 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                orif_kind, orif_cd, pump_type, pump_curve, pump_on, pump_start, pump_stop, kin_order,
                tab_s, tab_y, tab_a, link_tab, kin_a_full, kin_a_max, kin_s_max, kin_beta,
                lid_sub, lid_area, lid_from_imp, lid_from_perv, lid_to_perv, lid_drain_node, lid_kind, lid_par,
-               lid_state, n_frames, keep_frames):
+               lid_state, n_frames, keep_frames, res_tab):
     """Runoff and routing of the whole system from 0 to t_end (s); SWMM's step logic (see module doc).
 
     Returns (totals[16], series[n_frames, 4] (rain m/s area-averaged, runoff m3/s, outfall m3/s,
@@ -1130,7 +1222,8 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                 ev = 0.0
             old_runoff[:] = new_runoff
             runoff_step(dtr, rain_rate[k_rain], ev, area, frac, alpha, dstore, f_outlet, route_to, out_sub, gage,
-                        infil_kind, infil_par, infil_state, depth, sub_runoff, new_runoff, inflow_buf, vols, extra_perv)
+                        infil_kind, infil_par, infil_state, depth, sub_runoff, new_runoff, inflow_buf, vols, extra_perv,
+                        res_tab)
             if n_lid > 0:
                 for j in range(n_sub):
                     treated[j] = 0.0

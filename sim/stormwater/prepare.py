@@ -77,7 +77,7 @@ class Prepared:
 
             # water held at the end less what the units held at the start (soil at wilting point...)
             stored = (stored_depth_m(self.lid_kind, self.lid_par, lid_state)
-                      - stored_depth_m(self.lid_kind, self.lid_par, self.args[-3]))
+                      - stored_depth_m(self.lid_kind, self.lid_par, self.args[-4]))
             kept = lid_state[:, S_CUM_EVAP] + lid_state[:, S_CUM_EXFIL] + lid_state[:, S_CUM_REUSE] + stored
             lid_kept = float((kept * self.lid_area).sum())
         lateral, ext, outfall, flooding = totals[5], totals[6], totals[7], totals[8]
@@ -493,7 +493,7 @@ def prepare(model: Model, settings: Settings) -> Prepared:
             link_kind, lf, lt, z1, z2, shape, g1, g2, g3, g4, rough, length, slope, barrels, q0, q_full,
             gated, gated_to, weir_kind, weir_cw, weir_endcon, weir_endcoeff, orif_kind, orif_cd,
             pump_type, pump_curve, pump_on, pump_start, pump_stop, kin_order,
-            *_kinwave_tables(link_kind, shape, g1, g2, g3, g4, rough, slope, dynamic), *lid, n_frames, keep)
+            *_kinwave_tables(link_kind, shape, g1, g2, g3, g4, rough, slope, dynamic), *lid, n_frames, keep, K.RES_TABLES)
     full_for_ratio = np.array([q_full[k] if link_kind[k] == K.LINK_CONDUIT else 0.0 for k in range(n_link)])
     return Prepared(model=model, settings=settings, args=args, node_ids=node_ids, link_ids=link_ids,
                     link_full_q=full_for_ratio, total_area_m2=float(area.sum()), report_step_s=report,

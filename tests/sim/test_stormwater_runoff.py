@@ -28,7 +28,7 @@ def _run_plane(p, rain_mps, dt, n_steps):
     for _ in range(n_steps):
         K.runoff_step(dt, np.array([rain_mps]), 0.0, p["area"], p["frac"], p["alpha"], p["dstore"], p["f_outlet"],
                       p["route_to"], p["out_sub"], p["gage"], p["infil_kind"], p["infil_par"], p["infil_state"],
-                      depth, sub, new, buf, vols, np.zeros(1))
+                      depth, sub, new, buf, vols, np.zeros(1), K.RES_TABLES)
         out.append(new[0])
     return np.array(out), depth, vols
 
