@@ -62,9 +62,12 @@ def build_state_model(twin, rain, *, continuous: bool):
     from twin.extract import drainage
 
     if continuous:
+        # SKIP_STEADY_STATE NO: SWMM's skipping of "steady" routing steps leaves its routing balance open
+        # (+2.6 % on a year of rain on the sample, control rate 1.3 points off); our engine skips only
+        # truly dry periods, so both engines route the same steps of the same file.
         built = drainage.build_drainage_model(twin, rain, routing="KINWAVE", report_step_s=3600, routing_step_s=60,
                                               evaporation_mm_day=drainage.NORTH_CHINA_EVAPORATION_MM_DAY,
-                                              skip_steady_state=True)
+                                              skip_steady_state=False)
     else:
         built = drainage.build_drainage_model(twin, rain)
     with warnings.catch_warnings():
