@@ -8,6 +8,7 @@ local server). Screenshots go to a temporary folder and /tmp/viewer_shots/.
 """
 from __future__ import annotations
 
+import base64
 import json
 import math
 import struct
@@ -292,9 +293,19 @@ def test_screening_mode_tour_in_both_languages(screening, runs, shots):
     page.click("#tour .tour-next")
     page.wait_for_selector('#tour[data-step="compare"]')
     assert page.evaluate("window.__viewState()")["mode"] == "swipe"
+    # What the change colours mean is on the card (the sidebar's legend is hidden here), and the
+    # caption over the view says the proposal is coloured by change since the baseline.
+    page.evaluate("window.__tour(2)")
+    assert page.get_attribute("#tour", "data-step") == "changes"
+    legend = page.locator("#tour .tour-legend .legend-item")
+    assert legend.count() == 6 and legend.first.inner_text() == "Added"
+    assert page.inner_text(".view-label.right .view-note") == "Coloured by change since Before retrofit"
     page.evaluate("window.__tour(3)")
     assert page.get_attribute("#tour", "data-step") == "sim"
     assert page.inner_text("#tour .tour-title") == "Simulation: Evacuation"
+    # what the residents' colours mean (their groups), and the density heat map's
+    entries = set(page.locator("#tour .sim-legend .legend-item").all_inner_texts())
+    assert {"Adults", "Elderly", "Children", "Reduced mobility", "≥ 0.5"} <= entries, entries
     view = page.evaluate("window.__viewState()")
     assert (view["mode"], view["left"], view["right"], view["tour"]) == ("side", "baseline", "proposal_a", 3)
     # The step plays the run from 0 at the speed that takes ~20 s (68 s run → 10×); on a loaded
@@ -336,6 +347,24 @@ def test_screenshot_button_saves_the_view(screening, tmp_path):
     canvas = page.eval_on_selector("#scene-canvas", "c => [c.width, c.height]")
     assert [width, height] == canvas
     assert len(data) > 50_000  # a drawn community, not an empty canvas (that compresses to ~5 kB)
+    # The image says what it shows: a caption over each side (the screening's side-by-side
+    # step) and the project's title in a band along the bottom, all dark boxes with white text.
+    assert page.evaluate("window.__viewState().mode") == "side"
+    pixels = page.evaluate("""async (png) => {
+        const image = new Image();
+        image.src = `data:image/png;base64,${png}`;
+        await image.decode();
+        const canvas = document.createElement('canvas');
+        canvas.width = image.width;
+        canvas.height = image.height;
+        const paint = canvas.getContext('2d');
+        paint.drawImage(image, 0, 0);
+        const at = (x, y) => Array.from(paint.getImageData(x, y, 1, 1).data.slice(0, 3));
+        const half = Math.floor(image.width / 2);
+        return { left: at(16, 16), right: at(half + 16, 16), band: at(image.width - 8, image.height - 6) };
+    }""", base64.b64encode(data).decode())
+    for where in ("left", "right", "band"):  # rgba(20, 24, 31, 0.82) over anything: every channel ≤ 63
+        assert max(pixels[where]) <= 63, f"no caption box at the {where}: {pixels}"
     Path("/tmp/viewer_shots").mkdir(exist_ok=True)
     (Path("/tmp/viewer_shots") / f"24_button_{download.suggested_filename}").write_bytes(data)
 

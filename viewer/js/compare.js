@@ -122,6 +122,29 @@ export class Compare {
     });
   }
 
+  /** A view's caption: the state's name and, when it is coloured by change, against what —
+   * so that a screenshot says what it shows. */
+  caption(label, title, slot) {
+    const parts = this.captionOf(slot, title);
+    const name = document.createElement('span');
+    name.className = 'view-title';
+    name.textContent = parts.title;
+    label.replaceChildren(name);
+    if (parts.note) {
+      const note = document.createElement('span');
+      note.className = 'view-note';
+      note.textContent = parts.note;
+      label.append(note);
+    }
+  }
+
+  /** {title, note} of the caption over `slot` (note: what the colours mean, or ''). */
+  captionOf(slot, title = titleOf(stateInfo(slot === 'left' ? state.left : state.mode === 'single' ? state.single : state.right))) {
+    const model = this.stage.slots[slot].model;
+    const note = model?.colouredByChange ? t('view.changesSince', { base: titleOf(stateInfo(model.diffBase)) }) : '';
+    return { title, note };
+  }
+
   /** Labels, divider and slider where the current mode draws each state. */
   placeOverlays() {
     const { mode } = state;
@@ -130,8 +153,8 @@ export class Compare {
     const rightTitle = titleOf(stateInfo(mode === 'single' ? state.single : state.right));
     this.labels.left.hidden = mode === 'single' || (mode === 'swipe' && state.swipe < 0.02);
     this.labels.right.hidden = mode === 'swipe' && state.swipe > 0.98;
-    this.labels.left.textContent = leftTitle;
-    this.labels.right.textContent = rightTitle;
+    this.caption(this.labels.left, leftTitle, 'left');
+    this.caption(this.labels.right, rightTitle, 'right');
     this.labels.right.classList.toggle('alone', mode === 'single');
     const place = { single: ['12px', 'auto'], side: [`${Math.floor(width / 2) + 12}px`, 'auto'], swipe: ['auto', '12px'] }[mode];
     [this.labels.right.style.left, this.labels.right.style.right] = place;

@@ -46,7 +46,7 @@ export class DiffLegend {
       this.list.replaceChildren();
       return;
     }
-    this.title.textContent = `${t('diff.title')} ${view.baseTitle}`;
+    this.title.textContent = t('diff.title', { base: view.baseTitle });
     const colours = diffColours(view.model);
     this.list.replaceChildren(...DIFF_STATUSES.map((status) => {
       const row = document.createElement('label');

@@ -34,7 +34,8 @@ const STRINGS = {
   'swipe.handle': { en: 'Drag to compare', zh: '拖动对比' },
 
   'diff.toggle': { en: 'Highlight changes', zh: '突出显示变化' },
-  'diff.title': { en: 'Changes compared with', zh: '相对于以下方案的变化：' },
+  'diff.title': { en: 'Changes compared with {base}', zh: '相对于“{base}”的变化' },
+  'view.changesSince': { en: 'Coloured by change since {base}', zh: '颜色表示相对“{base}”的变化' },
   'diff.needsProposal': {
     en: 'Choose a proposal (not the baseline) to see what changes.',
     zh: '请选择一个改造方案（非现状）以查看变化。',

@@ -203,7 +203,10 @@ $('#sidebar-toggle').addEventListener('click', () => {
 $('#reset-view').addEventListener('click', () => fitSite(true));
 $('#screenshot').addEventListener('click', () => {
   const link = document.createElement('a');
-  link.href = stage.toPng(); // rendered and read in one task: the drawing buffer lasts no longer
+  link.href = stage.toPng({
+    title: `${titleOf(state.project)} · ${t('app.title')}`,
+    captions: Object.fromEntries(stage.shownSlots().map((slot) => [slot, compare.captionOf(slot)])),
+  });
   link.download = `${state.project?.name ?? 'community'}-${state.mode}.png`;
   link.click();
 });

@@ -12,8 +12,9 @@
 import { fetchDiff, fetchInfo } from './api.js';
 import { SPEEDS } from './clock.js';
 import { t, titleOf, onLanguageChange } from './i18n.js';
-import { KEY_METRICS, engineOf, formatNumber, metricLabel, unitLabel } from './simpanel.js';
-import { state, baselineName, stateInfo } from './state.js';
+import { diffColours } from './diff.js';
+import { KEY_METRICS, engineOf, formatNumber, metricLabel, playbackLegend, unitLabel } from './simpanel.js';
+import { DIFF_STATUSES, state, baselineName, stateInfo } from './state.js';
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -100,6 +101,7 @@ export class Screening {
     this.simulations.showOnly(step.kind ?? null); // one engine's playback per step, none before
     await this.show(step.patch);
     await this.fit();
+    if (step === this.steps[this.index]) this.render(); // legends of what is now on the stage
     if (step.play) {
       // about 20 s of screen time for the whole run
       const runs = [...this.simulations.results.values()].filter((entry) => entry.kind === step.kind);
@@ -128,15 +130,31 @@ export class Screening {
       const changed = (counts.geometry ?? 0) + (counts.data ?? 0) + (counts['geometry+data'] ?? 0);
       return [t('tour.changes.title'), t('tour.changes.body', {
         added: counts.added ?? '—', removed: counts.removed ?? '—', changed,
-      })];
+      }), this.changeLegend()];
     }
     if (step.key === 'sim') {
       const engine = engineOf(step.kind);
       const name = t(`sim.kind.${engine}`);
+      const parts = this.simulations.shownModels().map((model) => model.playback?.get(step.kind)?.parts).find(Boolean);
       return [t('tour.sim.title', { name: name === `sim.kind.${engine}` ? step.kind : name }),
-        t('tour.sim.body', { before, after }), this.figures(step.kind, engine)];
+        t('tour.sim.body', { before, after }), this.figures(step.kind, engine), playbackLegend(parts ?? [])];
     }
     return [t('tour.end.title'), t('tour.end.body')];
+  }
+
+  /** What the change colours mean (the stage shows the proposal coloured by change). */
+  changeLegend() {
+    const colours = diffColours(this.simulations.shownModels().find((model) => model.colouredByChange));
+    const legend = el('div', 'sim-legend tour-legend');
+    for (const status of DIFF_STATUSES) {
+      const item = el('span', 'legend-item');
+      item.dataset.status = status;
+      const chip = el('span', status === 'removed' ? 'swatch ghost' : 'swatch');
+      chip.style.background = colours[status];
+      item.append(chip, el('span', '', t(`diff.${status}`)));
+      legend.append(item);
+    }
+    return legend;
   }
 
   /** The engine's key figures, before → after. */
@@ -161,7 +179,7 @@ export class Screening {
   render() {
     if (!this.active || !this.steps.length) return;
     const step = this.steps[this.index];
-    const [title, body, extra] = this.text(step);
+    const [title, body, ...extras] = this.text(step);
     const counter = el('div', 'tour-step', t('tour.step', { n: this.index + 1, total: this.steps.length }));
     const heading = el('h2', 'tour-title', title);
     const paragraph = el('p', 'tour-body', body);
@@ -176,6 +194,7 @@ export class Screening {
     next.addEventListener('click', () => this.go(last ? 0 : this.index + 1));
     buttons.append(back, next);
     this.card.dataset.step = step.key;
-    this.card.replaceChildren(counter, heading, paragraph, ...(extra ? [extra] : []), buttons);
+    this.card.dataset.mode = step.patch.mode;
+    this.card.replaceChildren(counter, heading, paragraph, ...extras.filter((extra) => extra?.childElementCount), buttons);
   }
 }

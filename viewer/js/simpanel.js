@@ -55,6 +55,33 @@ export function unitLabel(unit) {
   return label === `unit.${unit}` ? unit : label;
 }
 
+/** The legend of a result's playback layers (its parts, js/simulations.js): resident groups,
+ * vehicle types, pipe flow colours, flooding, density. Used by the panel and the tour. */
+export function playbackLegend(parts) {
+  const legend = el('div', 'sim-legend');
+  const swatch = (colour, text) => {
+    const item = el('span', 'legend-item');
+    const chip = el('span', 'swatch');
+    chip.style.background = colour;
+    item.append(chip, el('span', '', text));
+    return item;
+  };
+  for (const part of parts) {
+    if (part.groups) for (const g of part.groups) legend.append(swatch(g.colour, t(`group.${g.name}`)));
+    if (part.types) for (const v of part.types) legend.append(swatch(v.colour, t(`vtype.${v.name}`) === `vtype.${v.name}` ? v.name : t(`vtype.${v.name}`)));
+    if (part.axes) {
+      legend.append(el('span', 'legend-caption', t('sim.flowRatio')));
+      for (const [value, colour] of FLOW_STOPS) legend.append(swatch(colour, `${value}`));
+    }
+    if (part.points) legend.append(swatch('#1864ab', t('sim.flooding')));
+    if (part.counts) {
+      legend.append(el('span', 'legend-caption', t('sim.density')));
+      for (const [value, rgba] of DENSITY_STOPS) legend.append(swatch(`rgb(${rgba.slice(0, 3)})`, `≥ ${value}`));
+    }
+  }
+  return legend;
+}
+
 export class SimulationPanel {
   constructor(root, simulations, { project }) {
     this.root = root;
@@ -213,30 +240,8 @@ export class SimulationPanel {
   }
 
   legend(entry) {
-    const legend = el('div', 'sim-legend');
-    const swatch = (colour, text) => {
-      const item = el('span', 'legend-item');
-      const chip = el('span', 'swatch');
-      chip.style.background = colour;
-      item.append(chip, el('span', '', text));
-      return item;
-    };
     const model = this.simulations.shownModels().find((m) => m.stateName === entry.state);
-    const parts = model?.playback?.get(entry.kind)?.parts ?? [];
-    for (const part of parts) {
-      if (part.groups) for (const g of part.groups) legend.append(swatch(g.colour, t(`group.${g.name}`)));
-      if (part.types) for (const v of part.types) legend.append(swatch(v.colour, t(`vtype.${v.name}`) === `vtype.${v.name}` ? v.name : t(`vtype.${v.name}`)));
-      if (part.axes) {
-        legend.append(el('span', 'legend-caption', t('sim.flowRatio')));
-        for (const [value, colour] of FLOW_STOPS) legend.append(swatch(colour, `${value}`));
-      }
-      if (part.points) legend.append(swatch('#1864ab', t('sim.flooding')));
-      if (part.counts) {
-        legend.append(el('span', 'legend-caption', t('sim.density')));
-        for (const [value, rgba] of DENSITY_STOPS) legend.append(swatch(`rgb(${rgba.slice(0, 3)})`, `≥ ${value}`));
-      }
-    }
-    return legend;
+    return playbackLegend(model?.playback?.get(entry.kind)?.parts ?? []);
   }
 
   /** Key figures: one column per shown state (before → after in the comparison views). */

@@ -61,6 +61,36 @@ function skyAt(fraction) {
   return a.map((value, i) => value + (b[i] - value) * w);
 }
 
+const CAPTION_FONT = '"Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif';
+
+/** A view label ({title, note}) as the page draws it, painted into a 2D canvas at (x, y): its
+ * top-left corner, or top-right with `right`. */
+function drawCaption(paint, { title, note = '' }, x, y, { size, right = false }) {
+  const titleFont = `700 ${size}px ${CAPTION_FONT}`;
+  const noteFont = `600 ${Math.round(size * 0.72)}px ${CAPTION_FONT}`;
+  paint.font = titleFont;
+  let width = paint.measureText(title).width;
+  if (note) {
+    paint.font = noteFont;
+    width = Math.max(width, paint.measureText(note).width);
+  }
+  const padding = Math.round(size * 0.55);
+  const height = Math.round(size * (note ? 2.45 : 1.6));
+  const left = right ? x - width - 2 * padding : x;
+  paint.fillStyle = 'rgba(20, 24, 31, 0.82)';
+  paint.beginPath();
+  paint.roundRect(left, y, width + 2 * padding, height, Math.round(size * 0.3));
+  paint.fill();
+  paint.fillStyle = '#ffffff';
+  paint.textBaseline = 'middle';
+  paint.font = titleFont;
+  paint.fillText(title, left + padding, y + size * 0.8);
+  if (note) {
+    paint.font = noteFont;
+    paint.fillText(note, left + padding, y + size * 1.75);
+  }
+}
+
 function skyCss() {
   return `linear-gradient(to bottom, ${SKY_STOPS.map(([at, colour]) => `${colour} ${at * 100}%`).join(', ')})`;
 }
@@ -246,8 +276,13 @@ export class Stage {
     this.camera.updateProjectionMatrix();
   }
 
-  /** The view as a PNG data URL, sky included: rendered, and read in the same task. */
-  toPng() {
+  /**
+   * The view as a PNG data URL — what a visitor saves and shares, so it says what it shows:
+   * the sky, the line between two states, each state's caption where the view labels are
+   * (`captions[slot]`: {title, note}) and `title` in a band along the bottom. Rendered and
+   * read in one task (the drawing buffer lasts no longer).
+   */
+  toPng({ title = '', captions = {} } = {}) {
     this.renderNow();
     const picture = document.createElement('canvas');
     picture.width = this.canvas.width;
@@ -258,6 +293,30 @@ export class Stage {
     paint.fillStyle = sky;
     paint.fillRect(0, 0, picture.width, picture.height);
     paint.drawImage(this.canvas, 0, 0);
+    paint.scale(picture.width / this.width, picture.height / this.height); // CSS pixels from here
+    const size = Math.max(16, Math.round(this.height * 0.032));
+    const areas = this.layout();
+    for (const area of areas) {
+      if (area.x > 0 && area.width > 0) {
+        paint.fillStyle = '#ffffff';
+        paint.fillRect(area.x - 2, 0, 4, this.height);
+      }
+    }
+    for (const area of areas) {
+      const caption = captions[area.slot];
+      if (!caption?.title || area.width < 4 * size) continue;
+      const right = this.mode === 'swipe' && area.slot === 'right';
+      drawCaption(paint, caption, right ? area.x + area.width - 12 : area.x + 12, 12, { size, right });
+    }
+    if (title) {
+      const band = Math.round(size * 1.7);
+      paint.fillStyle = 'rgba(20, 24, 31, 0.82)';
+      paint.fillRect(0, this.height - band, this.width, band);
+      paint.fillStyle = '#ffffff';
+      paint.font = `600 ${Math.round(size * 0.8)}px ${CAPTION_FONT}`;
+      paint.textBaseline = 'middle';
+      paint.fillText(title, 12, this.height - band / 2, this.width - 24);
+    }
     return picture.toDataURL('image/png');
   }
 
