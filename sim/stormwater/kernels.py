@@ -1052,7 +1052,7 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                orif_kind, orif_cd, pump_type, pump_curve, pump_on, pump_start, pump_stop, kin_order,
                tab_s, tab_y, tab_a, link_tab, kin_a_full, kin_a_max, kin_s_max, kin_beta,
                lid_sub, lid_area, lid_from_imp, lid_from_perv, lid_to_perv, lid_drain_node, lid_kind, lid_par,
-               lid_state, n_frames, keep_frames, res_tab):
+               lid_state, n_frames, keep_frames, res_tab, clock):
     """Runoff and routing of the whole system from 0 to t_end (s); SWMM's step logic (see module doc).
 
     Returns (totals[16], series[n_frames, 4] (rain m/s area-averaged, runoff m3/s, outfall m3/s,
@@ -1212,6 +1212,18 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                     has_runoff = True   # draining LID units keep the wet step (SWMM HasWetLids)
                     break
             dtr = wet_step if (raining or has_runoff) else dry_step
+            if not (raining or has_runoff) and n_lid == 0:
+                # Dry weather with no water on pervious ground: one runoff step to the next change of
+                # rain or evaporation. Exact: impervious depression storage evaporates linearly and
+                # infiltration capacity recovers in closed form (Horton: e^(-kr t) composes; Green-Ampt
+                # and curve number recover linearly), so many DRY_STEPs give the same as one.
+                dry_ground = True
+                for j in range(n_sub):
+                    if depth[j, 2] > 0.0:
+                        dry_ground = False
+                        break
+                if dry_ground:
+                    dtr = t_end - t_run_new
             if k_rain < n_rain and rain_times[k_rain + 1] > t_run_new:
                 dtr = min(dtr, rain_times[k_rain + 1] - t_run_new)
             dtr = min(dtr, t_end - t_run_new)
@@ -1473,6 +1485,7 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                     fr_q[next_frame, l] = q[l]
             next_frame += 1
         t = t_new
+        clock[0] = t   # read by a watcher thread for progress (the kernel runs without the GIL)
     # ---------------- final balances
     for j in range(n_sub):
         totals[0] += vols[j, 0]

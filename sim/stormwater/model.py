@@ -379,7 +379,8 @@ def simulate(model: Model, settings: Settings | None = None, *, seed: int = 0,
     Deterministic (no random draws; `seed` is accepted for the engines' common signature).
     Metrics: see metrics.METRICS. Series: rain (m/s, area-averaged), runoff, outfall flow,
     flooding (m3/s) at the report step. Frames (viewer contract in COMMON docs): node depths,
-    link flow / full flow, node flooding at the frame interval.
+    link flow / full flow, node flooding at the frame interval. progress(fraction, message), if
+    given, is called at the start, about twice a second while the kernel runs, and at the end.
     """
     from .prepare import prepare
 
@@ -388,7 +389,7 @@ def simulate(model: Model, settings: Settings | None = None, *, seed: int = 0,
     prepared = prepare(model, settings)
     if progress:
         progress(0.0, "routing")
-    result = prepared.run()
+    result = prepared.run(progress)
     if progress:
         progress(1.0, "done")
     return result

@@ -66,10 +66,15 @@ class Prepared:
     lid_par: np.ndarray
     lid_area: np.ndarray
 
-    def run(self):
+    def run(self, progress=None):
+        """Run the kernel; progress(fraction, message), if given, is called about twice a second."""
         from sim.result import Result, Series
 
-        totals, series, fr_depth, fr_q, fr_flood, flood_time, node_vols, lid_state = K.run_system(*self.args)
+        if progress is None:
+            out = K.run_system(*self.args)
+        else:
+            out = _watched(self.args, self.t_end_s, progress)
+        totals, series, fr_depth, fr_q, fr_flood, flood_time, node_vols, lid_state = out
         rain, evap, infil, runoff_nodes, ponded = totals[0], totals[1], totals[2], totals[3], totals[4]
         lid_kept = 0.0
         if len(self.lid_area):
@@ -77,7 +82,7 @@ class Prepared:
 
             # water held at the end less what the units held at the start (soil at wilting point...)
             stored = (stored_depth_m(self.lid_kind, self.lid_par, lid_state)
-                      - stored_depth_m(self.lid_kind, self.lid_par, self.args[-4]))
+                      - stored_depth_m(self.lid_kind, self.lid_par, self.args[-5]))
             kept = lid_state[:, S_CUM_EVAP] + lid_state[:, S_CUM_EXFIL] + lid_state[:, S_CUM_REUSE] + stored
             lid_kept = float((kept * self.lid_area).sum())
         lateral, ext, outfall, flooding = totals[5], totals[6], totals[7], totals[8]
@@ -119,6 +124,28 @@ class Prepared:
                 "node_flooding_m3s": fr_flood[::stride].astype(np.float32),
             }
         return result
+
+
+def _watched(args: tuple, t_end_s: float, progress):
+    """K.run_system(*args) while a thread reports its clock (args[-1], simulated s) as progress."""
+    import threading
+
+    clock = args[-1]
+    clock[0] = 0.0
+    done = threading.Event()
+
+    def watch():
+        while not done.wait(0.5):
+            t = float(clock[0])
+            progress(min(t / t_end_s, 1.0), f"{t / 86400:.0f} of {t_end_s / 86400:.0f} days")
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        return K.run_system(*args)
+    finally:
+        done.set()
+        watcher.join()
 
 
 def _pack(items: list[tuple[list[float], list[float]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -493,7 +520,7 @@ def prepare(model: Model, settings: Settings) -> Prepared:
             link_kind, lf, lt, z1, z2, shape, g1, g2, g3, g4, rough, length, slope, barrels, q0, q_full,
             gated, gated_to, weir_kind, weir_cw, weir_endcon, weir_endcoeff, orif_kind, orif_cd,
             pump_type, pump_curve, pump_on, pump_start, pump_stop, kin_order,
-            *_kinwave_tables(link_kind, shape, g1, g2, g3, g4, rough, slope, dynamic), *lid, n_frames, keep, K.RES_TABLES)
+            *_kinwave_tables(link_kind, shape, g1, g2, g3, g4, rough, slope, dynamic), *lid, n_frames, keep, K.RES_TABLES, np.zeros(1))
     full_for_ratio = np.array([q_full[k] if link_kind[k] == K.LINK_CONDUIT else 0.0 for k in range(n_link)])
     return Prepared(model=model, settings=settings, args=args, node_ids=node_ids, link_ids=link_ids,
                     link_full_q=full_for_ratio, total_area_m2=float(area.sum()), report_step_s=report,

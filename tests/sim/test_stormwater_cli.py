@@ -67,3 +67,26 @@ def test_project_series_run_reports_the_control_rate(tmp_path):
     assert out["runoff_control_rate"] == pytest.approx(expected, abs=1e-9)
     assert 0.0 < out["runoff_control_rate"] < 1.0
     assert abs(out["runoff_continuity_error_pct"]) < 0.5 and abs(out["routing_continuity_error_pct"]) < 0.5
+
+
+def test_long_run_reports_progress_from_the_running_kernel():
+    # A year of rain: the kernel publishes its clock, a watcher turns it into fractions twice a second.
+    import warnings
+
+    from sim.stormwater import rainfall
+    from sim.stormwater.model import Settings, simulate
+    from twin.commands.stormwater import build_state_model
+    from twin.project import load_project, load_state
+
+    sample = Path(__file__).resolve().parents[2] / "ifc_models" / "sample_community"
+    model, _ = build_state_model(load_state(load_project(sample), "baseline"), rainfall.synthetic_series(1),
+                                 continuous=True)
+    calls = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        simulate(model, Settings(keep_frames=False), progress=lambda f, m: calls.append((f, m)))
+    fractions = [f for f, _ in calls]
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert fractions == sorted(fractions) and all(0.0 <= f <= 1.0 for f in fractions)
+    for f, message in calls[1:-1]:   # "D of 365 days" with D the simulated day
+        assert message.endswith("of 365 days") and abs(int(message.split()[0]) - 365 * f) <= 1

@@ -76,6 +76,26 @@ def build_state_model(twin, rain, *, continuous: bool):
     return model, built
 
 
+class _StderrProgress:
+    """progress(fraction, message) for long runs: nothing for the first 2 s, then a line on stderr
+    (rewritten in place on a terminal, one line per 10 % otherwise)."""
+
+    def __init__(self, label: str):
+        self.label, self.started, self.shown = label, time.perf_counter(), -1
+
+    def __call__(self, fraction: float, message: str = "") -> None:
+        if time.perf_counter() - self.started < 2.0 or fraction >= 1.0 and self.shown < 0:
+            return
+        percent = int(100 * fraction)
+        if sys.stderr.isatty():
+            bar = "#" * (percent // 5)
+            print(f"\r{self.label}: [{bar:<20}] {percent:3d} % {message}", end="" if fraction < 1 else "\n",
+                  file=sys.stderr, flush=True)
+        elif percent // 10 > self.shown // 10 or percent == 100:
+            print(f"{self.label}: {percent} % {message}", file=sys.stderr, flush=True)
+        self.shown = percent
+
+
 def _simulate(model, settings=None, progress=None):
     from sim.stormwater.model import StormwaterInputError, simulate
 
@@ -174,7 +194,7 @@ def cmd_run(args) -> int:
     if not args.json:
         print(f"{label}: running {len(model.subcatchments)} subcatchments, {len(model.node_names)} nodes, "
               f"{len(model.link_names)} links ...", file=sys.stderr)
-    result = _simulate(model, settings)
+    result = _simulate(model, settings, progress=_StderrProgress("stormwater"))
     result.warnings = extra_warnings + result.warnings
     out = {"model": label, **summary(result), "run_time_s": round(time.perf_counter() - started, 3)}
     if args.out:
