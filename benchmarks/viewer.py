@@ -108,7 +108,7 @@ def load(port: int, path: str, *, clients: int, requests: int, headers: dict | N
     return clients * per_client / elapsed, sizes[0]
 
 
-PHASES = ["twin:boot", "twin:projects", "twin:glb-fetched", "twin:gltf-parsed", "twin:model-built",
+PHASES = ["twin:boot", "twin:projects", "twin:glb-fetched", "twin:glb-read", "twin:model-built",
           "twin:render", "twin:rendered"]
 """The viewer's performance marks (viewer/js/main.js, loader.js), in the order they happen."""
 

@@ -405,6 +405,40 @@ def test_change_colours_and_status_toggles(viewer, app, shots):
     shots(viewer, "08_proposal_a_only_changes_zh")
 
 
+def test_glb_reader_builds_what_gltfloader_builds(viewer):
+    """viewer/js/glb.js, the fast reader of twin/export.py's GLBs, against three's GLTFLoader:
+    the same objects in the same tree — types, extras, world matrices, materials, geometry."""
+    for query in ("baseline/model.glb", "proposal_a/model.glb?diff=baseline"):
+        differences = viewer.evaluate("""async (url) => {
+            const { GLTFLoader } = await import('three/addons/loaders/GLTFLoader.js');
+            const { readGlb } = await import('/viewer/js/glb.js');
+            const bytes = await (await fetch(url)).arrayBuffer();
+            const objects = (root) => { const list = []; root.updateMatrixWorld(true); root.traverse((o) => list.push(o)); return list; };
+            const expected = objects((await new GLTFLoader().parseAsync(bytes, '')).scene);
+            const got = objects(readGlb(bytes, url));
+            const found = [];
+            if (expected.length !== got.length) return [`${got.length} objects, GLTFLoader ${expected.length}`];
+            const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+            expected.forEach((e, i) => {
+                const g = got[i];
+                if (e.type !== g.type || !same(e.userData, g.userData)) found.push(`${i}: ${e.type} ${g.type} ${g.userData.globalId}`);
+                if (e.matrixWorld.elements.some((v, k) => Math.abs(v - g.matrixWorld.elements[k]) > 1e-9)) found.push(`${i}: matrix`);
+                if (!e.isMesh) return;
+                for (const key of ['type', 'name', 'transparent', 'opacity', 'side', 'flatShading', 'depthWrite', 'metalness', 'roughness'])
+                    if (e.material[key] !== g.material[key]) found.push(`${i}: material ${key}`);
+                if (!e.material.color.equals(g.material.color)) found.push(`${i}: colour`);
+                for (const key of ['position', 'index']) {
+                    const a = key === 'index' ? e.geometry.index.array : e.geometry.attributes[key].array;
+                    const b = key === 'index' ? g.geometry.index.array : g.geometry.attributes[key].array;
+                    if (a.length !== b.length || a.some((v, k) => v !== b[k])) found.push(`${i}: ${key}`);
+                }
+                if (!e.geometry.boundingBox.equals(g.geometry.boundingBox)) found.push(`${i}: bounds`);
+            });
+            return found.slice(0, 10);
+        }""", f"/api/projects/{PROJECT}/states/{query}")
+        assert differences == [], f"{query}: {differences}"
+
+
 def test_clock_holds_at_zero_without_simulation_results(viewer):
     assert viewer.evaluate("window.__setTime(120)") == 0
     assert viewer.is_hidden("#clock-bar")

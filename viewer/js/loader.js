@@ -11,6 +11,7 @@
 import * as THREE from 'three';
 import { GLTFLoader } from 'three/addons/loaders/GLTFLoader.js';
 import { prepareForBatching } from './batch.js';
+import { readGlb } from './glb.js';
 import { layerGroupOf } from './layers.js';
 import { takePrefetched } from './prefetch.js';
 
@@ -35,13 +36,23 @@ export function elementNodeOf(object) {
   return null;
 }
 
-/** The Model of the GLB at `url`, from the bytes prefetch.js fetched early when it did. */
-export async function loadModel(url, { stateName, diffBase = null, onProgress } = {}) {
-  const bytes = await takePrefetched(url);
+async function fetchGlb(url) {
+  const response = await fetch(url);
+  if (!response.ok) {
+    const body = await response.json().catch(() => null);
+    throw new Error(`${url}: ${body?.error ?? `${response.status} ${response.statusText}`}`);
+  }
+  return response.arrayBuffer();
+}
+
+/** The Model of the GLB at `url` (from the bytes prefetch.js fetched early, when it did), read
+ * by glb.js, or by three's GLTFLoader when the file uses more of glTF than twin/export.py does. */
+export async function loadModel(url, { stateName, diffBase = null } = {}) {
+  const bytes = (await takePrefetched(url)) ?? (await fetchGlb(url));
   performance.mark('twin:glb-fetched');
-  const gltf = bytes ? await gltfLoader.parseAsync(bytes, '') : await gltfLoader.loadAsync(url, onProgress);
-  performance.mark('twin:gltf-parsed');
-  const model = new Model(gltf.scene, { url, stateName, diffBase });
+  const scene = readGlb(bytes, url) ?? (await gltfLoader.parseAsync(bytes, '')).scene;
+  performance.mark('twin:glb-read');
+  const model = new Model(scene, { url, stateName, diffBase });
   performance.mark('twin:model-built');
   return model;
 }

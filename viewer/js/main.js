@@ -45,7 +45,7 @@
  *   __tour(n)               screening mode: go to tour step n → Promise, resolves once drawn.
  *
  * Performance marks of the page's start (benchmarks/viewer.py prints their medians):
- * twin:boot, twin:projects, twin:glb-fetched, twin:gltf-parsed, twin:model-built (loader.js),
+ * twin:boot, twin:projects, twin:glb-fetched, twin:glb-read, twin:model-built (loader.js),
  * twin:render and twin:rendered (the first frame's draw calls issued).
  */
 import { Clock, bindClockBar } from './clock.js';
