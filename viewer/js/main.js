@@ -375,8 +375,9 @@ async function afterFirstFrame(asked) {
 }
 
 /** Calls `then(ms)` once the frame drawn in this task is on screen, `ms` being performance.now()
- * then: the next animation frame commits it (and waits for the GPU to draw it), the one after
- * starts once that commit is done. */
+ * then. The browser's next frame, whose animation-frame callbacks run first, commits the canvas
+ * (a software compositor reads it back, waiting for the GPU to finish drawing it); the callbacks
+ * of the frame after run only once that commit is done. */
 function whenPresented(then) {
   requestAnimationFrame(() => requestAnimationFrame(() => then(performance.now())));
 }
