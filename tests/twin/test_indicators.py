@@ -173,6 +173,8 @@ def test_text_table_names_every_standard_and_the_reasons(capsys):
     # proposal A clears the fire lanes: 100 %, passed
     assert any(line.startswith("  Fire lanes at least 4 m wide") and "100.0 % ✓" in line for line in out.splitlines())
     assert "  not computed: traffic runs not selected (--engines)" in out
+    # long names are wrapped whole, the values on their last line
+    assert "  Residents within a 5-minute walk (300 m) of an elderly\n  service station " in out
 
 
 def test_unknown_engine_is_a_clear_error(capsys):

@@ -10,6 +10,7 @@ engines left out are null with the reason.
 from __future__ import annotations
 
 import sys
+import textwrap
 
 
 def _engines(text: str) -> set[str]:
@@ -99,6 +100,8 @@ def cmd_indicators(args) -> int:
         return 0
     states = card["states"]
     standards = {s["id"]: s for s in card["standards"]}
+    name_width, cell_width = 58, 16
+    print(f"\n  {'':{name_width}} " + " ".join(f"{s[:cell_width]:>{cell_width}}" for s in states))
     for standard_id, standard in standards.items():
         print(f"\n{standard['name_en']} / {standard['name_zh']}  " + "  ".join(
             f"{s}: {_index(card['index'][s][standard_id]['index'])}" for s in states))
@@ -109,8 +112,12 @@ def cmd_indicators(args) -> int:
             for s in states:
                 v = row["values"][s]
                 mark = {True: "✓", False: "✗", None: " "}[v["passed"]]
-                cells.append(f"{format_value(v['value'], row['unit']):>14} {mark}")
-            print(f"  {row['name_en'][:58]:58} " + " ".join(cells))
+                cells.append(f"{format_value(v['value'], row['unit']):>{cell_width - 2}} {mark}")
+            # the whole name, wrapped; the values on its last line
+            *lead, last = textwrap.wrap(row["name_en"], name_width) or [""]
+            for line in lead:
+                print(f"  {line}")
+            print(f"  {last:{name_width}} " + " ".join(cells))
     print("\noverall index: " + ", ".join(f"{s} {_index(card['index'][s]['overall']['index'])}" for s in states))
     missing = {v["note"] for row in card["indicators"] for v in row["values"].values() if v["value"] is None and v["note"]}
     for note in sorted(missing):
