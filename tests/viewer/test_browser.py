@@ -437,6 +437,23 @@ def test_glb_reader_builds_what_gltfloader_builds(viewer):
             return found.slice(0, 10);
         }""", f"/api/projects/{PROJECT}/states/{query}")
         assert differences == [], f"{query}: {differences}"
+    # A file using more of glTF than twin/export.py writes is left to GLTFLoader (loader.js).
+    declined = viewer.evaluate("""async (url) => {
+        const { readGlb, splitGlb } = await import('/viewer/js/glb.js');
+        const { json, bin } = splitGlb(await (await fetch(url)).arrayBuffer());
+        json.extensionsUsed = ['KHR_materials_unlit'];
+        const raw = new TextEncoder().encode(JSON.stringify(json));
+        const text = new Uint8Array(Math.ceil(raw.length / 4) * 4).fill(0x20); // chunks pad to 4 bytes
+        text.set(raw);
+        const glb = new Uint8Array(12 + 8 + text.length + 8 + bin.length);
+        const view = new DataView(glb.buffer);
+        view.setUint32(0, 0x46546c67, true); view.setUint32(4, 2, true); view.setUint32(8, glb.length, true);
+        view.setUint32(12, text.length, true); view.setUint32(16, 0x4e4f534a, true); glb.set(text, 20);
+        view.setUint32(20 + text.length, bin.length, true); view.setUint32(24 + text.length, 0x004e4942, true);
+        glb.set(bin, 28 + text.length);
+        return [readGlb(glb.buffer) === null, json.nodes.length];
+    }""", f"/api/projects/{PROJECT}/states/baseline/model.glb")
+    assert declined[0] is True and declined[1] > 1000, declined
 
 
 def test_clock_holds_at_zero_without_simulation_results(viewer):

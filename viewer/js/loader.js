@@ -9,13 +9,22 @@
  * status, diffStatus?}); a "context" group (extras.role "context") with the city around.
  */
 import * as THREE from 'three';
-import { GLTFLoader } from 'three/addons/loaders/GLTFLoader.js';
 import { prepareForBatching } from './batch.js';
 import { readGlb } from './glb.js';
 import { layerGroupOf } from './layers.js';
 import { takePrefetched } from './prefetch.js';
 
-const gltfLoader = new GLTFLoader();
+let gltfLoader = null;
+
+/** The scene of a GLB read by three's GLTFLoader, loaded (170 kB of modules) only when a file
+ * needs it: twin/export.py's GLBs never do (glb.js reads them). */
+async function readWithGltfLoader(bytes) {
+  if (!gltfLoader) {
+    const { GLTFLoader } = await import('three/addons/loaders/GLTFLoader.js');
+    gltfLoader ??= new GLTFLoader();
+  }
+  return (await gltfLoader.parseAsync(bytes, '')).scene;
+}
 
 /** Element extras always carry a `storey` key (null outside buildings); spatial ones never do. */
 export function isElement(extras) {
@@ -50,7 +59,7 @@ async function fetchGlb(url) {
 export async function loadModel(url, { stateName, diffBase = null } = {}) {
   const bytes = (await takePrefetched(url)) ?? (await fetchGlb(url));
   performance.mark('twin:glb-fetched');
-  const scene = readGlb(bytes, url) ?? (await gltfLoader.parseAsync(bytes, '')).scene;
+  const scene = readGlb(bytes, url) ?? (await readWithGltfLoader(bytes));
   performance.mark('twin:glb-read');
   const model = new Model(scene, { url, stateName, diffBase });
   performance.mark('twin:model-built');
