@@ -105,3 +105,13 @@ def test_report_to_a_missing_folder_is_an_error(tmp_path, capsys):
     status = main(["report", str(SAMPLE_PROJECT), "-o", str(tmp_path / "nowhere" / "r.html"), "--engines", "none", "--state", "baseline"])
     assert status == 2
     assert "error: cannot write" in capsys.readouterr().err
+
+
+def test_a_missing_public_folder_is_refused_before_anything_runs_or_is_written(tmp_path, capsys, monkeypatch):
+    import twin.commands.indicators as command
+
+    monkeypatch.setattr(command, "_scorecard", lambda args: pytest.fail("the scorecard ran before the folders were checked"))
+    report = tmp_path / "r.html"
+    status = main(["report", str(SAMPLE_PROJECT), "-o", str(report), "--public-dir", str(tmp_path / "public")])
+    assert status == 2 and not report.exists()
+    assert f"error: cannot write public pages: folder {tmp_path / 'public'} does not exist" in capsys.readouterr().err

@@ -130,8 +130,16 @@ def _index(value) -> str:
 
 
 def cmd_report(args) -> int:
+    from pathlib import Path
+
+    from twin.errors import OutputError
     from twin.report import gather, write_public_pages, write_report
 
+    # both destinations checked before minutes of engine runs, so a typo costs nothing and writes nothing
+    if not Path(args.output).parent.is_dir():
+        raise OutputError(f"cannot write {args.output}: folder {Path(args.output).parent} does not exist")
+    if args.public_dir and not Path(args.public_dir).is_dir():
+        raise OutputError(f"cannot write public pages: folder {args.public_dir} does not exist")
     project, card, runs = _scorecard(args)
     extras = gather(project, card, runs)
     path = write_report(project, card, runs, args.output, extras)
