@@ -181,6 +181,37 @@ def desired_direction(px, py, dir_xy, x0, y0, cell_m):
 
 
 @njit(cache=True)
+def _direction_of_exit(px, py, dir_xy, k, x0, y0, cell_m):
+    """desired_direction(px, py, dir_xy[k], ...) without the clamping where all four cells are on the raster."""
+    ny, nx = dir_xy.shape[1], dir_xy.shape[2]
+    fx = (px - x0) / cell_m - 0.5
+    fy = (py - y0) / cell_m - 0.5
+    i0 = int(math.floor(fx))
+    j0 = int(math.floor(fy))
+    if i0 < 0 or j0 < 0 or i0 >= nx - 1 or j0 >= ny - 1:
+        return desired_direction(px, py, dir_xy[k], x0, y0, cell_m)
+    tx = fx - i0
+    ty = fy - j0
+    # the same terms in the same order as desired_direction, so the same result to the last bit
+    w = (1.0 - tx) * (1.0 - ty)
+    ex = 0.0 + w * dir_xy[k, j0, i0, 0]
+    ey = 0.0 + w * dir_xy[k, j0, i0, 1]
+    w = tx * (1.0 - ty)
+    ex += w * dir_xy[k, j0, i0 + 1, 0]
+    ey += w * dir_xy[k, j0, i0 + 1, 1]
+    w = (1.0 - tx) * ty
+    ex += w * dir_xy[k, j0 + 1, i0, 0]
+    ey += w * dir_xy[k, j0 + 1, i0, 1]
+    w = tx * ty
+    ex += w * dir_xy[k, j0 + 1, i0 + 1, 0]
+    ey += w * dir_xy[k, j0 + 1, i0 + 1, 1]
+    norm = math.sqrt(ex * ex + ey * ey)
+    if norm < 1e-9:
+        return desired_direction(px, py, dir_xy[k], x0, y0, cell_m)
+    return ex / norm, ey / norm
+
+
+@njit(cache=True)
 def _segments_cross(ax, ay, bx, by, cx, cy, dx, dy):
     """Fraction u along a->b where segment a-b crosses segment c-d, or -1 if it does not."""
     rx = bx - ax
@@ -200,6 +231,86 @@ def _segments_cross(ax, ay, bx, by, cx, cy, dx, dy):
 
 
 @njit(cache=True)
+def _radix_sort(keys, key_bound):
+    """Sort non-negative int64 keys below key_bound in place (LSD radix, 11 bits a pass): O(n) per pass."""
+    n = keys.shape[0]
+    if n < 2:
+        return
+    buffer = np.empty(n, dtype=np.int64)
+    src = keys
+    dst = buffer
+    shift = 0
+    passes = 0
+    while (key_bound - 1) >> shift > 0:
+        bucket = np.zeros(2049, dtype=np.int64)
+        for k in range(n):
+            bucket[((src[k] >> shift) & 2047) + 1] += 1
+        for b in range(2048):
+            bucket[b + 1] += bucket[b]
+        for k in range(n):
+            b = (src[k] >> shift) & 2047
+            dst[bucket[b]] = src[k]
+            bucket[b] += 1
+        src, dst = dst, src
+        shift += 11
+        passes += 1
+    if passes % 2 == 1:
+        keys[:] = src
+
+
+@njit(cache=True)
+def bin_agents(x, y, state, radius, grid_x0, grid_y0, grid_cell_m, grid_nx, grid_ny,
+               cell_list, occupied, members):
+    """Neighbour grid of the present agents (waiting ones occupy space too); returns (their number, largest body length 2 r).
+
+    Only occupied cells are touched: cell c holds cell_list[c, 1] persons, listed in
+    members[cell_list[c, 0]:cell_list[c, 0] + cell_list[c, 1]] (start and count side by side: one
+    cache line per cell); occupied[0] is the number of occupied cells and occupied[1:occupied[0] + 1]
+    lists them. cell_list[:, 1] must be zero except at the cells
+    occupied[] lists (np.zeros and an empty occupied[] at the start; each call clears its
+    predecessor's), so a site of tens of thousands of cells costs nothing where nobody is.
+    """
+    for k in range(occupied[0]):
+        cell_list[occupied[k + 1], 1] = 0
+    n = x.shape[0]
+    n_occupied = 0
+    l_max = 0.0
+    cell_of = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        s = state[i]
+        if s == WAITING or s == WALKING or s == LEAVING:
+            ci = min(max(int((x[i] - grid_x0) / grid_cell_m), 0), grid_nx - 1)
+            cj = min(max(int((y[i] - grid_y0) / grid_cell_m), 0), grid_ny - 1)
+            c = cj * grid_nx + ci
+            cell_of[i] = c
+            if cell_list[c, 1] == 0:
+                n_occupied += 1
+                occupied[n_occupied] = c
+            cell_list[c, 1] += 1
+            l_max = max(l_max, 2.0 * radius[i])
+        else:
+            cell_of[i] = -1
+    occupied[0] = n_occupied
+    # row by row, as the cells lie in memory (and the direction raster under them): the loops over
+    # cells then read nearby memory one cell after the other
+    _radix_sort(occupied[1:n_occupied + 1], grid_nx * grid_ny)
+    total = 0
+    for k in range(1, n_occupied + 1):
+        c = occupied[k]
+        cell_list[c, 0] = total
+        total += cell_list[c, 1]
+    for i in range(n):
+        c = cell_of[i]
+        if c >= 0:
+            members[cell_list[c, 0]] = i
+            cell_list[c, 0] += 1
+    for k in range(1, n_occupied + 1):
+        c = occupied[k]
+        cell_list[c, 0] -= cell_list[c, 1]
+    return total, l_max
+
+
+@njit(cache=True)
 def crowd_step(x, y, state, v0, radius, exit_of,
                dir_xy, field_x0, field_y0, field_cell_m,
                grid_x0, grid_y0, grid_cell_m, grid_nx, grid_ny,
@@ -207,12 +318,12 @@ def crowd_step(x, y, state, v0, radius, exit_of,
                exit_seg, exit_seg_exit,
                time_gap_s, a_agents, d_agents_m, a_walls, d_walls_m,
                t_s, dt_s, evac_time_s, evac_exit, vx, vy,
-               clear_m, congested_fraction, waited_s, count, members):
+               clear_m, congested_fraction, waited_s, cell_list, occupied, members):
     """Advance every WALKING and LEAVING agent by dt_s (explicit Euler, synchronous update); return number out.
 
-    Neighbours come from a cell grid of side grid_cell_m (any size; the repulsion range l_max + 8 D
-    is quickest: the repulsion goes once over each pair of neighbouring cells, the spacing over
-    the cells of the corridor ahead of each agent), walls from
+    Neighbours come from a cell grid of side grid_cell_m (bin_agents; any size: the repulsion
+    range l_max + 8 D is quickest: the repulsion goes once over each pair of neighbouring cells,
+    the spacing over the cells of the corridor ahead of each agent), walls from
     a precomputed cell list (CSR: wall_cell_start, wall_cell_items into wall_seg[k] = x1,y1,x2,y2).
     A WALKING agent whose step crosses an exit segment is out: evac_time_s gets the crossing time
     interpolated within the step, evac_exit the exit index, and it becomes LEAVING — it keeps
@@ -220,82 +331,79 @@ def crowd_step(x, y, state, v0, radius, exit_of,
     EVACUATED. (Removing people on the line itself would let the next ones through at free
     speed: on a line in a thin wall that doubles the flow.) waited_s[i] grows by dt_s while a
     walking agent's speed is held below congested_fraction * v0 by the people ahead.
-    count (n_cells + 1) and members (n) are filled with the neighbour grid of this step (CSR).
+    cell_list, occupied and members hold the neighbour grid (bin_agents) of this step.
     """
-    n = x.shape[0]
-    n_cells = grid_nx * grid_ny
-    # counting sort of present agents (waiting ones occupy space too) into neighbour cells
-    cell_of = np.full(n, -1, dtype=np.int64)
-    count[:] = 0
-    for i in range(n):
-        if state[i] == WAITING or state[i] == WALKING or state[i] == LEAVING:
-            ci = min(max(int((x[i] - grid_x0) / grid_cell_m), 0), grid_nx - 1)
-            cj = min(max(int((y[i] - grid_y0) / grid_cell_m), 0), grid_ny - 1)
-            cell_of[i] = cj * grid_nx + ci
-            count[cell_of[i] + 1] += 1
-    for c in range(n_cells):
-        count[c + 1] += count[c]
-    fill = count[:n_cells].copy()
-    for i in range(n):
-        if cell_of[i] >= 0:
-            members[fill[cell_of[i]]] = i
-            fill[cell_of[i]] += 1
+    n_present, l_max = bin_agents(x, y, state, radius, grid_x0, grid_y0, grid_cell_m, grid_nx, grid_ny,
+                       cell_list, occupied, members)
+    n_occupied = occupied[0]
     # cells to search: the repulsion reaches l_max + 8 D, the spacing l_max + T v0 along e_i
-    l_max = 0.0
-    for i in range(n):
-        l_max = max(l_max, 2.0 * radius[i])
     reach = int(math.ceil((l_max + 8.0 * d_agents_m) / grid_cell_m))
 
     vx[:] = 0.0
     vy[:] = 0.0
+    # positions, sizes and who moves, copied in grid order: the loops over neighbours below then
+    # read consecutive memory instead of hopping through members[]
+    gx = np.empty(n_present)
+    gy = np.empty(n_present)
+    gr = np.empty(n_present)
+    gmoving = np.empty(n_present, dtype=np.bool_)
+    for m in range(n_present):
+        i = members[m]
+        gx[m] = x[i]
+        gy[m] = y[i]
+        gr[m] = radius[i]
+        gmoving[m] = state[i] == WALKING or state[i] == LEAVING
     # neighbour repulsion a exp((l_ij - s_ij)/D) e_ij, once per pair (it is antisymmetric), for pairs
     # with someone moving; left out beyond s_ij = l_ij + 8 D where it is below a e^-8 (under 0.2 %
-    # of the unit desired direction for a = 5)
-    rep_x = np.zeros(n)
-    rep_y = np.zeros(n)
-    for c in range(n_cells):
-        if count[c] == count[c + 1]:
-            continue
+    # of the unit desired direction for a = 5). Summed per grid slot m, not per agent.
+    rep_x = np.zeros(n_present)
+    rep_y = np.zeros(n_present)
+    for k in range(1, n_occupied + 1):
+        c = occupied[k]
         ci = c % grid_nx
         cj = c // grid_nx
+        c0 = cell_list[c, 0]
+        c1 = c0 + cell_list[c, 1]
         for cy in range(cj, min(cj + reach + 1, grid_ny)):
             for cx in range(max(ci - reach, 0), min(ci + reach + 1, grid_nx)):
                 if cy == cj and cx < ci:
                     continue
                 d = cy * grid_nx + cx
-                for m in range(count[c], count[c + 1]):
-                    i = members[m]
-                    moving_i = state[i] == WALKING or state[i] == LEAVING
-                    start = m + 1 if d == c else count[d]
-                    for m2 in range(start, count[d + 1]):
-                        j = members[m2]
-                        if not moving_i and state[j] != WALKING and state[j] != LEAVING:
+                if cell_list[d, 1] == 0:
+                    continue
+                d1 = cell_list[d, 0] + cell_list[d, 1]
+                for m in range(c0, c1):
+                    moving_m = gmoving[m]
+                    start = m + 1 if d == c else cell_list[d, 0]
+                    for m2 in range(start, d1):
+                        if not moving_m and not gmoving[m2]:
                             continue
-                        dxij = x[i] - x[j]
-                        dyij = y[i] - y[j]
+                        dxij = gx[m] - gx[m2]
+                        dyij = gy[m] - gy[m2]
                         s2 = dxij * dxij + dyij * dyij
-                        l_ij = radius[i] + radius[j]
+                        l_ij = gr[m] + gr[m2]
                         cut = l_ij + 8.0 * d_agents_m
                         if s2 < 1e-18 or s2 > cut * cut:
                             continue
                         s = math.sqrt(s2)
                         rep = a_agents * math.exp((l_ij - s) / d_agents_m) / s
-                        rep_x[i] += rep * dxij
-                        rep_y[i] += rep * dyij
-                        rep_x[j] -= rep * dxij
-                        rep_y[j] -= rep * dyij
-    # agents in cell order: neighbours and the direction raster are then read from nearby memory
-    for idx in range(count[n_cells]):
-        i = members[idx]
-        if state[i] != WALKING and state[i] != LEAVING:
+                        rep_x[m] += rep * dxij
+                        rep_y[m] += rep * dyij
+                        rep_x[m2] -= rep * dxij
+                        rep_y[m2] -= rep * dyij
+    # agents cell by cell: neighbours and the direction raster are then read from nearby memory
+    evacuated = 0
+    for idx in range(n_present):
+        if not gmoving[idx]:
             continue
+        i = members[idx]
         k = exit_of[i] if state[i] == WALKING else evac_exit[i]
-        e0x, e0y = desired_direction(x[i], y[i], dir_xy[k], field_x0, field_y0, field_cell_m)
+        e0x, e0y = _direction_of_exit(x[i], y[i], dir_xy, k, field_x0, field_y0, field_cell_m)
         ex = e0x
         ey = e0y
         # neighbour repulsion, summed pair by pair above
-        ex += rep_x[i]
-        ey += rep_y[i]
+        ex += rep_x[idx]
+        ey += rep_y[idx]
         # wall repulsion: a_w exp((r_i - d_iw)/D_w) n_iw, n_iw from the wall's nearest point to the agent
         wi = min(max(int((x[i] - wall_x0) / wall_cell_m), 0), wall_nx - 1)
         wj = min(max(int((y[i] - wall_y0) / wall_cell_m), 0), wall_ny - 1)
@@ -316,33 +424,63 @@ def crowd_step(x, y, state, v0, radius, exit_of,
             ex /= norm
             ey /= norm
         # spacing: nearest neighbour ahead, within a corridor of width l_ij about e_i. Only those
-        # closer than l_max + T v0 can bind: the cells of the corridor's bounding box hold them.
+        # less than l_max + T v0 ahead and l_max aside can bind: the cells under that rectangle hold them.
+        xi = x[i]
+        yi = y[i]
+        ri = radius[i]
         speed = v0[i]
+        gap_min = np.inf
         reach_ahead = l_max + time_gap_s * v0[i]
+        half_x = l_max * abs(ey)
+        half_y = l_max * abs(ex)
         tip_x = x[i] + reach_ahead * ex
         tip_y = y[i] + reach_ahead * ey
-        bi0 = min(max(int((min(x[i], tip_x) - l_max - grid_x0) / grid_cell_m), 0), grid_nx - 1)
-        bi1 = min(max(int((max(x[i], tip_x) + l_max - grid_x0) / grid_cell_m), 0), grid_nx - 1)
-        bj0 = min(max(int((min(y[i], tip_y) - l_max - grid_y0) / grid_cell_m), 0), grid_ny - 1)
-        bj1 = min(max(int((max(y[i], tip_y) + l_max - grid_y0) / grid_cell_m), 0), grid_ny - 1)
-        for cy in range(bj0, bj1 + 1):
-            for cx in range(bi0, bi1 + 1):
+        bi0 = min(max(int((min(x[i], tip_x) - half_x - grid_x0) / grid_cell_m), 0), grid_nx - 1)
+        bi1 = min(max(int((max(x[i], tip_x) + half_x - grid_x0) / grid_cell_m), 0), grid_nx - 1)
+        bj0 = min(max(int((min(y[i], tip_y) - half_y - grid_y0) / grid_cell_m), 0), grid_ny - 1)
+        bj1 = min(max(int((max(y[i], tip_y) + half_y - grid_y0) / grid_cell_m), 0), grid_ny - 1)
+        # cells nearest along e_i first, so that `speed` falls early; a cell wholly behind i, or whose
+        # nearest point lies l_max + min(T v0, the smallest gap yet) or more ahead, or whose points all lie more than l_max to
+        # one side of the corridor's axis, holds nobody who could slow i further. Cells on the grid's
+        # rim may hold people clamped into them from outside: never skipped.
+        for a in range(bj1 - bj0 + 1):
+            cy = bj0 + a if ey >= 0.0 else bj1 - a
+            rim_y = cy == 0 or cy == grid_ny - 1
+            y_lo = grid_y0 + cy * grid_cell_m - y[i]
+            y_hi = y_lo + grid_cell_m
+            # along-axis offset (qx - x_i) ex + (qy - y_i) ey and side offset -ey (qx - x_i) + ex (qy - y_i):
+            # their y parts over the row
+            ahead_y_lo = min(ey * y_lo, ey * y_hi)
+            ahead_y_hi = max(ey * y_lo, ey * y_hi)
+            side_y_lo = min(ex * y_lo, ex * y_hi)
+            side_y_hi = max(ex * y_lo, ex * y_hi)
+            for b in range(bi1 - bi0 + 1):
+                cx = bi0 + b if ex >= 0.0 else bi1 - b
+                if not (rim_y or cx == 0 or cx == grid_nx - 1):
+                    x_lo = grid_x0 + cx * grid_cell_m - x[i]
+                    x_hi = x_lo + grid_cell_m
+                    # (a hair for rounding at cell edges in each test)
+                    if min(ex * x_lo, ex * x_hi) + ahead_y_lo - 1e-9 >= l_max + min(time_gap_s * speed, gap_min):
+                        continue
+                    if max(ex * x_lo, ex * x_hi) + ahead_y_hi + 1e-9 < 0.0:
+                        continue
+                    if min(-ey * x_lo, -ey * x_hi) + side_y_lo - 1e-9 > l_max:
+                        continue
+                    if max(-ey * x_lo, -ey * x_hi) + side_y_hi + 1e-9 < -l_max:
+                        continue
                 c = cy * grid_nx + cx
-                for m in range(count[c], count[c + 1]):
-                    j = members[m]
-                    if j == i:
-                        continue
-                    rx = x[j] - x[i]
-                    ry = y[j] - y[i]
-                    if rx * ex + ry * ey < 0.0:
-                        continue
-                    l_ij = radius[i] + radius[j]
-                    if abs(-ey * rx + ex * ry) > l_ij:
-                        continue
-                    # optimal-velocity function V(s) = max(0, (s - l)/T), capped by v0 below
-                    v = max(0.0, (math.sqrt(rx * rx + ry * ry) - l_ij) / time_gap_s)
-                    if v < speed:
-                        speed = v
+                c0 = cell_list[c, 0]
+                for m in range(c0, c0 + cell_list[c, 1]):
+                    # everyone is computed, no branch: which ones bind is a coin toss for the
+                    # branch predictor, and a mispredicted branch costs more than a square root
+                    rx = gx[m] - xi
+                    ry = gy[m] - yi
+                    l_ij = ri + gr[m]
+                    gap = math.sqrt(rx * rx + ry * ry) - l_ij
+                    binds = (rx * ex + ry * ey >= 0.0) & (abs(-ey * rx + ex * ry) <= l_ij) & (m != idx)
+                    gap_min = min(gap_min, gap if binds else np.inf)
+        # optimal-velocity function V(s) = max(0, (s - l)/T) of the nearest one ahead, capped by v0
+        speed = min(speed, max(0.0, gap_min / time_gap_s))
         if state[i] == WALKING and speed < congested_fraction * v0[i]:
             waited_s[i] += dt_s
         vxi = speed * ex
@@ -351,27 +489,21 @@ def crowd_step(x, y, state, v0, radius, exit_of,
         # centre closer than its radius to a wall within this step
         for m in range(wall_cell_start[wc], wall_cell_start[wc + 1]):
             w = wall_seg[wall_cell_items[m]]
-            qx, qy, dwall = _nearest_on_segment(x[i], y[i], w[0], w[1], w[2], w[3])
+            qx, qy, dwall = _nearest_on_segment(xi, yi, w[0], w[1], w[2], w[3])
             if dwall < 1e-9:
                 continue
-            nx_ = (x[i] - qx) / dwall
-            ny_ = (y[i] - qy) / dwall
+            nx_ = (xi - qx) / dwall
+            ny_ = (yi - qy) / dwall
             approach = -(vxi * nx_ + vyi * ny_)
-            allowed = max(0.0, (dwall - radius[i]) / dt_s)
+            allowed = max(0.0, (dwall - ri) / dt_s)
             if approach > allowed:
                 vxi += (approach - allowed) * nx_
                 vyi += (approach - allowed) * ny_
         vx[i] = vxi
         vy[i] = vyi
-
-    evacuated = 0
-    for i in range(n):
-        if state[i] != WALKING and state[i] != LEAVING:
-            continue
-        ox = x[i]
-        oy = y[i]
-        x[i] = ox + vx[i] * dt_s
-        y[i] = oy + vy[i] * dt_s
+        # the step itself (everyone else reads the positions copied in gx, gy: the update stays synchronous)
+        x[i] = xi + vxi * dt_s
+        y[i] = yi + vyi * dt_s
         if state[i] == LEAVING:
             # clear of its exit line by clear_m (or stopped where it cannot go on): gone
             far = np.inf
@@ -383,7 +515,7 @@ def crowd_step(x, y, state, v0, radius, exit_of,
                 state[i] = EVACUATED
             continue
         for s in range(exit_seg.shape[0]):
-            u = _segments_cross(ox, oy, x[i], y[i], exit_seg[s, 0], exit_seg[s, 1], exit_seg[s, 2], exit_seg[s, 3])
+            u = _segments_cross(xi, yi, x[i], y[i], exit_seg[s, 0], exit_seg[s, 1], exit_seg[s, 2], exit_seg[s, 3])
             if u >= 0.0:
                 state[i] = LEAVING if clear_m > 0.0 else EVACUATED
                 evac_time_s[i] = t_s + u * dt_s
@@ -401,7 +533,7 @@ def crowd_steps(n_steps, x, y, state, v0, radius, exit_of,
                 exit_seg, exit_seg_exit,
                 time_gap_s, a_agents, d_agents_m, a_walls, d_walls_m,
                 t_s, dt_s, evac_time_s, evac_exit, vx, vy,
-                clear_m, congested_fraction, waited_s, count, members):
+                clear_m, congested_fraction, waited_s, cell_list, occupied, members):
     """n_steps of crowd_step from time t_s, in one call (nothing outside the crowd happens meanwhile)."""
     out = 0
     for k in range(n_steps):
@@ -412,17 +544,17 @@ def crowd_steps(n_steps, x, y, state, v0, radius, exit_of,
                           exit_seg, exit_seg_exit,
                           time_gap_s, a_agents, d_agents_m, a_walls, d_walls_m,
                           t_s + k * dt_s, dt_s, evac_time_s, evac_exit, vx, vy,
-                          clear_m, congested_fraction, waited_s, count, members)
+                          clear_m, congested_fraction, waited_s, cell_list, occupied, members)
     return out
 
 
 @njit(cache=True)
 def release_at_doors(candidates, door_x, door_y, x, y, state, radius, margin_m,
-                     grid_x0, grid_y0, grid_cell_m, grid_nx, grid_ny, count, members):
+                     grid_x0, grid_y0, grid_cell_m, grid_nx, grid_ny, cell_list, members):
     """Let INSIDE residents out at their door where the spot is clear; returns a mask of who came out.
 
     candidates: agent indices waiting in a doorway, door_x/door_y their spots outside. A spot is
-    clear when no present agent (from the last step's grid, plus those let out in this call) is
+    clear when no present agent (from the last step's grid, bin_agents, plus those let out in this call) is
     closer than r_i + r_j + margin_m. Who comes out is placed on the spot and starts WALKING.
     """
     released = np.zeros(candidates.shape[0], dtype=np.uint8)
@@ -436,7 +568,7 @@ def release_at_doors(candidates, door_x, door_y, x, y, state, radius, margin_m,
         for cy in range(max(cj - 1, 0), min(cj + 2, grid_ny)):
             for cx in range(max(ci - 1, 0), min(ci + 2, grid_nx)):
                 cell = cy * grid_nx + cx
-                for m in range(count[cell], count[cell + 1]):
+                for m in range(cell_list[cell, 0], cell_list[cell, 0] + cell_list[cell, 1]):
                     j = members[m]
                     if state[j] != WAITING and state[j] != WALKING and state[j] != LEAVING:
                         continue

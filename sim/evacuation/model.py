@@ -173,7 +173,7 @@ class Settings:
 
 def _draw_speed(group: str, rng) -> float:
     g = GROUPS[group]
-    z = float(np.clip(rng.standard_normal(), -2.0, 2.0))
+    z = min(max(float(rng.standard_normal()), -2.0), 2.0)
     return max(0.2, g.speed_mean_mps + g.speed_sd_mps * z)
 
 
@@ -247,8 +247,11 @@ def simulate(scenario: Scenario | str | os.PathLike, settings: Settings | None =
     for a in scenario.agents:
         if a.group not in GROUPS:
             raise ScenarioError(f"{a.source or scenario.name}: group {a.group!r} unknown; expected one of {sorted(GROUPS)}")
-        if not shapely.intersects_xy(geo.area, a.x, a.y):
-            raise ScenarioError(f"{a.source or scenario.name}: agent at ({a.x}, {a.y}) is outside the walkable area")
+    inside = np.asarray(shapely.intersects_xy(geo.area, [a.x for a in scenario.agents], [a.y for a in scenario.agents]),
+                        dtype=bool)
+    if not inside.all():
+        a = scenario.agents[int(np.flatnonzero(~inside)[0])]
+        raise ScenarioError(f"{a.source or scenario.name}: agent at ({a.x}, {a.y}) is outside the walkable area")
     for w in scenario.stairwells:
         if not shapely.intersects_xy(geo.area, *w.door_xy):
             raise ScenarioError(f"{w.source or w.id}: the spot in front of stairwell {w.id}'s door "
@@ -301,12 +304,14 @@ def simulate(scenario: Scenario | str | os.PathLike, settings: Settings | None =
 
     csm = settings.csm
     # neighbour cells as wide as the repulsion range (kernels.crowd_step scans the 3 x 3 block round
-    # each agent for the repulsion and the cells along its way ahead for the spacing)
+    # each agent for the repulsion and the cells under the corridor ahead of it for the spacing;
+    # kernels.bin_agents touches only the occupied cells, so a large site costs nothing where nobody is)
     grid_cell = 2.0 * float(radius.max(initial=0.15)) + 8.0 * csm.neighbour_range_m
     gx0, gy0 = geo.x0, geo.y0
     gnx = int(math.ceil(geo.walkable.shape[1] * geo.cell_m / grid_cell)) + 1
     gny = int(math.ceil(geo.walkable.shape[0] * geo.cell_m / grid_cell)) + 1
-    grid_count = np.zeros(gnx * gny + 1, dtype=np.int64)
+    grid_cells = np.zeros((gnx * gny, 2), dtype=np.int64)   # kernels.bin_agents: each cell's start in
+    grid_occupied = np.zeros(max(n, 1) + 1, dtype=np.int64)  # grid_members and count; occupied cells
     grid_members = np.zeros(max(n, 1), dtype=np.int64)
 
     env = simpy.Environment()
@@ -337,7 +342,7 @@ def simulate(scenario: Scenario | str | os.PathLike, settings: Settings | None =
     def let_out_at_doors(now):
         candidates = np.array([i for i, _ in at_door], dtype=np.int64)
         released = kernels.release_at_doors(candidates, x[candidates].copy(), y[candidates].copy(), x, y, state, radius,
-                                            0.05, gx0, gy0, grid_cell, gnx, gny, grid_count, grid_members)
+                                            0.05, gx0, gy0, grid_cell, gnx, gny, grid_cells, grid_members)
         still = []
         for (i, event), out in zip(at_door, released):
             if out:
@@ -397,13 +402,15 @@ def simulate(scenario: Scenario | str | os.PathLike, settings: Settings | None =
                 csm.time_gap_s, csm.neighbour_strength, csm.neighbour_range_m,
                 csm.wall_strength, csm.wall_range_m,
                 step * dt, dt, evac_time, evac_exit, vx, vy,
-                settings.clear_m, settings.congested_fraction, waited, grid_count, grid_members)
+                settings.clear_m, settings.congested_fraction, waited, grid_cells, grid_occupied, grid_members)
             step += batch
             yield env.timeout(step * dt - env.now)
         done.succeed(step * dt)
 
     def store_frame(now):
-        xy = np.stack([x, y], axis=1).astype(np.float32)
+        xy = np.empty((n, 2), dtype=np.float32)
+        xy[:, 0] = x
+        xy[:, 1] = y
         xy[(state == kernels.EVACUATED) | (state == kernels.INSIDE)] = np.nan
         frame_times.append(now)
         frame_xy.append(xy)
@@ -418,7 +425,10 @@ def simulate(scenario: Scenario | str | os.PathLike, settings: Settings | None =
 
     for i in range(n_out):
         if state[i] == kernels.WAITING:
-            env.process(resident_prepares(env, i, float(premove[i])))
+            if premove[i] > 0:
+                env.process(resident_prepares(env, i, float(premove[i])))
+            else:  # no pre-movement: walking from the crowd's first step (as resident_prepares would)
+                state[i] = kernels.WALKING
     household_premovement = (settings.household_premovement_day if settings.time_of_day == "day"
                              else settings.household_premovement_night)
     walk_speed = v0
