@@ -486,6 +486,15 @@ def runoff_step(dt, rain, evap_rate, area, frac, alpha, dstore, f_outlet, route_
 
 
 @njit(cache=True)
+def _circle_segment(d, y):
+    # (area, wetted perimeter) of a circle of diameter d filled to y < d: with c = cos(theta/2) =
+    # 1 - 2y/d, sin(theta) = 2 c sqrt(1 - c^2), so one acos and one sqrt (no sin)
+    c = max(-1.0, min(1.0, 1.0 - 2.0 * y / d))
+    theta = 2.0 * math.acos(c)
+    return d * d / 8.0 * (theta - 2.0 * c * math.sqrt(1.0 - c * c)), d * theta / 2.0
+
+
+@njit(cache=True)
 def xs_area(shape, g1, g2, g3, g4, y):
     """Flow area (m2) at depth y (m) of one barrel."""
     if y <= 0.0:
@@ -493,8 +502,7 @@ def xs_area(shape, g1, g2, g3, g4, y):
     if y > g1:
         y = g1
     if shape == SHAPE_CIRCULAR:
-        theta = 2.0 * math.acos(max(-1.0, min(1.0, 1.0 - 2.0 * y / g1)))
-        return g1 * g1 / 8.0 * (theta - math.sin(theta))
+        return _circle_segment(g1, y)[0]
     if shape == SHAPE_RECT_CLOSED or shape == SHAPE_RECT_OPEN:
         return g2 * y
     if shape == SHAPE_TRAPEZOIDAL:
@@ -530,13 +538,13 @@ def xs_radius(shape, g1, g2, g3, g4, y):
         return 0.0
     if y > g1:
         y = g1
-    a = xs_area(shape, g1, g2, g3, g4, y)
     if shape == SHAPE_CIRCULAR:
         if y >= g1:
             return g1 / 4.0
-        theta = 2.0 * math.acos(max(-1.0, min(1.0, 1.0 - 2.0 * y / g1)))
-        p = g1 * theta / 2.0
-    elif shape == SHAPE_RECT_CLOSED:
+        a, p = _circle_segment(g1, y)
+        return a / p if p > 0.0 else 0.0
+    a = xs_area(shape, g1, g2, g3, g4, y)
+    if shape == SHAPE_RECT_CLOSED:
         p = g2 + 2.0 * y + (g2 if y >= g1 else 0.0)
     elif shape == SHAPE_RECT_OPEN:
         p = g2 + 2.0 * y
@@ -550,15 +558,14 @@ def xs_radius(shape, g1, g2, g3, g4, y):
 
 @njit(cache=True)
 def xs_area_radius(shape, g1, g2, g3, g4, y):
-    """(area m2, hydraulic radius m) at depth y; one trigonometric evaluation for circular pipes."""
+    """(area m2, hydraulic radius m) at depth y; one acos for circular pipes."""
     if y <= 0.0:
         return 0.0, 0.0
     if shape == SHAPE_CIRCULAR:
         if y >= g1:
             return math.pi * g1 * g1 / 4.0, g1 / 4.0
-        theta = 2.0 * math.acos(max(-1.0, min(1.0, 1.0 - 2.0 * y / g1)))
-        a = g1 * g1 / 8.0 * (theta - math.sin(theta))
-        return a, a / (g1 * theta / 2.0)
+        a, p = _circle_segment(g1, y)
+        return a, a / p
     return xs_area(shape, g1, g2, g3, g4, y), xs_radius(shape, g1, g2, g3, g4, y)
 
 
@@ -736,11 +743,14 @@ def _froude(s, d1, d2, d3, d4, v, yy):
 
 
 @njit(cache=True)
-def _free_cached(l, s, d1, d2, d3, d4, n, slope, q, fe_q, fe_lo, fe_hi):
-    # critical / normal depth inversions are the costly part of a step: reuse them while q barely moves
+def _free_cached(l, d1, n, slope, q, fe_q, fe_lo, fe_hi, xs):
+    # critical / normal depths from the section's tables, reused while q barely moves
     q = abs(q)
     if abs(q - fe_q[l]) > 1e-2 * q + 1e-7 or fe_q[l] < 0.0:
-        fe_lo[l], fe_hi[l] = free_end_depths(s, d1, d2, d3, d4, n, slope, q)
+        tab_yn, tab_yc, link_tab, s_max, qc_max = xs
+        k = link_tab[l]
+        fe_lo[l], fe_hi[l] = free_end_depths_tab(tab_yn, tab_yc, k, d1, math.sqrt(max(slope, 1e-6)) / n * s_max[l],
+                                                 qc_max[l], q)
         fe_q[l] = q
     return fe_lo[l], fe_hi[l]
 
@@ -748,8 +758,10 @@ def _free_cached(l, s, d1, d2, d3, d4, n, slope, q, fe_q, fe_lo, fe_hi):
 @njit(cache=True)
 def conduit_flow(dt, l, first, y, invert, link_from, link_to, z1, z2, shape, g1, g2, g3, g4, rough, length,
                  slope, barrels, q_old, q_last, a_mid_old, normal_limited, damping, gated_to, node_kind,
-                 fe_q, fe_lo, fe_hi, link_y):
+                 fe_q, fe_lo, fe_hi, link_y, xs):
     """Momentum of one conduit over dt (dynamic wave, Vol. II §4.3), per barrel internally.
+
+    xs: (tab_yn, tab_yc, link_tab, S_max, Qc_max) of xs_table for the free-end depths.
 
     Classifies the flow from the end depths (dry, free fall at an offset end: critical or normal
     depth, subcritical), then updates Q = (Q_old - dq2 + dq3 + dq4) / (1 + dq1) with friction dq1,
@@ -782,13 +794,13 @@ def conduit_flow(dt, l, first, y, invert, link_from, link_to, z1, z2, shape, g1,
     if not (y1 >= d1 and y2 >= d1):
         if y1 > FUDGE and y2 > FUDGE:
             if qb_last < 0.0 and off1 > 0.0:
-                lo, hi = _free_cached(l, s, d1, d2, d3, d4, rough[l], slope[l], qb_last, fe_q, fe_lo, fe_hi)
+                lo, hi = _free_cached(l, d1, rough[l], slope[l], qb_last, fe_q, fe_lo, fe_hi, xs)
                 if y1 < lo:
                     cls = 2
                     y1 = max(lo, FUDGE)
                     h1 = z1a + y1
             elif qb_last >= 0.0 and off2 > 0.0:
-                lo, hi = _free_cached(l, s, d1, d2, d3, d4, rough[l], slope[l], qb_last, fe_q, fe_lo, fe_hi)
+                lo, hi = _free_cached(l, d1, rough[l], slope[l], qb_last, fe_q, fe_lo, fe_hi, xs)
                 if y2 < lo:
                     cls = 3
                     y2 = max(lo, FUDGE)
@@ -802,14 +814,14 @@ def conduit_flow(dt, l, first, y, invert, link_from, link_to, z1, z2, shape, g1,
                 cls = 4
             elif off1 > 0.0:
                 cls = 2
-                y1 = max(_free_cached(l, s, d1, d2, d3, d4, rough[l], slope[l], qb_last, fe_q, fe_lo, fe_hi)[0], FUDGE)
+                y1 = max(_free_cached(l, d1, rough[l], slope[l], qb_last, fe_q, fe_lo, fe_hi, xs)[0], FUDGE)
                 h1 = z1a + y1
         else:
             if h1 < z2a:
                 cls = 5
             elif off2 > 0.0:
                 cls = 3
-                y2 = max(_free_cached(l, s, d1, d2, d3, d4, rough[l], slope[l], qb_last, fe_q, fe_lo, fe_hi)[0], FUDGE)
+                y2 = max(_free_cached(l, d1, rough[l], slope[l], qb_last, fe_q, fe_lo, fe_hi, xs)[0], FUDGE)
                 h2 = z2a + y2
     # ---- surface area given to the end nodes
     y_mid = max(0.5 * (y1 + y2), FUDGE)
@@ -1050,7 +1062,7 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                link_kind, link_from, link_to, z1, z2, shape, g1, g2, g3, g4, rough, length, slope, barrels,
                q_init, q_full, gated, gated_to, weir_kind, weir_cw, weir_endcon, weir_endcoeff,
                orif_kind, orif_cd, pump_type, pump_curve, pump_on, pump_start, pump_stop, kin_order,
-               tab_s, tab_y, tab_a, link_tab, kin_a_full, kin_a_max, kin_s_max, kin_beta,
+               tab_s, tab_y, tab_a, link_tab, kin_a_full, kin_a_max, kin_s_max, kin_beta, tab_yn, tab_yc, xs_qc_max,
                lid_sub, lid_area, lid_from_imp, lid_from_perv, lid_to_perv, lid_drain_node, lid_kind, lid_par,
                lid_state, n_frames, keep_frames, res_tab, clock):
     """Runoff and routing of the whole system from 0 to t_end (s); SWMM's step logic (see module doc).
@@ -1130,6 +1142,7 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
     link_y = np.zeros(n_link)
     out_q = np.full(n_node, -1.0)
     out_y = np.zeros(n_node)
+    xs = (tab_yn, tab_yc, link_tab, kin_s_max, xs_qc_max)
     for i in range(n_node):
         vol[i] = node_volume(i, y[i], node_kind, full_depth, ponded_area, min_surf_area, st_a, st_b, st_c,
                              st_curve, cx, cy, cn)
@@ -1330,7 +1343,7 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                         qn, dq, am, sa1, sa2, lv = conduit_flow(
                             dt, l, first, y, invert, link_from, link_to, z1, z2, shape, g1, g2, g3, g4, rough,
                             length, slope, barrels, q_old, q_last, a_mid_old, normal_limited, damping, gated_to,
-                            node_kind, fe_q, fe_lo, fe_hi, link_y)
+                            node_kind, fe_q, fe_lo, fe_hi, link_y, xs)
                         q[l] = qn
                         a_mid[l] = am
                         dqdh[l] = dq
@@ -1552,20 +1565,34 @@ def _section_factor(shape, g1, g2, g3, g4, y):
 
 
 @njit(cache=True)
+def _critical_factor(shape, g1, g2, g3, g4, y):
+    # sqrt(g A^3 / W): the flow that is critical at depth y
+    a = xs_area(shape, g1, g2, g3, g4, y)
+    w = xs_width(shape, g1, g2, g3, g4, y)
+    return math.sqrt(G * a * a * a / w) if w > 0.0 else 0.0
+
+
+@njit(cache=True)
 def xs_table(shape, g1, g2, g3, g4, n_pts):
-    """Tabulated geometry of one cross-section shape for the kinematic wave (SWMM xsect.c does the same).
+    """Tabulated geometry of one cross-section shape (SWMM xsect.c tabulates its shapes the same way).
 
     On the normalised area a/A_full (n_pts points from 0 to 1): section factor A R^(2/3) / S_max and
     depth / full depth; on the normalised section factor s/S_max (0 to 1): a/A_full on the branch below
-    the largest flow. S_max is the section factor at the depth of largest Manning flow (y_max_flow).
-    Returns (s_of_a, y_of_a, a_of_s, a_max / A_full, S_max, A_full).
+    the largest flow (kinematic wave). For the dynamic wave's free ends, on u from 0 to 1: the normal
+    depth / full depth of section factor u^2 S_max, and the critical depth / full depth of critical
+    flow u^2 Qc_max (square-root spacing: depth grows like a root of small flows). S_max is the section
+    factor at the depth of largest Manning flow (y_max_flow), Qc_max the critical flow at 0.999 full.
+    Returns (s_of_a, y_of_a, a_of_s, yn_of_u, yc_of_u, a_max / A_full, S_max, A_full, Qc_max).
     """
     a_full = xs_area(shape, g1, g2, g3, g4, g1)
     y_top = y_max_flow(shape, g1)
     s_max = _section_factor(shape, g1, g2, g3, g4, y_top)
+    qc_max = _critical_factor(shape, g1, g2, g3, g4, 0.999 * g1)
     s_of_a = np.zeros(n_pts)
     y_of_a = np.zeros(n_pts)
     a_of_s = np.zeros(n_pts)
+    yn_of_u = np.zeros(n_pts)
+    yc_of_u = np.zeros(n_pts)
     for i in range(n_pts):
         y = depth_of_area(shape, g1, g2, g3, g4, a_full * i / (n_pts - 1))
         y_of_a[i] = y / g1
@@ -1573,8 +1600,27 @@ def xs_table(shape, g1, g2, g3, g4, n_pts):
     for i in range(1, n_pts):
         y = _bisect_depth(0, shape, g1, g2, g3, g4, 1.0, 1.0, s_max * i / (n_pts - 1), y_top)
         a_of_s[i] = xs_area(shape, g1, g2, g3, g4, y) / a_full
+        u2 = (i / (n_pts - 1)) ** 2
+        yn_of_u[i] = _bisect_depth(0, shape, g1, g2, g3, g4, 1.0, 1.0, s_max * u2, y_top) / g1
+        yc_of_u[i] = _bisect_depth(1, shape, g1, g2, g3, g4, 0.0, 0.0, qc_max * u2, 0.999 * g1) / g1
     a_of_s[n_pts - 1] = xs_area(shape, g1, g2, g3, g4, y_top) / a_full
-    return s_of_a, y_of_a, a_of_s, a_of_s[n_pts - 1], s_max, a_full
+    yn_of_u[n_pts - 1] = y_top / g1
+    yc_of_u[n_pts - 1] = 0.999
+    return s_of_a, y_of_a, a_of_s, yn_of_u, yc_of_u, a_of_s[n_pts - 1], s_max, a_full, qc_max
+
+
+@njit(cache=True)
+def free_end_depths_tab(tab_yn, tab_yc, k, d1, q_max, qc_max, q):
+    """(smaller, larger) of critical and normal depth (m) for q (m3/s per barrel) from xs_table rows k.
+
+    q_max = sqrt(S)/n S_max (largest Manning flow), qc_max: the section's Qc_max at this size.
+    """
+    q = abs(q)
+    if q <= 0.0:
+        return 0.0, 0.0
+    yn = d1 * table_at(tab_yn, k, math.sqrt(min(q / q_max, 1.0)))
+    yc = d1 * table_at(tab_yc, k, math.sqrt(min(q / qc_max, 1.0)))
+    return min(yc, yn), max(yc, yn)
 
 
 @njit(cache=True)

@@ -520,23 +520,25 @@ def prepare(model: Model, settings: Settings) -> Prepared:
             link_kind, lf, lt, z1, z2, shape, g1, g2, g3, g4, rough, length, slope, barrels, q0, q_full,
             gated, gated_to, weir_kind, weir_cw, weir_endcon, weir_endcoeff, orif_kind, orif_cd,
             pump_type, pump_curve, pump_on, pump_start, pump_stop, kin_order,
-            *_kinwave_tables(link_kind, shape, g1, g2, g3, g4, rough, slope, dynamic), *lid, n_frames, keep, K.RES_TABLES, np.zeros(1))
+            *_xs_tables(link_kind, shape, g1, g2, g3, g4, rough, slope), *lid, n_frames, keep, K.RES_TABLES, np.zeros(1))
     full_for_ratio = np.array([q_full[k] if link_kind[k] == K.LINK_CONDUIT else 0.0 for k in range(n_link)])
     return Prepared(model=model, settings=settings, args=args, node_ids=node_ids, link_ids=link_ids,
                     link_full_q=full_for_ratio, total_area_m2=float(area.sum()), report_step_s=report,
                     t_end_s=t_end, dynamic=dynamic, lid_kind=lid[6], lid_par=lid[7], lid_area=lid[1])
 
 
-def _kinwave_tables(link_kind, shape, g1, g2, g3, g4, rough, slope, dynamic: bool) -> tuple:
-    """Tabulated geometry of the conduits for the kinematic wave (K.xs_table), one table per distinct
-    normalised shape (all circular pipes share one), and per conduit A_full, a_max, S_max, beta."""
+def _xs_tables(link_kind, shape, g1, g2, g3, g4, rough, slope) -> tuple:
+    """Tabulated geometry of the conduits (K.xs_table), one table per distinct normalised shape (all
+    circular pipes share one): rows for the kinematic wave (section factor, depth, area) and the
+    dynamic wave's free ends (normal and critical depth), and per conduit A_full, a_max, S_max,
+    beta = S^1/2 / n, Qc_max."""
     n_link = len(link_kind)
     link_tab = np.zeros(n_link, dtype=np.int64)
-    a_full, a_max, s_max, beta = np.zeros(n_link), np.zeros(n_link), np.zeros(n_link), np.zeros(n_link)
+    a_full, a_max, s_max, beta, qc_max = (np.zeros(n_link) for _ in range(5))
     rows: list[tuple] = []
     index: dict[tuple, int] = {}
     for k in range(n_link):
-        if dynamic or link_kind[k] != K.LINK_CONDUIT:
+        if link_kind[k] != K.LINK_CONDUIT:
             continue
         # geometry scaled to a unit height: circular pipes all alike, other shapes by their proportions
         key = (int(shape[k]), 0.0 if shape[k] == K.SHAPE_CIRCULAR else round(g2[k] / g1[k], 12),
@@ -546,16 +548,17 @@ def _kinwave_tables(link_kind, shape, g1, g2, g3, g4, rough, slope, dynamic: boo
             rows.append(K.xs_table(key[0], 1.0, key[1], key[2], key[3], K.XS_TABLE_N))
         row = rows[index[key]]
         link_tab[k] = index[key]
-        a_full[k] = row[5] * g1[k] ** 2
-        s_max[k] = row[4] * g1[k] ** (8.0 / 3.0)
-        a_max[k] = row[3]
+        a_max[k] = row[5]
+        s_max[k] = row[6] * g1[k] ** (8.0 / 3.0)
+        a_full[k] = row[7] * g1[k] ** 2
+        qc_max[k] = row[8] * g1[k] ** 2.5
         beta[k] = math.sqrt(max(slope[k], 1e-6)) / rough[k]
     n_pts = K.XS_TABLE_N if rows else 2
-    tabs = [np.zeros((max(len(rows), 1), n_pts)) for _ in range(3)]
+    tabs = [np.zeros((max(len(rows), 1), n_pts)) for _ in range(5)]
     for r, row in enumerate(rows):
-        for t in range(3):
+        for t in range(5):
             tabs[t][r] = row[t]
-    return (*tabs, link_tab, a_full, a_max, s_max, beta)
+    return (*tabs[:3], link_tab, a_full, a_max, s_max, beta, tabs[3], tabs[4], qc_max)
 
 
 def _lid_layers(control, us: bool, src: str) -> dict:

@@ -108,7 +108,7 @@ def test_kinwave_cell_kernel_matches_pure_python():
     # The kernel reads the pipe's geometry from tables of K.XS_TABLE_N points (linear between them); the
     # reference solves the exact geometry. 1e-4: the interpolation error of the section factor mid-pipe.
     args = (0.12, 0.05, 0.05, 0.04, 0.03, 30.0)
-    s_of_a, y_of_a, a_of_s, a_max, s_max, a_full = K.xs_table(K.SHAPE_CIRCULAR, D, 0, 0, 0, K.XS_TABLE_N)
+    s_of_a, y_of_a, a_of_s, _, _, a_max, s_max, a_full, _ = K.xs_table(K.SHAPE_CIRCULAR, D, 0, 0, 0, K.XS_TABLE_N)
     beta = math.sqrt(DROP / LENGTH) / N
     got = K.kinwave_conduit(s_of_a[None, :], y_of_a[None, :], a_of_s[None, :], 0, a_full, a_max, s_max, beta,
                             LENGTH, *args)
@@ -126,3 +126,19 @@ def test_frames_follow_the_viewer_contract():
     assert f["link_flow_ratio"].shape == (T, 1) and f["link_flow_ratio"].dtype == np.float32
     assert f["node_depth_m"].shape == (T, 2) and f["node_flooding_m3s"].shape == (T, 2)
     assert f["link_flow_ratio"][-1, 0] == pytest.approx(0.5, rel=0.01)   # flow / full flow
+
+
+@pytest.mark.parametrize("shape,g", [(K.SHAPE_CIRCULAR, (D, 0.0, 0.0, 0.0)), (K.SHAPE_TRAPEZOIDAL, (1.2, 2.0, 1.5, 1.0)),
+                                     (K.SHAPE_RECT_CLOSED, (0.8, 1.2, 0.0, 0.0))])
+def test_free_end_depths_from_tables_match_the_exact_inversions(shape, g):
+    # The dynamic wave's free-fall ends read critical and normal depth from xs_table's square-root
+    # spaced rows; the exact bisections are the reference. 1e-3 of the depth: linear between 1,001 points.
+    row = K.xs_table(shape, 1.0, g[1] / g[0], g[2], g[3], K.XS_TABLE_N)
+    s_max, qc_max = row[6] * g[0] ** (8 / 3), row[8] * g[0] ** 2.5
+    slope = DROP / LENGTH
+    q_max = math.sqrt(slope) / N * s_max
+    for frac in (1e-4, 3e-3, 0.05, 0.3, 0.7, 0.99):
+        q = frac * q_max
+        got = K.free_end_depths_tab(row[3][None, :], row[4][None, :], 0, g[0], q_max, qc_max, q)
+        want = K.free_end_depths(shape, *g, N, slope, q)
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-6 * g[0])
