@@ -492,22 +492,64 @@ def _what_changes(project, state: str, extras: dict) -> list[tuple[str, str]]:
         for action in actions:
             kind, note = action.get("kind", ""), action.get("note")
             what = action.get("name") or action.get("building") or action.get("element") or action.get("key") or ""
+            base = extras.get("twins", {}).get(project.baseline.name)
+            thing = None if base is None else base.elements.get(what) or base.spatial.get(what)
+            if thing is not None and thing.name:
+                what = thing.name  # "Block 17", not a GlobalId, for residents
             zh = f"{ACTION_ZH.get(kind, kind)}：{what}" if what else ACTION_ZH.get(kind, kind)
             lines.append((zh, f"{kind.replace('_', ' ')}: {note}" if note else kind.replace("_", " ")))
         return lines
     twins = extras["twins"]
-    summary = diff_twins(twins[project.baseline.name], twins[state]).summary()
-    for cls, counts in summary["by_class"].items():
-        bits_en = [f"{counts[k]} {label}" for k, label in (("added", "added"), ("removed", "removed")) if counts.get(k)]
-        changed = sum(v for k, v in counts.items() if k not in ("added", "removed", "unchanged"))
-        if changed:
-            bits_en.append(f"{changed} changed")
-        if bits_en:
-            bits_zh = [f"{label}{counts[k]}个" for k, label in (("added", "新增"), ("removed", "拆除")) if counts.get(k)]
-            if changed:
-                bits_zh.append(f"修改{changed}个")
-            lines.append((f"{cls}：" + "，".join(bits_zh), f"{cls}: " + ", ".join(bits_en)))
+    base, other = twins[project.baseline.name], twins[state]
+    diff = diff_twins(base, other)
+    groups: dict[tuple[str, str], dict[str, int]] = {}
+    for gid in [*diff.added, *diff.removed, *diff.changed]:
+        status = diff.status_of(gid)
+        element = other.elements.get(gid) or base.elements[gid]
+        label = plain_label(element)
+        kind = status if status in ("added", "removed") else "changed"
+        groups.setdefault(label, {"added": 0, "removed": 0, "changed": 0})[kind] += 1
+    for (zh, en), counts in sorted(groups.items(), key=lambda item: -sum(item[1].values())):
+        bits_zh = [f"{word}{counts[k]}个" for k, word in (("added", "新增"), ("removed", "拆除"), ("changed", "改造")) if counts[k]]
+        bits_en = [f"{counts[k]} {k}" for k in ("added", "removed", "changed") if counts[k]]
+        lines.append((f"{zh}：" + "，".join(bits_zh), f"{en}: " + ", ".join(bits_en)))
     return lines
+
+
+PLAIN_LABELS: dict[tuple[str, str | None], tuple[str, str]] = {
+    ("IfcBuildingElementProxy", "ILLEGAL_SHED"): ("违章搭建", "Illegal structures"),
+    ("IfcBuildingElementProxy", None): ("其他构筑物", "Other structures"),
+    ("IfcBuilding", None): ("楼栋", "Buildings"),
+    ("IfcCovering", "ROOFING"): ("屋面覆盖层（如绿色屋顶）", "Roof coverings (e.g. green roofs)"),
+    ("IfcDoor", "GATE"): ("小区出入口", "Community gates"),
+    ("IfcDoor", None): ("门", "Doors"),
+    ("IfcGeographicElement", "RAIN_GARDEN"): ("雨水花园", "Rain gardens"),
+    ("IfcGeographicElement", None): ("绿地与场地", "Green space and grounds"),
+    ("IfcPavement", None): ("道路路面", "Road surfaces"),
+    ("IfcSlab", "PAVING"): ("铺装场地（含透水铺装）", "Paved areas (incl. permeable paving)"),
+    ("IfcSlab", None): ("楼板", "Floor slabs"),
+    ("IfcRoof", None): ("屋顶", "Roofs"),
+    ("IfcWall", None): ("墙体", "Walls"),
+    ("IfcWindow", None): ("窗", "Windows"),
+    ("IfcPipeSegment", None): ("雨水管道", "Storm pipes"),
+    ("IfcDistributionChamberElement", None): ("检查井", "Manholes"),
+    ("IfcSpace", "PARKING"): ("停车场", "Car parks"),
+    ("IfcSpace", None): ("房间与场地", "Rooms and spaces"),
+    ("IfcTank", None): ("雨水蓄水池", "Rainwater storage tanks"),
+    ("IfcTransportElement", "ELEVATOR"): ("加装电梯", "Elevators"),
+    ("IfcTransportElement", None): ("交通设施", "Transport equipment"),
+}
+"""Words a resident understands for what an IFC element is: (class, object type or predefined
+type) first, then the class alone; an unlisted class keeps its IFC name."""
+
+
+def plain_label(element) -> tuple[str, str]:
+    for kind in (element.object_type, element.predefined_type):
+        if kind and (element.ifc_class, kind) in PLAIN_LABELS:
+            return PLAIN_LABELS[(element.ifc_class, kind)]
+    if (element.ifc_class, None) in PLAIN_LABELS:
+        return PLAIN_LABELS[(element.ifc_class, None)]
+    return element.ifc_class, element.ifc_class
 
 
 def public_page_html(project, card: dict, state: str, extras: dict, pictures: dict[str, bytes]) -> str:

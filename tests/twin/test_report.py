@@ -31,7 +31,7 @@ def written(tmp_path_factory):
     extras = gather(project, card, runs)
     report = write_report(project, card, runs, folder / "report.html", extras)
     pages = write_public_pages(project, card, runs, folder, extras)
-    return {"project": project, "card": card, "report": report, "pages": pages}
+    return {"project": project, "card": card, "report": report, "pages": pages, "extras": extras}
 
 
 def _images(text):
@@ -72,6 +72,14 @@ def test_public_pages_are_bilingual_with_five_numbers(written):
 
     lines = _what_changes(written["project"], "proposal_b", {})
     assert ("拆除建筑：3wusRzUZTS_PAKOWZ0Y2Ez", "remove building: Block 17: unsafe (grade D), demolished") in lines
+    # with the twins at hand the building is named, and an IFC proposal's changes are told in plain words
+    lines = _what_changes(written["project"], "proposal_b", {"twins": written["extras"]["twins"]})
+    assert ("拆除建筑：Block 17", "remove building: Block 17: unsafe (grade D), demolished") in lines
+    lines = _what_changes(written["project"], "proposal_a", written["extras"])
+    assert ("违章搭建：拆除8个", "Illegal structures: 8 removed") in lines
+    assert ("加装电梯：新增45个", "Elevators: 45 added") in lines
+    assert ("雨水管道：改造100个", "Storm pipes: 100 changed") in lines
+    assert not any(zh.startswith("Ifc") for zh, _ in lines)
 
 
 def test_report_opens_in_chromium_without_requests(written):
