@@ -92,6 +92,9 @@ def load_definitions(path: str | Path = DEFINITIONS) -> tuple[list[Standard], li
         target = raw["target"]
         if not isinstance(target, dict) or target.get("op") not in TARGET_OPS or "value" not in target:
             raise IndicatorError(f"{where}: target must be {{ op = one of {TARGET_OPS}, value = ... }}")
+        resolution = target.get("resolution", 0.0)
+        if isinstance(resolution, bool) or not isinstance(resolution, (int, float)) or resolution < 0:
+            raise IndicatorError(f"{where}: target resolution must be a number ≥ 0, not {resolution!r}")
         if raw["better"] not in ("higher", "lower"):
             raise IndicatorError(f"{where}: better must be 'higher' or 'lower'")
         if any(ind.id == raw["id"] for ind in indicators):
@@ -454,7 +457,9 @@ def passes(indicator: Indicator, value: Any, baseline_value: Any, *, is_baseline
         return None, "target relative to the baseline, which has no value"
     sign = 1.0 if indicator.better == "higher" else -1.0
     gain = sign * (value - baseline_value)
-    return (gain >= -TOLERANCE) if op == "not_worse" else (gain > TOLERANCE), None
+    # `resolution`: differences smaller than what the method resolves count as no change
+    resolution = max(float(indicator.target.get("resolution", 0.0)), TOLERANCE)
+    return (gain > -resolution) if op == "not_worse" else (gain >= resolution), None
 
 
 def _json_number(value: Any) -> Any:

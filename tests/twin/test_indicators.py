@@ -45,6 +45,16 @@ def test_params_that_do_not_fit_the_method_are_refused(tmp_path):
         load_definitions(path)
 
 
+def test_a_negative_resolution_is_refused(tmp_path):
+    from twin.indicators import DEFINITIONS
+
+    text = DEFINITIONS.read_text(encoding="utf-8").replace("resolution = 1.0", "resolution = -1.0")
+    path = tmp_path / "resolution.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(IndicatorError, match=r"evacuation_time\): target resolution must be a number ≥ 0, not -1.0"):
+        load_definitions(path)
+
+
 def test_relative_and_absolute_targets():
     _, indicators = load_definitions()
     by_id = {i.id: i for i in indicators}
@@ -55,6 +65,9 @@ def test_relative_and_absolute_targets():
     assert passes(evacuation, 610.0, 600.0, is_baseline=False)[0] is False
     assert passes(evacuation, 600.0, 600.0, is_baseline=False)[0] is True
     assert passes(evacuation, 600.0, 600.0, is_baseline=True)[0] is None
+    # resolved to the second: 0.6 s longer is no change, 1 s longer is worse
+    assert passes(evacuation, 600.6, 600.0, is_baseline=False)[0] is True
+    assert passes(evacuation, 601.0, 600.0, is_baseline=False)[0] is False
     pipes = by_id["storm_pipes_renewed"]  # strictly better than the baseline
     assert passes(pipes, 0.0, 0.0, is_baseline=False)[0] is False
     assert passes(by_id["worst_junction_los"], "E", None, is_baseline=True)[0] is False
