@@ -88,3 +88,29 @@ def test_mass_conservation_with_unreachable_and_slow_residents():
     assert frames["positions_xy_m"].shape == (len(frames["times_s"]), 9, 2)
     assert np.isnan(frames["positions_xy_m"][-1, :5]).all()
     assert np.isfinite(frames["positions_xy_m"][-1, 5:]).all()
+
+
+def test_a_crowd_pushed_into_a_dead_end_packs_no_denser_than_its_bodies_allow():
+    # 84 adults walk into a 4 m x 16 m dead end whose only opening (0.26 m) no body passes. The
+    # model is collision-free: bodies (0.3 m across) do not overlap, so no area can hold more than
+    # close-packed 0.3 m discs, 2 / (sqrt(3) 0.3²) = 12.8 persons/m². Measured: nearest neighbours
+    # 0.298 m apart at least, the densest 2 m x 2 m square 8.5 p/m² (1 m x 1 m: 11). That is the
+    # over-packing of docs/evacuation.md (Known limits): real crowds stop near Weidmann's 5.4 p/m²;
+    # 0.3 m discs are the body depth, not the shoulder width, which the flows are calibrated on.
+    from scipy.spatial import cKDTree
+
+    agents = tuple(Agent(x=0.4 + 0.5 * i, y=0.4 + 0.5 * j, premovement_s=0.0) for i in range(12) for j in range(7))
+    scenario = Scenario(walkable=box(0, 0, 16, 4), agents=agents,
+                        exits=(Exit(id="slit", coords=((16, 1.87), (16, 2.13)), width_m=0.26),))
+    result = simulate(scenario, Settings(max_time_s=60, density_cell_m=0), seed=0)
+    assert result.value("evacuated") == 0
+    xy = result.frames["positions_xy_m"][-1].astype(np.float64)
+    assert xy[:, 0].min() > 10.0                      # they did walk into the end
+    spacing, _ = cKDTree(xy).query(xy, k=2)
+    assert spacing[:, 1].min() >= 0.3 - 0.01          # a centimetre of give between bodies at most
+    densest = 0.0
+    for x0 in np.arange(0.0, 14.0 + 1e-9, 0.1):
+        for y0 in np.arange(0.0, 2.0 + 1e-9, 0.1):
+            inside = (xy[:, 0] >= x0) & (xy[:, 0] < x0 + 2) & (xy[:, 1] >= y0) & (xy[:, 1] < y0 + 2)
+            densest = max(densest, inside.sum() / 4.0)
+    assert densest <= 2 / (np.sqrt(3) * 0.3 ** 2)
