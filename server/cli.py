@@ -38,8 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _warm(app, project_names: list[str]) -> None:
-    """Load each state and cache its GLB, in the background, so the first visitor waits less.
-    Failures are left for the request that meets them to report."""
+    """Load each state and cache its GLB and map layers (the pins), in the background, so the
+    first visitor waits less. Failures are left for the request that meets them to report."""
+    from server.payloads import layers_geojson
     from server.services import EXTENSION
 
     services = app.extensions[EXTENSION]
@@ -48,6 +49,8 @@ def _warm(app, project_names: list[str]) -> None:
             project = services.catalog.get(name)
             for spec in project.states:
                 services.glb.get(project, spec.name)
+                # the same memo the /layers route reads
+                services.states.memo(project, spec.name, "layers_geojson", lambda twin: layers_geojson(twin, twin.layers))
         except Exception as exc:  # noqa: BLE001 — a background nicety must never kill the server
             logging.getLogger("server").warning("warm-up of %s stopped: %s", name, exc)
 

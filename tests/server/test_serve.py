@@ -106,3 +106,21 @@ def test_other_subcommands_go_to_twin_cli(capsys):
     missing = SAMPLE_PROJECT / "missing.ifc"
     assert main(["info", str(missing)]) == 2
     assert capsys.readouterr().err.strip().startswith(f"error: {missing}")
+
+
+def test_warm_up_prepares_each_state_s_glb_and_map_layers(tmp_path, monkeypatch):
+    """After `twin serve`'s background warm-up the first visitor's GLB and pins come from memory:
+    no state is loaded again, and the layers are not computed again."""
+    import server.states
+    from server.cli import _warm
+
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "instance")})
+    _warm(app, ["sample_community"])
+    store = app.extensions["community_twin"].states
+    loads = store.loads
+    monkeypatch.setattr(server.states, "layers_geojson", lambda *a: pytest.fail("layers computed again"))
+    client = app.test_client()
+    answer = client.get("/api/projects/sample_community/states/baseline/layers")
+    assert answer.status_code == 200 and answer.get_json()["features"]
+    assert client.get("/api/projects/sample_community/states/proposal_b/model.glb").status_code == 200
+    assert store.loads == loads
