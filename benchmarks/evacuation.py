@@ -213,7 +213,7 @@ def main() -> int:
     parser.add_argument("--max-time", type=float, default=1500.0)
     parser.add_argument("--horizon", type=float, default=60.0, help="speed: simulated seconds timed for both engines")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 20000])
-    parser.add_argument("--repeat", type=int, default=3, help="speed: runs of each engine up to 5,000 residents (least CPU counts)")
+    parser.add_argument("--repeat", type=int, default=5, help="speed: runs of each engine up to 5,000 residents (least CPU counts)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = parser.parse_args()
     report = {}

@@ -515,6 +515,10 @@ def crowd_step(x, y, state, v0, radius, exit_of,
                 state[i] = EVACUATED
             continue
         for s in range(exit_seg.shape[0]):
+            # (a step and an exit line whose bounding boxes do not meet cannot cross: most steps end here)
+            if (max(xi, x[i]) < min(exit_seg[s, 0], exit_seg[s, 2]) or min(xi, x[i]) > max(exit_seg[s, 0], exit_seg[s, 2])
+                    or max(yi, y[i]) < min(exit_seg[s, 1], exit_seg[s, 3]) or min(yi, y[i]) > max(exit_seg[s, 1], exit_seg[s, 3])):
+                continue
             u = _segments_cross(xi, yi, x[i], y[i], exit_seg[s, 0], exit_seg[s, 1], exit_seg[s, 2], exit_seg[s, 3])
             if u >= 0.0:
                 state[i] = LEAVING if clear_m > 0.0 else EVACUATED

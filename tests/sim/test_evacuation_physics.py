@@ -45,7 +45,7 @@ def test_specific_flow_through_a_1m_bottleneck_is_in_the_published_band():
     # 196 adults (Weidmann speeds) pressing through a 1 m bottleneck. Published specific flows
     # for ~1 m openings: 1.3-1.9 persons/m/s (Seyfried et al. 2009; Kretz et al. 2006;
     # SFPE Handbook 1.3). CSM parameters are the paper's (T = 1 s, a = 5, D = 0.1 m, l = 0.3 m),
-    # untuned. Measured here: 1.55 and 1.51 persons/m/s (seeds 0 and 1).
+    # untuned. Measured here: 1.51 and 1.45 persons/m/s (seeds 0 and 1).
     result = simulate(_crowded_room(), Settings(max_time_s=400), seed=0)
     assert result.value("evacuated") == 196
     specific = result.value("exit/door/specific_flow_p_m_s")
