@@ -219,7 +219,8 @@ def cmd_demo(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="twin", description="Community Twin: IFC/CIM models of a residential community as one 3D twin.")
+    parser = argparse.ArgumentParser(prog="twin", description=("Community Twin: IFC/CIM models of a residential community as one 3D twin; traffic, "
+                                                               "stormwater and evacuation simulations on every state, the scorecard and report, the browser viewer."))
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("info", help="schema, CRS, element counts by class, layer counts, warnings")
