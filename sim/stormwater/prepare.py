@@ -445,6 +445,14 @@ def prepare(model: Model, settings: Settings) -> Prepared:
         else:
             out_node[j] = nidx[s.outlet]
         gage[j] = gidx[s.gage]
+    for j, s in enumerate(subs):
+        k = out_sub[j]
+        if k >= 0 and k != j and area[k] <= 0.001 * subs[k].area_m2:
+            # SWMM sends such run-on into the LID units; here it would land on no area at all
+            raise StormwaterInputError(
+                f"{src} [SUBCATCHMENTS] {s.name}: runs on to {subs[k].name}, whose LID units cover all of it "
+                f"(non-LID area {area[k]:g} m2): run-on into LID units is not simulated — leave part of "
+                f"{subs[k].name} outside its LID units or send {s.name} to a node")
         f = s.infiltration
         if isinstance(f, Horton):
             infil_kind[j] = K.INFIL_HORTON

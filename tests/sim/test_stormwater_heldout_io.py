@@ -140,3 +140,23 @@ def test_options_not_applied_are_named(option, expected):
 def test_options_at_what_the_engine_does_are_quiet(option):
     _, messages = _parse(BASE.replace("FLOW_ROUTING DYNWAVE", f"FLOW_ROUTING DYNWAVE\n{option}"))
     assert messages == []
+
+
+def test_run_on_to_a_subcatchment_that_is_all_lid_is_refused_by_name():
+    """A subcatchment wholly covered by LID units (a common way to model them) receiving run-on:
+    SWMM routes that water into the LID units, which this engine does not; it must say so, not
+    divide by a zero area (a held-out model stopped with a bare ZeroDivisionError)."""
+    from sim.stormwater.model import Settings, simulate
+
+    text = BASE.replace("S1 G1 J1 1.0 50 100 1 0", "S1 G1 S2 1.0 50 100 1 0\nS2 G1 J2 1.0 50 100 1 0")
+    text = text.replace("S1 0.01 0.1 0.05 0.05 25 OUTLET", "S1 0.01 0.1 0.05 0.05 25 OUTLET\nS2 0.01 0.1 0.05 0.05 25 OUTLET")
+    text = text.replace("S1 50 5 4 7 0", "S1 50 5 4 7 0\nS2 50 5 4 7 0")
+    text = text.replace("FLOW_ROUTING DYNWAVE", "FLOW_ROUTING DYNWAVE\nSTART_DATE 07/01/2020\nSTART_TIME 00:00\n"
+                        "END_DATE 07/01/2020\nEND_TIME 03:00\nROUTING_STEP 5")
+    whole, _ = _parse(text + LID.format(usage="S2 B1 2 5000 1 0 10 0 * * 0"))
+    with pytest.raises(StormwaterInputError, match=r"t.inp \[SUBCATCHMENTS\] S1: runs on to S2, whose LID units "
+                                                   r"cover all of it .*run-on into LID units is not simulated"):
+        simulate(whole, Settings())
+    part, _ = _parse(text + LID.format(usage="S2 B1 2 4000 1 0 10 0 * * 0"))  # 20 % of S2 outside its LIDs
+    result = simulate(part, Settings())  # runs: the run-on lands on S2's 2,000 m2 outside the LIDs
+    assert result.metrics["runoff_volume_m3"].value > 0
