@@ -1405,6 +1405,9 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                     dv = 0.5 * (net_old[i] + dq_net) * dt
                     y_crown = crown_depth[i]
                     if node_kind[i] == NODE_STORAGE:
+                        # a storage unit surcharges above its own full depth, whatever its pipes' crowns
+                        # (measured against the highest crown it stuck there while draining)
+                        y_crown = full_depth[i]
                         surcharged = sur_depth[i] > 0.0 and yl > full_depth[i]
                     else:
                         surcharged = (not is_ponded) and y_crown > 0.0 and yl > y_crown
