@@ -400,6 +400,15 @@ def prepare(model: Model, settings: Settings) -> Prepared:
                           "so it is routed by dynamic wave", EngineWarning, stacklevel=3)
             dynamic = True
     if not dynamic:
+        # kinematic wave: a junction no conduit leaves is an outlet, as in SWMM (routing.c isOutletNode:
+        # outside dynamic wave, nodes with no outflow link); its inflow leaves the system there
+        outs = np.bincount(lf, minlength=n_node) if n_link else np.zeros(n_node, dtype=np.int64)
+        for i in range(n_node):
+            if node_kind[i] == K.NODE_JUNCTION and outs[i] == 0:
+                node_kind[i] = K.NODE_OUTFALL
+                out_kind[i] = 0  # FREE
+                incoming = np.flatnonzero(lt == i)
+                out_link[i] = incoming[0] if len(incoming) else -1
         # kinematic wave: a conduit takes at most its full-bore Manning flow (SWMM's cap); the rest floods
         q_full = np.array([K.manning_flow(shape[k], g1[k], g2[k], g3[k], g4[k], rough[k], max(slope[k], 1e-6),
                                           g1[k]) * barrels[k] for k in range(n_link)])
