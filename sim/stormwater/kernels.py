@@ -1143,16 +1143,31 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
     out_q = np.full(n_node, -1.0)
     out_y = np.zeros(n_node)
     xs = (tab_yn, tab_yc, link_tab, kin_s_max, xs_qc_max)
-    for i in range(n_node):
-        vol[i] = node_volume(i, y[i], node_kind, full_depth, ponded_area, min_surf_area, st_a, st_b, st_c,
-                             st_curve, cx, cy, cn)
+    # conduits with an initial flow start at normal depth; a node given no initial depth starts at
+    # the mean water level of the links it joins (SWMM flowrout.c: initNodeDepths), so that water
+    # can leave again rather than sit in the pipes above an empty node
+    depth_sum = np.zeros(n_node)
+    links_at = np.zeros(n_node)
     for l in range(n_link):
+        y_link = 0.0
         if link_kind[l] == LINK_CONDUIT and q[l] > 0.0:
-            yn = normal_depth(shape[l], g1[l], g2[l], g3[l], g4[l], rough[l], max(slope[l], 1e-6), q[l] / barrels[l])
-            a_mid[l] = xs_area(shape[l], g1[l], g2[l], g3[l], g4[l], yn)
+            y_link = normal_depth(shape[l], g1[l], g2[l], g3[l], g4[l], rough[l], max(slope[l], 1e-6), q[l] / barrels[l])
+            a_mid[l] = xs_area(shape[l], g1[l], g2[l], g3[l], g4[l], y_link)
             kin_a1[l] = a_mid[l]
             kin_a2[l] = a_mid[l]
             kin_q1[l] = q[l]
+        for node, offset in ((link_from[l], z1[l]), (link_to[l], z2[l])):
+            if y_link > FUDGE:
+                depth_sum[node] += y_link + offset
+            links_at[node] += 1.0
+    for i in range(n_node):
+        if node_kind[i] != NODE_OUTFALL and y[i] <= 0.0 and links_at[i] > 0.0:
+            y[i] = depth_sum[i] / links_at[i]
+            y_old[i] = y[i]
+            y_last[i] = y[i]
+    for i in range(n_node):
+        vol[i] = node_volume(i, y[i], node_kind, full_depth, ponded_area, min_surf_area, st_a, st_b, st_c,
+                             st_curve, cx, cy, cn)
     storage0 = vol.sum()
     for l in range(n_link):
         storage0 += a_mid[l] * length[l] * barrels[l]

@@ -194,3 +194,47 @@ def test_a_junction_no_conduit_leaves_is_an_outlet_in_kinematic_wave_only(tmp_pa
     assert ours.value("outfall_volume_m3") == pytest.approx(ref["outfall_volume_m3"], rel=0.02)
     assert abs(ours.value("flooding_volume_m3") - ref["flooding_volume_m3"]) <= max(0.10 * ref["flooding_volume_m3"], 1.0)
     assert abs(ours.value("routing_continuity_error_pct")) < 0.5
+
+
+INITIAL_FLOW = """[OPTIONS]
+FLOW_UNITS CMS
+INFILTRATION HORTON
+FLOW_ROUTING DYNWAVE
+START_DATE 07/01/2020
+START_TIME 00:00
+END_DATE 07/01/2020
+END_TIME 02:00
+REPORT_STEP 00:05:00
+ROUTING_STEP 5
+
+[JUNCTIONS]
+J1 10 2 0 0 0
+J2 9.5 2 0 0 0
+J3 9 2 0 0 0
+
+[OUTFALLS]
+O1 8.5 FREE NO
+
+[CONDUITS]
+;pipes carrying a steady 0.15 m3/s at the start, nothing flowing in afterwards
+C1 J1 J2 200 0.013 0 0 0.15 0
+C2 J2 J3 200 0.013 0 0 0.15 0
+C3 J3 O1 200 0.013 0 0 0.15 0
+
+[XSECTIONS]
+C1 CIRCULAR 0.6 0 0 0 1
+C2 CIRCULAR 0.6 0 0 0 1
+C3 CIRCULAR 0.6 0 0 0 1
+"""
+
+
+def test_pipes_with_an_initial_flow_drain_as_in_swmm(tmp_path):
+    """Conduits given an initial flow hold water at normal depth; SWMM starts each node without an
+    initial depth at the mean level of its links, so the water drains. Ours left the nodes empty
+    and the water never left (outfall 0 m3 against SWMM's 69 m3; held-out extran8a −13 %)."""
+    path = tmp_path / "initial_flow.inp"
+    path.write_text(INITIAL_FLOW)
+    ours = simulate(read_inp(path))
+    ref = swmm_reference(path)
+    assert ours.value("outfall_volume_m3") == pytest.approx(ref["outfall_volume_m3"], rel=0.03)
+    assert ours.value("peak_outfall_flow_m3s") == pytest.approx(ref["peak_outfall_flow_m3s"], rel=0.05)
