@@ -82,17 +82,13 @@ def test_sample_community_agrees_with_swmm(state, tmp_path):
     assert abs(ours.value("routing_continuity_error_pct")) < 0.5
 
 
-SURCHARGED_STORAGE = """[OPTIONS]
-FLOW_UNITS CMS
-INFILTRATION HORTON
-FLOW_ROUTING DYNWAVE
-START_DATE 07/01/2020
-START_TIME 00:00
-END_DATE 07/01/2020
-END_TIME 08:00
-REPORT_STEP 00:05:00
-ROUTING_STEP 5
-ALLOW_PONDING NO
+def options_of(routing: str, end: str) -> str:
+    """[OPTIONS] of the small test systems below: SI units, one day from midnight to `end`."""
+    return (f"[OPTIONS]\nFLOW_UNITS CMS\nINFILTRATION HORTON\nFLOW_ROUTING {routing}\nSTART_DATE 07/01/2020\n"
+            f"START_TIME 00:00\nEND_DATE 07/01/2020\nEND_TIME {end}\nREPORT_STEP 00:05:00\nROUTING_STEP 5\n")
+
+
+SURCHARGED_STORAGE = options_of("DYNWAVE", "08:00") + """ALLOW_PONDING NO
 
 [JUNCTIONS]
 J1 10 3 0 0 0
@@ -141,17 +137,7 @@ def test_a_surcharged_storage_unit_drains_back_below_its_full_depth(tmp_path):
     assert ours.value("outfall_volume_m3") + ours.value("flooding_volume_m3") == pytest.approx(total_in, rel=0.02)
 
 
-DEAD_END = """[OPTIONS]
-FLOW_UNITS CMS
-INFILTRATION HORTON
-FLOW_ROUTING {routing}
-START_DATE 07/01/2020
-START_TIME 00:00
-END_DATE 07/01/2020
-END_TIME 04:00
-REPORT_STEP 00:05:00
-ROUTING_STEP 5
-
+DEAD_END = options_of("{routing}", "04:00") + """
 [JUNCTIONS]
 ;J2 ends its branch: no conduit leaves it
 J1 10 2 0 0 0
@@ -196,17 +182,7 @@ def test_a_junction_no_conduit_leaves_is_an_outlet_in_kinematic_wave_only(tmp_pa
     assert abs(ours.value("routing_continuity_error_pct")) < 0.5
 
 
-INITIAL_FLOW = """[OPTIONS]
-FLOW_UNITS CMS
-INFILTRATION HORTON
-FLOW_ROUTING DYNWAVE
-START_DATE 07/01/2020
-START_TIME 00:00
-END_DATE 07/01/2020
-END_TIME 02:00
-REPORT_STEP 00:05:00
-ROUTING_STEP 5
-
+INITIAL_FLOW = options_of("DYNWAVE", "02:00") + """
 [JUNCTIONS]
 J1 10 2 0 0 0
 J2 9.5 2 0 0 0
