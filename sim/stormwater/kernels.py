@@ -1288,7 +1288,10 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                     j = lid_sub[u]
                     q_back = lid_flux[u, F_SURFACE] * lid_area[u]
                     q_drain = lid_flux[u, F_DRAIN] * lid_area[u]
-                    if lid_to_perv[u]:
+                    # to the pervious area (SWMM lid.c): the surface outflow, and the underdrain's when it
+                    # drains to the subcatchment's own outlet; not where there is no pervious area
+                    to_perv = lid_to_perv[u] and frac[j, 2] > 0.0
+                    if to_perv:
                         extra_perv[j] += q_back
                     else:
                         new_runoff[j] += q_back
@@ -1296,6 +1299,8 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                     if lid_drain_node[u] >= 0:
                         lid_node_q[lid_drain_node[u]] += q_drain
                         totals[3] += q_drain * dtr
+                    elif to_perv:
+                        extra_perv[j] += q_drain
                     else:
                         new_runoff[j] += q_drain
                         vols[j, 4] += q_drain * dtr
