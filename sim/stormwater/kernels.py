@@ -1491,7 +1491,10 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
         fl_now = 0.0
         for i in range(n_node):
             if node_kind[i] == NODE_OUTFALL:
-                out_now += outfall_q[i]
+                if outfall_q[i] >= 0.0:
+                    out_now += outfall_q[i]
+                else:  # water entering through an outfall (a fixed or tidal stage): an inflow, as SWMM books it
+                    totals[5] -= outfall_q[i] * dt
             fl_now += overflow[i]
             node_vols[i, 0] += overflow[i] * dt
             node_vols[i, 1] += outfall_q[i] * dt
