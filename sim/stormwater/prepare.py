@@ -78,7 +78,7 @@ class Prepared:
         rain, evap, infil, runoff_nodes, ponded = totals[0], totals[1], totals[2], totals[3], totals[4]
         lid_kept = 0.0
         if len(self.lid_area):
-            from .lid_kernels import S_CUM_EVAP, S_CUM_EXFIL, S_CUM_REUSE, stored_depth_m
+            from .kernels.lid import S_CUM_EVAP, S_CUM_EXFIL, S_CUM_REUSE, stored_depth_m
 
             # water held at the end less what the units held at the start (soil at wilting point...)
             stored = (stored_depth_m(self.lid_kind, self.lid_par, lid_state)
@@ -579,7 +579,7 @@ def _xs_tables(link_kind, shape, g1, g2, g3, g4, rough, slope) -> tuple:
 
 
 def _lid_layers(control, us: bool, src: str) -> dict:
-    """lid_kernels.lid_params keyword arguments (SI: mm, mm/h) from a [LID_CONTROLS] entry."""
+    """kernels.lid.lid_params keyword arguments (SI: mm, mm/h) from a [LID_CONTROLS] entry."""
     depth = 25.4 if us else 1.0      # in -> mm
     layers = {name: [float(v) for v in values] for name, values in control.layers if name != "REMOVALS"}
     where = f"{src} [LID_CONTROLS] {control.name}"
@@ -613,7 +613,7 @@ def _lid_layers(control, us: bool, src: str) -> dict:
 
 def _lid_arrays(model: Model, sidx: dict, nidx: dict, us: bool, src: str) -> tuple:
     """Kernel arrays for the LID units: one row per LID_USAGE line (its `number` identical units)."""
-    from .lid_kernels import KIND_OF_SWMM, initial_state, lid_params
+    from .kernels.lid import KIND_OF_SWMM, initial_state, lid_params
 
     rows = []
     for u in model.lid_usage:

@@ -1,4 +1,4 @@
-"""sim.stormwater.lid_kernels: each LID type against EPA SWMM 5.2 (one subcatchment that is all
+"""sim.stormwater.kernels.lid: each LID type against EPA SWMM 5.2 (one subcatchment that is all
 LID, run through pyswmm), water conserved step by step, and the reuse storage (beyond SWMM)."""
 from datetime import timedelta
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pyswmm import LidGroups, Simulation
 
-from sim.stormwater import lid_kernels as K
+from sim.stormwater.kernels import lid as K
 from sim.stormwater.rainfall import Hyetograph, chicago_storm, to_inp_timeseries
 
 AREA_M2, WIDTH_M = 100.0, 10.0

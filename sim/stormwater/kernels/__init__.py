@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .lid_kernels import F_DRAIN, F_SURFACE, lid_step
+from .lid import F_DRAIN, F_SURFACE, lid_step
 
 G = 9.80665
 MANNING_EXP = 5.0 / 3.0
