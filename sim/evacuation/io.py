@@ -207,17 +207,26 @@ def write_scenario(path: str | os.PathLike, scenario: Scenario) -> Path:
     return path
 
 
-def _atomic_text(path: Path, text: str) -> None:
+def _atomic_write(path: Path, write) -> None:
+    """write(temporary path) next to `path`, then rename it over `path`: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+
+    _atomic_write(path, write)
 
 
 def write_trajectories_csv(path: str | os.PathLike, trajectory: np.ndarray) -> Path:
@@ -242,3 +251,39 @@ def write_trajectories_txt(path: str | os.PathLike, trajectory: np.ndarray, fram
         lines.append(f"{int(pid)} {int(frame)} {x:.4f} {y:.4f} 0.0000")
     _atomic_text(path, "\n".join(lines) + "\n")
     return path
+
+
+PARQUET_EXTRA = "pip install 'community-twin[parquet]'"
+"""How to get pyarrow, which writing Parquet needs (the `parquet` extra of pyproject.toml)."""
+
+
+def write_trajectories_parquet(path: str | os.PathLike, trajectory: np.ndarray, frame_rate_hz: float) -> Path:
+    """The same rows as write_trajectories_csv as a Parquet table: id, frame (int64), x, y, z (float64, m).
+
+    The frame rate is kept in the file's metadata (key b"framerate"). PedPy:
+    `pedpy.TrajectoryData(data=pandas.read_parquet(path), frame_rate=fps)`. Needs pyarrow
+    (the `parquet` extra); without it a ModuleNotFoundError says how to install it.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ModuleNotFoundError(f"{path}: writing Parquet trajectories needs pyarrow ({PARQUET_EXTRA}); "
+                                  "or write CSV (a .csv name)", name="pyarrow") from None
+    path = Path(path)
+    rows = np.asarray(trajectory, dtype=np.float64).reshape(-1, 4)
+    table = pa.table({"id": rows[:, 0].astype(np.int64), "frame": rows[:, 1].astype(np.int64),
+                      "x": rows[:, 2], "y": rows[:, 3], "z": np.zeros(len(rows))},
+                     metadata={b"framerate": f"{frame_rate_hz:g}".encode(), b"units": b"m"})
+    _atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+    return path
+
+
+def write_trajectories(path: str | os.PathLike, trajectory: np.ndarray, frame_rate_hz: float) -> Path:
+    """Trajectories in the format the file name asks for: .parquet (Parquet), .txt (PedPy's text), else CSV."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return write_trajectories_parquet(path, trajectory, frame_rate_hz)
+    if suffix == ".txt":
+        return write_trajectories_txt(path, trajectory, frame_rate_hz)
+    return write_trajectories_csv(path, trajectory)

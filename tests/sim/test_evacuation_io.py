@@ -2,12 +2,14 @@
 import csv
 import dataclasses
 import json
+import sys
 
 import numpy as np
 import pytest
 
 from sim.evacuation import ScenarioError, Settings, simulate
-from sim.evacuation.io import read_scenario, write_trajectories_csv, write_trajectories_txt
+from sim.evacuation.io import (read_scenario, write_trajectories_csv, write_trajectories_parquet,
+                               write_trajectories_txt)
 from sim.evacuation.metrics import summary
 
 
@@ -121,11 +123,19 @@ def test_pedpy_reads_the_trajectories_and_counts_everyone_across_the_exit_line(t
     fps = float(result.frames["trajectory_frame_rate_hz"][0])
     csv_path = write_trajectories_csv(tmp_path / "traj.csv", result.frames["trajectory"])
     txt_path = write_trajectories_txt(tmp_path / "traj.txt", result.frames["trajectory"], fps)
+    parquet_path = write_trajectories_parquet(tmp_path / "traj.parquet", result.frames["trajectory"], fps)
+    table = pandas.read_parquet(parquet_path)
+    assert list(table.columns) == ["id", "frame", "x", "y", "z"] and len(table) == len(result.frames["trajectory"])
+    assert str(table["id"].dtype) == "int64" and str(table["frame"].dtype) == "int64"
+    import pyarrow.parquet
+
+    assert pyarrow.parquet.read_schema(parquet_path).metadata[b"framerate"] == b"10"
     # people walk on past the exit line before they leave the model, so the line lies inside the
-    # data and PedPy's own crossing count must find every one of them, in both file formats
+    # data and PedPy's own crossing count must find every one of them, in all three file formats
     line = pedpy.MeasurementLine([(11.0, 0.0), (11.0, 3.0)])
     for traj in (pedpy.TrajectoryData(data=pandas.read_csv(csv_path), frame_rate=fps),
-                 pedpy.load_trajectory_from_txt(trajectory_file=txt_path)):
+                 pedpy.load_trajectory_from_txt(trajectory_file=txt_path),
+                 pedpy.TrajectoryData(data=pandas.read_parquet(parquet_path), frame_rate=fps)):
         nt, crossing = pedpy.compute_n_t(traj_data=traj, measurement_line=line)
         assert int(nt["cumulative_pedestrians"].iloc[-1]) == 24
         speed = pedpy.compute_individual_speed(traj_data=traj, frame_step=5)
@@ -187,8 +197,30 @@ def test_cli_runs_a_scenario_file_and_prints_the_json_contract(tmp_path, capsys)
     assert (tmp_path / "out" / "evacuation.json").exists() and (tmp_path / "out" / "evacuation.npz").exists()
     with open(traj) as f:
         assert f.readline().strip() == "id,frame,x,y,z"
+    # a .parquet name writes Parquet: the same rows as the CSV
+    parquet = tmp_path / "t.parquet"
+    assert main(["evacuation", "run", str(path), "--json", "--trajectories", str(parquet)]) == 0
+    assert json.loads(capsys.readouterr().out)["trajectories"] == str(parquet)
+    import pandas
+
+    np.testing.assert_allclose(pandas.read_parquet(parquet).to_numpy(), pandas.read_csv(traj).to_numpy(), atol=1e-4)
     # bad input: one error line, exit status 2
     assert main(["evacuation", "run", str(tmp_path / "missing.geojson")]) == 2
     assert capsys.readouterr().err.startswith("error: ")
     assert main(["evacuation", "run", str(path), "--state", "baseline"]) == 2
     assert "--state applies to projects" in capsys.readouterr().err
+
+
+def test_parquet_without_pyarrow_is_refused_before_the_run_naming_the_extra(tmp_path, capsys, monkeypatch):
+    from twin.cli import main
+
+    path = tmp_path / "corridor.geojson"
+    path.write_text(json.dumps(_corridor_crowd_doc()))
+    monkeypatch.setitem(sys.modules, "pyarrow", None)   # import pyarrow now fails, as when it is not installed
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    assert main(["evacuation", "run", str(path), "--trajectories", str(tmp_path / "t.parquet")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "pyarrow" in err and "community-twin[parquet]" in err
+    assert not (tmp_path / "t.parquet").exists()
+    with pytest.raises(ModuleNotFoundError, match=r"community-twin\[parquet\]"):
+        write_trajectories_parquet(tmp_path / "t.parquet", np.zeros((1, 4)), 2.0)

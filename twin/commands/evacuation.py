@@ -3,7 +3,8 @@
 A project state is turned into a scenario by twin.extract.site (walkable ground, gates, residents in
 their stairwells); a GeoJSON scenario file (docs/evacuation_scenario.md) is run as it is. Prints
 the times, exit flows, waiting and bottlenecks (or one JSON object with --json), and can save
-the Result (--out), the extracted scenario (--scenario-out) and trajectories as CSV (--trajectories).
+the Result (--out), the extracted scenario (--scenario-out) and trajectories as CSV, PedPy text or
+Parquet (--trajectories, by the file's suffix; Parquet needs the `parquet` extra).
 `run_state(project, state_name)` is the same run for other callers (the scorecard, the server).
 """
 from __future__ import annotations
@@ -103,13 +104,15 @@ class _Progress:
 
 def cmd_run(args) -> int:
     from sim.evacuation import Settings, simulate
-    from sim.evacuation.io import read_scenario, write_scenario, write_trajectories_csv
+    from sim.evacuation.io import read_scenario, write_scenario, write_trajectories
     from sim.evacuation.metrics import summary
     from sim.evacuation.model import ScenarioError
     from twin.project import is_project_path
 
     target = Path(args.target)
     trajectory_interval = args.trajectory_interval if args.trajectories else None
+    if args.trajectories:
+        _check_trajectory_format(Path(args.trajectories))
     bar = _Progress(target.name if args.state is None else args.state, enabled=not args.json)
     try:
         if is_project_path(target):
@@ -159,7 +162,8 @@ def cmd_run(args) -> int:
         json_path, _ = result.save(Path(args.out) / "evacuation")
         out["result_path"] = str(json_path)
     if args.trajectories:
-        write_trajectories_csv(args.trajectories, result.frames["trajectory"])
+        write_trajectories(args.trajectories, result.frames["trajectory"],
+                           float(result.frames["trajectory_frame_rate_hz"][0]))
         out["trajectories"] = str(args.trajectories)
         out["trajectory_frame_rate_hz"] = float(result.frames["trajectory_frame_rate_hz"][0])
     if args.json:
@@ -167,6 +171,18 @@ def cmd_run(args) -> int:
     else:
         _print_summary(out)
     return 0
+
+
+def _check_trajectory_format(path: Path) -> None:
+    """Refuse before the run a Parquet file name when pyarrow (the `parquet` extra) is not installed."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        from sim.evacuation.io import PARQUET_EXTRA
+
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise EvacuationInputError(f"{path}: writing Parquet trajectories needs pyarrow, which is not installed "
+                                       f"({PARQUET_EXTRA}); or give a .csv or .txt name") from None
 
 
 def _fmt(v, unit="s") -> str:
@@ -213,7 +229,8 @@ def register(subcommands) -> None:
     r.add_argument("--max-time", type=float, help="simulated time limit, s")
     r.add_argument("--out", metavar="DIR", help="save the Result (evacuation.json + evacuation.npz) in DIR")
     r.add_argument("--scenario-out", metavar="FILE.geojson", help="write the scenario that was run as GeoJSON")
-    r.add_argument("--trajectories", metavar="FILE.csv", help="write trajectories as CSV (id,frame,x,y,z) for PedPy")
+    r.add_argument("--trajectories", metavar="FILE", help="write trajectories for PedPy (id,frame,x,y,z): FILE.parquet "
+                   "as Parquet (needs the 'parquet' extra: pyarrow), FILE.txt in PedPy's text format, else CSV")
     r.add_argument("--trajectory-interval", type=float, default=0.5, metavar="S",
                    help="seconds between trajectory rows (default 0.5)")
     r.set_defaults(func=cmd_run)
