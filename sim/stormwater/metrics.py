@@ -53,11 +53,12 @@ def swmm_reference(inp_path: str | os.PathLike) -> dict[str, float]:
 
     Volumes from SWMM's own mass balance (system runoff and routing statistics, converted from
     ft3 or m3), peak outfall flow as the largest per-outfall peak when there is one outfall,
-    else the largest total outfall flow at the report steps of the binary output.
+    else the largest total outfall flow at the report steps of the binary output (the largest
+    system runoff there for a model with no links, which SWMM does not route).
     """
     import tempfile
 
-    from pyswmm import Nodes, Simulation, Subcatchments, SystemStats
+    from pyswmm import Links, Nodes, Simulation, Subcatchments, SystemStats
 
     with tempfile.TemporaryDirectory() as tmp:
         rpt, out = os.path.join(tmp, "ref.rpt"), os.path.join(tmp, "ref.out")
@@ -74,8 +75,11 @@ def swmm_reference(inp_path: str | os.PathLike) -> dict[str, float]:
             area_m2 = sum(s.area for s in subs) * (4046.8564224 if us else 1e4)
             outfalls = [n for n in Nodes(sim) if n.is_outfall()]
             peaks = [n.outfall_statistics["peak_flowrate"] for n in outfalls]
-            # (node statistics of an outfall crash swmm-toolkit 0.17: outfalls never flood anyway)
-            flooded = [n for n in Nodes(sim) if not n.is_outfall() and n.statistics["flooding_volume"] > 0.0]
+            # node statistics crash swmm-toolkit 0.17 for an outfall (outfalls never flood anyway) and for
+            # every node of a model with no links, which SWMM does not route (nothing floods there)
+            routed = len(Links(sim)) > 0
+            flooded = [n for n in Nodes(sim) if routed and not n.is_outfall()
+                       and n.statistics["flooding_volume"] > 0.0]
             flow_factor = {"CFS": 0.3048 ** 3, "GPM": 3.785411784e-3 / 60, "MGD": 3785.411784 / 86400,
                            "CMS": 1.0, "LPS": 1e-3, "MLD": 1000 / 86400}[sim.flow_units]
             res = {
@@ -93,13 +97,16 @@ def swmm_reference(inp_path: str | os.PathLike) -> dict[str, float]:
                 "peak_outfall_flow_m3s": (max(peaks) if peaks else 0.0) * flow_factor,
             }
             del length
-        if len(outfalls) > 1:
+        if len(outfalls) > 1 or not routed:
             from swmm.toolkit import output, shared_enum
 
+            # a model with no links is not routed by SWMM ("Flow Routing ... NO"): its outfalls
+            # report no flow, and what reaches them is the system's runoff
+            what = shared_enum.SystemAttribute.OUTFALL_FLOWS if routed else shared_enum.SystemAttribute.RUNOFF_FLOW
             handle = output.init()
             output.open(handle, out)
             try:
-                series = output.get_system_series(handle, shared_enum.SystemAttribute.OUTFALL_FLOWS, 0,
+                series = output.get_system_series(handle, what, 0,
                                                   output.get_times(handle, shared_enum.Time.NUM_PERIODS) - 1)
             finally:
                 output.close(handle)

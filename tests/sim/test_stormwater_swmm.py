@@ -310,3 +310,43 @@ def test_water_backing_up_from_a_river_outfall_is_an_inflow_not_negative_outflow
     ref = swmm_reference(path)
     assert ours.value("outfall_volume_m3") == pytest.approx(ref["outfall_volume_m3"], rel=0.01)
     assert ours.value("peak_outfall_flow_m3s") == pytest.approx(ref["peak_outfall_flow_m3s"], rel=0.05)
+
+
+NO_LINKS = options_of("KINWAVE", "06:00") + """
+[RAINGAGES]
+RG1 INTENSITY 0:05 1.0 TIMESERIES TS1
+
+[TIMESERIES]
+TS1 0:00 0
+TS1 0:05 20
+TS1 1:00 20
+TS1 1:05 0
+
+[SUBCATCHMENTS]
+S1 RG1 O1 2 50 100 0.5 0
+
+[SUBAREAS]
+S1 0.013 0.1 1.27 5.08 25 OUTLET
+
+[INFILTRATION]
+S1 76.2 3.18 4 7 0
+
+[OUTFALLS]
+O1 0 FREE NO
+"""
+
+
+@pytest.mark.parametrize("outlet", ["O1", "J1"])
+def test_a_model_with_no_links_reports_the_peak_reaching_its_outfall(tmp_path, outlet):
+    """A roof draining straight to an outfall (or to a junction no pipe leaves): SWMM does not
+    route it, its outfall reports no flow (the reference read a peak of 0 where the runoff peak is
+    what leaves) and asking for its junction's statistics crashed swmm-toolkit (a segfault)."""
+    path = tmp_path / "no_links.inp"
+    text = NO_LINKS if outlet == "O1" else NO_LINKS.replace("S1 RG1 O1", "S1 RG1 J1").replace(
+        "[OUTFALLS]", "[JUNCTIONS]\nJ1 1 2 0 0 0\n\n[OUTFALLS]")
+    path.write_text(text)
+    ours = simulate(read_inp(path))
+    ref = swmm_reference(path)
+    assert ref["peak_outfall_flow_m3s"] > 0.0
+    assert ours.value("peak_outfall_flow_m3s") == pytest.approx(ref["peak_outfall_flow_m3s"], rel=0.05)
+    assert ours.value("outfall_volume_m3") == pytest.approx(ref["outfall_volume_m3"], rel=0.02)
