@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import shapely
-from shapely.geometry import shape
+from shapely.geometry import LineString, Point, shape
 from shapely.ops import unary_union
 
 from .model import GROUPS, Agent, Exit, Scenario, ScenarioError
@@ -86,6 +86,7 @@ def scenario_from_geojson(doc: dict, *, name: str = "scenario") -> Scenario:
         if v is not None:
             settings[key] = v
     walkable, obstacles, exits, assembly, agents, stairwells = [], [], [], [], [], []
+    exit_where = []
     for index, feat in enumerate(features):
         where = f"{name} feature {index}"
         if not isinstance(feat, dict) or feat.get("type") != "Feature":
@@ -126,6 +127,7 @@ def scenario_from_geojson(doc: dict, *, name: str = "scenario") -> Scenario:
                 raise ScenarioError(f"{where}: field 'open' must be true or false, got {is_open!r}")
             exits.append(Exit(id=str(exit_id), coords=tuple((float(c[0]), float(c[1])) for c in geom.coords),
                               width_m=width, open=is_open))
+            exit_where.append(where)
         elif role == "entrance":
             stairwells.append(_stairwell(where, props, geom, len(stairwells)))
         else:
@@ -140,9 +142,43 @@ def scenario_from_geojson(doc: dict, *, name: str = "scenario") -> Scenario:
         raise ScenarioError(f"{name}: no feature with role 'walkable'")
     if not exits:
         raise ScenarioError(f"{name}: no feature with role 'exit'")
+    area = unary_union(walkable)
+    if obstacles:
+        area = area.difference(unary_union(obstacles))
+    for exit_, where in zip(exits, exit_where):
+        problem = exit_edge_problem(area, LineString(exit_.coords))
+        if problem:
+            raise ScenarioError(f"{where}: exit {exit_.id!r} {problem}; draw the exit line across the opening, "
+                                f"on the edge of the walkable area")
     return Scenario(walkable=unary_union(walkable), obstacles=tuple(obstacles), exits=tuple(exits),
                     assembly=tuple(assembly), agents=tuple(agents), stairwells=tuple(stairwells), name=name,
                     settings=settings)
+
+
+EXIT_EDGE_TOLERANCE_M = 0.1
+
+
+def exit_edge_problem(area, line: LineString, tol_m: float = EXIT_EDGE_TOLERANCE_M) -> str:
+    """Why `line` is not an exit of `area` (walkable minus obstacles), or "" when it is one.
+
+    An exit is a line on the edge of the walkable area with the area on one side only: a resident
+    is evacuated when he crosses it and leaves beyond it. A line off the edge (even by half a
+    metre) or across the middle of the area cannot be reached or crossed as the model needs, and
+    its residents would silently never leave.
+    """
+    edge = area.boundary
+    worst = max(edge.distance(line.interpolate(f, normalized=True)) for f in np.linspace(0.0, 1.0, 11))
+    if worst > tol_m:
+        return f"is up to {worst:.2f} m off the edge of the walkable area"
+    (ax, ay), (bx, by) = line.coords[0], line.coords[-1]
+    length = float(np.hypot(bx - ax, by - ay))
+    if length > 0.0:
+        mx, my = np.asarray(line.interpolate(0.5, normalized=True).coords[0])
+        nx, ny = -(by - ay) / length, (bx - ax) / length
+        probe = 0.05 + tol_m
+        if area.contains(Point(mx + probe * nx, my + probe * ny)) and area.contains(Point(mx - probe * nx, my - probe * ny)):
+            return "has walkable ground on both sides (it lies across the area, not on its edge)"
+    return ""
 
 
 def _whole(where, props, key, *, default=None, minimum=0):
@@ -176,8 +212,6 @@ def scenario_to_geojson(scenario: Scenario) -> dict:
 
     def feature(role, geometry, **props):
         return {"type": "Feature", "properties": {"role": role, **props}, "geometry": mapping(geometry)}
-
-    from shapely.geometry import LineString, Point
 
     features = [feature("walkable", scenario.walkable)]
     features += [feature("obstacle", o) for o in scenario.obstacles]

@@ -81,6 +81,36 @@ def test_agent_outside_the_walkable_area_is_named(tmp_path):
         simulate(path)
 
 
+@pytest.mark.parametrize("line, words", [
+    ([[11.5, 2], [11.5, 4]], "0.50 m off the edge"),       # half a metre inside the yard
+    ([[12.5, 2], [12.5, 4]], "0.50 m off the edge"),       # half a metre outside it
+    ([[10, 0], [10, 6]], "off the edge"),                   # across the yard, ends on the walls
+])
+def test_an_exit_line_not_on_the_edge_is_refused_by_name(tmp_path, line, words):
+    """Such an exit was accepted and its residents silently never left (an east exit drawn 0.5 m
+    inside an L-shaped yard: "101 of 102 out"; across the yard: "0 of 102 out")."""
+    doc = _scenario_doc()
+    doc["features"][2]["geometry"]["coordinates"] = line
+    path = tmp_path / "offedge.geojson"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ScenarioError) as err:
+        read_scenario(path)
+    message = str(err.value)
+    assert "offedge.geojson feature 2" in message and "'east'" in message and words in message
+
+
+def test_an_exit_with_ground_on_both_sides_is_refused():
+    from shapely.geometry import LineString, box
+
+    from sim.evacuation.io import exit_edge_problem
+
+    yard = box(0, 0, 10, 6).union(box(10, 2, 14, 4))   # a lane leaves the yard at x = 10
+    assert exit_edge_problem(yard, LineString([(14, 2), (14, 4)])) == ""   # the lane's far end: fine
+    assert "off the edge" in exit_edge_problem(yard, LineString([(10, 2), (10, 4)]))   # across its mouth
+    fenced = box(0, 0, 20, 6).difference(box(10, 0, 10.05, 6))   # a thin fence splits the yard
+    assert "both sides" in exit_edge_problem(fenced, LineString([(10.0, 2), (10.0, 4)]))
+
+
 def test_trajectories_are_written_as_a_table_pedpy_reads(tmp_path):
     path = tmp_path / "yard.geojson"
     path.write_text(json.dumps(_scenario_doc()))
