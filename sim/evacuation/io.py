@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 from shapely.geometry import LineString, Point, shape
-from shapely.ops import unary_union
+from shapely.ops import substring, unary_union
 
 from .model import GROUPS, Agent, Exit, Scenario, ScenarioError
 from .stairwell import Stairwell
@@ -125,6 +125,14 @@ def scenario_from_geojson(doc: dict, *, name: str = "scenario") -> Scenario:
             is_open = props.get("open", True)
             if not isinstance(is_open, bool):
                 raise ScenarioError(f"{where}: field 'open' must be true or false, got {is_open!r}")
+            if width > geom.length + 0.01:
+                raise ScenarioError(f"{where}: field 'width_m' {width:g} m is wider than the exit line "
+                                    f"({geom.length:.2f} m long); draw the line across the whole opening")
+            if width < geom.length - 0.01:
+                # the clear width is what people pass through: the middle of the line, the rest is wall
+                # (a gate leaf, a bollard, a turnstile frame)
+                cut = 0.5 * (geom.length - width)
+                geom = substring(geom, cut, geom.length - cut)
             exits.append(Exit(id=str(exit_id), coords=tuple((float(c[0]), float(c[1])) for c in geom.coords),
                               width_m=width, open=is_open))
             exit_where.append(where)

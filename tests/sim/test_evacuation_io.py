@@ -111,6 +111,22 @@ def test_an_exit_with_ground_on_both_sides_is_refused():
     assert "both sides" in exit_edge_problem(fenced, LineString([(10.0, 2), (10.0, 4)]))
 
 
+def test_an_exit_narrower_than_its_line_lets_people_through_its_clear_width_only(tmp_path):
+    """width_m is the clear width: a 1 m gate drawn as a 2 m line passed people over all 2 m
+    (a 4 m line with width_m 1 let 6.6 persons/s through, "6.62 p/m/s")."""
+    doc = _scenario_doc()
+    doc["features"][2]["geometry"]["coordinates"] = [[12, 1], [12, 5]]
+    doc["features"][2]["properties"]["width_m"] = 1.0
+    path = tmp_path / "narrow.geojson"
+    path.write_text(json.dumps(doc))
+    east = read_scenario(path).exits[0]
+    assert east.coords == ((12.0, 2.5), (12.0, 3.5))
+    doc["features"][2]["properties"]["width_m"] = 5.0
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ScenarioError, match=r"narrow.geojson feature 2: field 'width_m' 5 m is wider"):
+        read_scenario(path)
+
+
 def test_trajectories_are_written_as_a_table_pedpy_reads(tmp_path):
     path = tmp_path / "yard.geojson"
     path.write_text(json.dumps(_scenario_doc()))
