@@ -127,6 +127,21 @@ def test_an_exit_narrower_than_its_line_lets_people_through_its_clear_width_only
         read_scenario(path)
 
 
+def test_agents_standing_on_one_spot_are_refused_by_name(tmp_path):
+    """Ten agents drawn on one point stood there to the end ("1 of 11 out"): the speed model finds
+    no room ahead of either of two coincident people and no direction to part them."""
+    doc = _scenario_doc()
+    doc["features"].append(_feature("agent", {"type": "Point", "coordinates": [10.1, 3.05]}))
+    path = tmp_path / "crowd.geojson"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ScenarioError, match=r"crowd.geojson feature 8: agent at \(10.1, 3.05\) overlaps the agent of "
+                                            r"feature 6 \(0.11 m apart"):
+        read_scenario(path)
+    doc["features"][-1]["geometry"]["coordinates"] = [10.35, 3.0]   # 0.35 m apart: two bodies fit
+    path.write_text(json.dumps(doc))
+    assert len(read_scenario(path).agents) == 4
+
+
 def test_trajectories_are_written_as_a_table_pedpy_reads(tmp_path):
     path = tmp_path / "yard.geojson"
     path.write_text(json.dumps(_scenario_doc()))
