@@ -5,7 +5,8 @@ classes of model.py, converting the file's US or SI units to m, m2, m3/s, m/s. S
 engine does not simulate are kept verbatim (`Model.extra_sections`) and written back, and each
 one that would change the hydraulics is named in a warning (`InpWarning`), never dropped
 silently; so are values read but not applied (SURCHARGE_METHOD SLOT, LENGTHENING_STEP,
-IGNORE_ROUTING, force mains' friction law, DWF and INFLOWS time patterns, [FILES] USE). LID
+IGNORE_ROUTING, force mains' friction law, [FILES] USE). [PATTERNS] is kept verbatim too, and
+applied to [DWF] and [INFLOWS] baselines when the model runs (patterns.py). LID
 usage is checked as SWMM does: DrainTo names a node, the units cover no more than their
 subcatchment. `write_inp(model)` writes the file in the model's own FLOW_UNITS, so a file read
 and written again runs the same in SWMM (tests check this by running both through SWMM).
@@ -21,6 +22,8 @@ from pathlib import Path
 from .model import (Conduit, Curve, CurveNumber, DryWeatherFlow, Evaporation, GreenAmpt, Horton,
                     Inflow, Junction, LidControl, LidUsage, Model, Options, Orifice, Outfall, Pump,
                     RainGage, Storage, StormwaterInputError, Subcatchment, TimeSeries, Weir, XSection)
+from .patterns import lookup as lookup_patterns
+from .patterns import parse_patterns
 
 
 class InpWarning(UserWarning):
@@ -36,7 +39,8 @@ US_UNITS = ("CFS", "GPM", "MGD")
 
 # Sections kept verbatim without a warning: they do not change flows (drawing, report, tags).
 QUIET_SECTIONS = {"MAP", "COORDINATES", "VERTICES", "POLYGONS", "SYMBOLS", "LABELS", "BACKDROP",
-                  "TAGS", "REPORT", "PROFILES", "FILES"}
+                  "TAGS", "REPORT", "PROFILES", "FILES",
+                  "PATTERNS"}   # (kept verbatim, and applied to DWF and inflow baselines: patterns.py)
 # Sections read into the model.
 KNOWN_SECTIONS = ("TITLE", "OPTIONS", "EVAPORATION", "RAINGAGES", "SUBCATCHMENTS", "SUBAREAS",
                   "INFILTRATION", "LID_CONTROLS", "LID_USAGE", "JUNCTIONS", "OUTFALLS", "STORAGE",
@@ -260,6 +264,12 @@ def parse_inp(text: str, source: str = "<inp>") -> Model:
             continue
         model.dwf.append(DryWeatherFlow(node=t[0], average_m3s=_num(t, 2, where, "Average") * u.flow,
                                         patterns=tuple(x for x in t[3:])))
+    # patterns stay verbatim in extra_sections; checked here so that a bad one stops at the edge
+    pats = parse_patterns(model.extra_sections.get("PATTERNS", []), source)
+    for d in model.dwf:
+        lookup_patterns(pats, d.patterns, f"{source} [DWF] {d.node}")
+    for f in model.inflows:
+        lookup_patterns(pats, [f.pattern], f"{source} [INFLOWS] {f.node}")
     for where, t in rows("LID_CONTROLS"):
         if len(t) == 2:
             model.lid_controls[t[0]] = LidControl(name=t[0], kind=t[1].upper())
@@ -317,12 +327,6 @@ def _ignored_inputs(model: Model) -> list[str]:
     if used:
         out.append(f"[FILES] {', '.join(used)}: interface files are not read (the run starts from the file's "
                    f"own initial state and inputs)")
-    dwf = [d.node for d in model.dwf if any(p not in ("", "*") for p in d.patterns)]
-    if dwf:
-        out.append(f"[DWF] {_names(dwf)}: time patterns not applied, the average flow runs at every hour")
-    inflow = [f.node for f in model.inflows if f.pattern not in ("", "*")]
-    if inflow:
-        out.append(f"[INFLOWS] {_names(inflow)}: baseline time patterns not applied")
     return out
 
 

@@ -53,8 +53,9 @@ def swmm_reference(inp_path: str | os.PathLike) -> dict[str, float]:
 
     Volumes from SWMM's own mass balance (system runoff and routing statistics, converted from
     ft3 or m3), peak outfall flow as the largest per-outfall peak when there is one outfall,
-    else the largest total outfall flow at the report steps of the binary output (the largest
-    system runoff there for a model with no links, which SWMM does not route).
+    else the largest total outfall flow at the report steps of the binary output (for a model with
+    no links, which SWMM does not route, the largest runoff there of the subcatchments draining to
+    a node).
     """
     import tempfile
 
@@ -80,6 +81,8 @@ def swmm_reference(inp_path: str | os.PathLike) -> dict[str, float]:
             routed = len(Links(sim)) > 0
             flooded = [n for n in Nodes(sim) if routed and not n.is_outfall()
                        and n.statistics["flooding_volume"] > 0.0]
+            node_ids = {n.nodeid for n in Nodes(sim)}
+            to_nodes = [k for k, s in enumerate(subs) if s.connection in node_ids]
             flow_factor = {"CFS": 0.3048 ** 3, "GPM": 3.785411784e-3 / 60, "MGD": 3785.411784 / 86400,
                            "CMS": 1.0, "LPS": 1e-3, "MLD": 1000 / 86400}[sim.flow_units]
             res = {
@@ -101,13 +104,18 @@ def swmm_reference(inp_path: str | os.PathLike) -> dict[str, float]:
             from swmm.toolkit import output, shared_enum
 
             # a model with no links is not routed by SWMM ("Flow Routing ... NO"): its outfalls
-            # report no flow, and what reaches them is the system's runoff
-            what = shared_enum.SystemAttribute.OUTFALL_FLOWS if routed else shared_enum.SystemAttribute.RUNOFF_FLOW
+            # report no flow, and what reaches them is the runoff of the subcatchments draining to a node
             handle = output.init()
             output.open(handle, out)
             try:
-                series = output.get_system_series(handle, what, 0,
-                                                  output.get_times(handle, shared_enum.Time.NUM_PERIODS) - 1)
+                last = output.get_times(handle, shared_enum.Time.NUM_PERIODS) - 1
+                if routed:
+                    series = output.get_system_series(handle, shared_enum.SystemAttribute.OUTFALL_FLOWS, 0, last)
+                else:
+                    series = [0.0] * (last + 1)
+                    for k in to_nodes:
+                        rate = output.get_subcatch_series(handle, k, shared_enum.SubcatchAttribute.RUNOFF_RATE, 0, last)
+                        series = [a + b for a, b in zip(series, rate)]
             finally:
                 output.close(handle)
             res["peak_outfall_flow_m3s"] = max(series) * flow_factor if len(series) else 0.0

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import kernels as K
+from . import patterns as P
 from .metrics import build_metrics, control_rate
 from .model import (ENGINE_VERSION, CurveNumber, GreenAmpt, Horton, Model, Settings, StormwaterInputError)
 
@@ -510,14 +511,38 @@ def prepare(model: Model, settings: Settings) -> Prepared:
     # ---- external and dry-weather inflows
     const_inflow = np.zeros(n_node)
     inflow_node, inflow_series, inflow_factor = [], [], []
+    patterns = P.parse_patterns(model.extra_sections.get("PATTERNS", []), src)
+    pattern_series: dict[tuple, int] = {}
+
+    def add_pattern_series(kind: str, pats: list) -> int:
+        """Index of the step series of these patterns' multipliers over the run (patterns.py)."""
+        key = (kind, tuple(p.name for p in pats))
+        if key not in pattern_series:
+            if kind == "DWF":
+                times, values = P.multiplier_steps(lambda when: P.dwf_multiplier(pats, when), start, t_end)
+            else:
+                times, values = P.multiplier_steps(lambda when: P.baseline_multiplier(pats[0], when), start, t_end)
+            pattern_series[key] = len(series_list)
+            series_list.append((times, values))
+        return pattern_series[key]
+
+    def add_steady(node: str, flow_m3s: float, kind: str, pats: list) -> None:
+        """A steady flow at a node, or one following its time patterns (a step series)."""
+        if pats and flow_m3s != 0.0:
+            inflow_node.append(nidx[node])
+            inflow_series.append(add_pattern_series(kind, pats))
+            inflow_factor.append(flow_m3s)
+        else:
+            const_inflow[nidx[node]] += flow_m3s
+
     for f in model.inflows:
-        const_inflow[nidx[f.node]] += f.baseline_m3s
+        add_steady(f.node, f.baseline_m3s, "BASELINE", P.lookup(patterns, [f.pattern], f"{src} [INFLOWS] {f.node}"))
         if f.series:
             inflow_node.append(nidx[f.node])
             inflow_series.append(add_series(f.series, 1.0))
             inflow_factor.append(f.sfactor * f.mfactor * f.series_factor_m3s)
     for d in model.dwf:
-        const_inflow[nidx[d.node]] += d.average_m3s
+        add_steady(d.node, d.average_m3s, "DWF", P.lookup(patterns, d.patterns, f"{src} [DWF] {d.node}"))
     cx, cy, cn = _pack(curves)
     ser_t, ser_v, ser_n = _pack(series_list)
     lid = _lid_arrays(model, sidx, nidx, us, src)

@@ -78,12 +78,11 @@ def test_saved_interface_file_is_quiet():
     assert messages == []
 
 
-def test_dry_weather_flow_pattern_is_named():
+def test_dry_weather_flow_patterns_are_applied_so_nothing_is_named():
+    # (they were kept but not applied; test_stormwater_swmm.py checks them against SWMM now)
     text = BASE + '\n[DWF]\nJ1 FLOW 0.01 "" "" "P1"\nJ2 FLOW 0.01\n\n[PATTERNS]\nP1 DAILY 1 1 1 1 1 1 1\n'
     _, messages = _parse(text)
-    assert "t.inp: sections kept but not simulated: PATTERNS" in messages
-    assert "t.inp: [DWF] J1: time patterns not applied, the average flow runs at every hour" in messages
-    assert not any("J2" in m for m in messages)
+    assert messages == []
 
 
 LID = """

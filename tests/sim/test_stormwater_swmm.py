@@ -350,3 +350,81 @@ def test_a_model_with_no_links_reports_the_peak_reaching_its_outfall(tmp_path, o
     assert ref["peak_outfall_flow_m3s"] > 0.0
     assert ours.value("peak_outfall_flow_m3s") == pytest.approx(ref["peak_outfall_flow_m3s"], rel=0.05)
     assert ours.value("outfall_volume_m3") == pytest.approx(ref["outfall_volume_m3"], rel=0.02)
+
+
+# a sewer with a dry-weather flow that follows the time of day, the day of the week (Friday to
+# Sunday, weekend hours of their own) and an inflow whose baseline changes with the month
+PATTERNED_DWF = """[OPTIONS]
+FLOW_UNITS CMS
+INFILTRATION HORTON
+FLOW_ROUTING {routing}
+START_DATE 01/30/2020
+START_TIME 06:30
+END_DATE 02/02/2020
+END_TIME 12:00
+REPORT_STEP 00:15:00
+ROUTING_STEP 10
+
+[JUNCTIONS]
+J1 10 2 0 0 0
+J2 9 2 0 0 0
+
+[OUTFALLS]
+O1 8 FREE NO
+
+[CONDUITS]
+C1 J1 J2 200 0.013 0 0 0 0
+C2 J2 O1 200 0.013 0 0 0 0
+
+[XSECTIONS]
+C1 CIRCULAR 0.6 0 0 0 1
+C2 CIRCULAR 0.6 0 0 0 1
+
+[DWF]
+J1 FLOW 0.02 "HOURS" "DAYS" "" "WKND"
+J2 FLOW 0.01 "HOURS"
+
+[INFLOWS]
+J2 FLOW "" FLOW 1.0 1.0 0.03 "MONTHS"
+
+[PATTERNS]
+HOURS HOURLY 0.2 0.2 0.2 0.2 0.2 0.3 0.8 2.0 2.5 2.0 1.5 1.2
+HOURS        1.2 1.2 1.0 1.0 1.2 1.8 2.5 2.2 1.5 0.8 0.4 0.3
+DAYS DAILY 2.0 1.0 1.0 1.0 1.0 1.0 0.5
+WKND WEEKEND 3 3 3 3 3 3 3 3 3 3 3 3 0.1 0.1 0.1 0.1 0.1 0.1 0.1 0.1 0.1 0.1 0.1 0.1
+MONTHS MONTHLY 1.0 0.25 1 1 1 1 1 1 1 1 1 1
+"""
+
+
+@pytest.mark.parametrize("routing", ["KINWAVE", "DYNWAVE"])
+def test_dry_weather_flow_and_baseline_follow_their_time_patterns(tmp_path, routing):
+    """[PATTERNS] were kept but not applied (a warning said so): the average flow ran at every hour
+    (SWMM's Example3, hourly multipliers near 1/38: inflow 38x SWMM's)."""
+    from sim.stormwater.patterns import Pattern, dwf_multiplier
+    from datetime import datetime
+
+    path = tmp_path / "patterned_dwf.inp"
+    path.write_text(PATTERNED_DWF.format(routing=routing))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # nothing here is left unsimulated
+        model = read_inp(path)
+    ours = simulate(model)
+    ref = swmm_reference(path)
+    assert ours.value("external_inflow_volume_m3") == pytest.approx(ref["external_inflow_volume_m3"], rel=0.005)
+    assert ours.value("outfall_volume_m3") == pytest.approx(ref["outfall_volume_m3"], rel=0.01)
+    assert ours.value("peak_outfall_flow_m3s") == pytest.approx(ref["peak_outfall_flow_m3s"], rel=0.05)
+    # (Saturday 1 Feb 2020, 07:00: weekend multiplier 3 in place of the hourly 2.0, daily 0.5)
+    sat = datetime(2020, 2, 1, 7)
+    pats = [Pattern("H", "HOURLY", (2.0,) * 24), Pattern("D", "DAILY", (2, 1, 1, 1, 1, 1, 0.5)),
+            Pattern("W", "WEEKEND", (3.0,) * 24)]
+    assert dwf_multiplier(pats, sat) == pytest.approx(1.5)
+    assert dwf_multiplier(pats, datetime(2020, 1, 31, 7)) == pytest.approx(2.0)   # Friday
+
+
+def test_a_dry_weather_flow_naming_a_missing_pattern_is_refused(tmp_path):
+    from sim.stormwater.model import StormwaterInputError
+
+    path = tmp_path / "missing.inp"
+    path.write_text(PATTERNED_DWF.format(routing="KINWAVE").replace('"DAYS" "" "WKND"', '"DAYZ"'))
+    with pytest.raises(StormwaterInputError, match=r"missing.inp \[DWF\] J1: time pattern 'DAYZ' is not in \[PATTERNS\]"):
+        read_inp(path)
