@@ -3,7 +3,10 @@
 `run_sumo(nod, edg, rou, workdir)` builds the network with netconvert (no U-turns, as this
 engine) and runs sumo with the same step length, then reads tripinfo: per vehicle its depart,
 arrival and duration, plus teleports (SUMO's way of clearing a gridlock, which it reports as
-warnings). Needs the eclipse-sumo package (the `anchors` extra); `sumo_available()` says whether
+warnings). A scenario's other plain files go to netconvert (`types` .typ.xml, `connections`
+.con.xml, `tls` .tll.xml) and `additional` files (vTypes kept apart from the routes) to sumo; when
+not given they are the ones found next to the files, as `sim.traffic.io` finds them
+(`companion_files`; .add.xml files that define vTypes), so both engines run the same scenario. Needs the eclipse-sumo package (the `anchors` extra); `sumo_available()` says whether
 it is there.
 """
 from __future__ import annotations
@@ -54,17 +57,33 @@ class SumoRun:
     loaded: int
 
 
-def run_sumo(nod, edg, rou, workdir, *, step_s: float = 0.5, end_s: float | None = None, time_to_teleport_s: float = 300.0) -> SumoRun:
+def run_sumo(nod, edg, rou, workdir, *, step_s: float = 0.5, end_s: float | None = None, time_to_teleport_s: float = 300.0,
+             types=None, connections=None, tls=None, additional=()) -> SumoRun:
+    from .io import companion_files
+
+    found = companion_files(edg)
+    # None: the file found next to the edges; False: none
+    types, connections, tls = ((found[k] if v is None else v or None) for k, v in
+                               (("types", types), ("connections", connections), ("tls", tls)))
+    if not additional:
+        additional = [p for p in sorted(Path(rou).parent.glob("*.add.xml")) if "<vType" in p.read_text(errors="replace")]
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
     net = work / "net.net.xml"
     env = dict(os.environ)
-    subprocess.run([_binary("netconvert"), "-n", str(nod), "-e", str(edg), "-o", str(net), "--no-turnarounds", "true",
-                    "--no-warnings", "true"], check=True, capture_output=True, env=env)
+    build = [_binary("netconvert"), "-n", str(nod), "-e", str(edg), "-o", str(net), "--no-turnarounds", "true", "--no-warnings", "true"]
+    for option, path in (("-t", types), ("-x", connections), ("-i", tls)):
+        if path:
+            build += [option, str(path)]
+    proc = subprocess.run(build, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"netconvert failed: {proc.stderr[-2000:]}")
     tripinfo, summary = work / "tripinfo.xml", work / "summary.xml"
     cmd = [_binary("sumo"), "-n", str(net), "-r", str(rou), "--step-length", str(step_s), "--tripinfo-output", str(tripinfo),
            "--summary-output", str(summary), "--no-step-log", "true", "--time-to-teleport", str(time_to_teleport_s),
            "--duration-log.disable", "true", "--seed", "42"]
+    if additional:
+        cmd += ["-a", ",".join(str(a) for a in additional)]
     if end_s is not None:
         cmd += ["--end", str(end_s)]
     before = os.times()
