@@ -618,10 +618,10 @@ def _lid_layers(control, us: bool, src: str) -> dict:
             kw["soil"] = (v[0] * depth, v[1], v[2], v[3], v[4] * depth, v[5], v[6] * depth)
         if "PAVEMENT" in layers:
             v = layers["PAVEMENT"]
-            kw["pavement"] = (v[0] * depth, v[1], v[2], v[3] * depth)
+            kw["pavement"] = (v[0] * depth, v[1], v[2], v[3] * depth, *v[4:7])   # (+ Vclog, Treg, Freg)
         if "STORAGE" in layers:
             v = layers["STORAGE"]
-            kw["storage"] = (v[0] * depth,) if control.kind == "RB" else (v[0] * depth, v[1], v[2] * depth)
+            kw["storage"] = (v[0] * depth,) if control.kind == "RB" else (v[0] * depth, v[1], v[2] * depth, *v[3:4])
         if "DRAIN" in layers:
             v = layers["DRAIN"]
             if control.kind == "RD":

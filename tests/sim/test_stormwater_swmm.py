@@ -20,12 +20,7 @@ pyswmm = pytest.importorskip("pyswmm")
 EXAMPLES = Path(pyswmm.__file__).parent / "tests" / "data"
 
 KNOWN_GAPS = {
-    # Porous pavement taking 50 % + 10 % of an impervious area and a green roof taking 10 % of a pervious
-    # one, in US units: our runoff (surface + underdrain) is 5 % below SWMM's and the outfall volume 4.5 %
-    # below; the LID step itself matches SWMM per unit (tests/sim/test_stormwater_lid.py). Likely cause, not
-    # yet confirmed: SWMM caps a unit's seepage to native soil at the subcatchment's own infiltration
-    # capacity (lid.c findNativeInfil), which our runoff step does not pass to the LID kernel.
-    "model_lids": "runoff -5 %, outfall volume -4.5 % vs SWMM on a subcatchment with partial LID treatment",
+    # (model_lids was here, runoff -5 %: its porous pavement clogs (Vclog), which was not simulated)
     # A 3-hour kinematic-wave run with a 10-s step driven by a single external inflow series: SWMM itself
     # closes its routing balance only to -1.75 %, ours to -2.0 % (the inflow series starts on a jump).
     "model_pollutants_setters": "routing continuity -2.0 % (SWMM's own is -1.75 %) exceeds 0.5 %",

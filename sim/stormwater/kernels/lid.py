@@ -45,16 +45,21 @@ KIND_ROOFTOP_DISCONNECTION = 5
 (P_SURF_THICK, P_SURF_VOID, P_SURF_ALPHA, P_SURF_OVERFLOW, P_SOIL_THICK, P_SOIL_POROSITY, P_SOIL_FIELD_CAP,
  P_SOIL_WILT, P_SOIL_KSAT, P_SOIL_KSLOPE, P_SOIL_SUCTION, P_PAVE_THICK, P_PAVE_VOID, P_PAVE_IMPERV, P_PAVE_KSAT,
  P_STOR_THICK, P_STOR_VOID, P_STOR_KSAT, P_DRAIN_COEFF, P_DRAIN_EXPON, P_DRAIN_OFFSET, P_DRAIN_DELAY,
- P_MAT_ALPHA, P_WIDTH_PER_AREA, P_REUSE_RATE, P_ROOF_DRAIN, P_GA_LU_FT, P_GA_FUMAX) = range(28)
-N_PARAMS = 28
+ P_MAT_ALPHA, P_WIDTH_PER_AREA, P_REUSE_RATE, P_ROOF_DRAIN, P_GA_LU_FT, P_GA_FUMAX,
+ P_PAVE_CLOG, P_STOR_CLOG, P_REGEN_DAYS, P_REGEN_DEGREE) = range(32)
+N_PARAMS = 32
 """Units: thicknesses, suction, offset m; KSAT, REUSE_RATE, ROOF_DRAIN m/s; SURF_ALPHA and
 MAT_ALPHA (1/n)·√slope (m^(1/3)/s); WIDTH_PER_AREA 1/m; DRAIN_COEFF in SWMM's mm-units
 (q mm/h = C·h_mm^η); DRAIN_DELAY s; GA_LU_FT Green-Ampt upper-zone depth in ft and GA_FUMAX
-its saturated water volume (m), both derived by `lid_params`."""
+its saturated water volume (m), both derived by `lid_params`. PAVE_CLOG and STOR_CLOG (m): the
+inflow depth that clogs the pavement / the storage layer's bottom completely (SWMM's Vclog
+void volumes, converted by `lid_params`; 0 = never clogs); REGEN_DAYS (days) and REGEN_DEGREE
+(0-1): the pavement's permeability regeneration."""
 
 (S_SURF, S_SOIL, S_STOR, S_PAVE, S_GA_IMD, S_GA_F, S_GA_FU, S_GA_SAT, S_GA_T, S_DRY_TIME, S_OLD_DRAIN,
- S_CUM_INFLOW, S_CUM_EVAP, S_CUM_EXFIL, S_CUM_SURFACE, S_CUM_DRAIN, S_CUM_REUSE, S_GA_IMDMAX) = range(18)
-N_STATE = 18
+ S_CUM_INFLOW, S_CUM_EVAP, S_CUM_EXFIL, S_CUM_SURFACE, S_CUM_DRAIN, S_CUM_REUSE, S_GA_IMDMAX,
+ S_VOL_TREATED, S_CLOCK, S_NEXT_REGEN) = range(21)
+N_STATE = 21
 
 F_SURFACE, F_DRAIN, F_EXFIL, F_EVAP, F_REUSE, F_INFLOW = range(6)
 N_FLUX = 6
@@ -263,7 +268,7 @@ def _bioretention(p, x, inflow, evap, dt, w, f):
     soil_thick, porosity = p[P_SOIL_THICK], p[P_SOIL_POROSITY]
     stor_thick, void = p[P_STOR_THICK], p[P_STOR_VOID]
     surface_vol = _soil_over_storage(p, w, evap, dt, d_surf, theta, d_stor * void)
-    w[W_STOR_EXFIL] = p[P_STOR_KSAT]
+    w[W_STOR_EXFIL] = _storage_seepage(p, x)
     w[W_STOR_DRAIN] = _drain_rate(p, x, d_stor, theta, 0.0, d_surf)
     if stor_thick == 0.0:
         w[W_STOR_EVAP] = 0.0
@@ -337,7 +342,7 @@ def _trench(p, x, inflow, evap, dt, w, f):
     if d_surf > 0.0:
         w[W_STOR_EVAP] = 0.0
     to_storage = inflow + surface_vol / dt  # everything on the surface tries to enter the gravel
-    w[W_STOR_EXFIL] = p[P_STOR_KSAT]
+    w[W_STOR_EXFIL] = _storage_seepage(p, x)
     w[W_STOR_DRAIN] = _drain_rate(p, x, d_stor, 0.0, 0.0, d_surf)
     _limit_storage_outflows(p, w, d_stor, to_storage, dt)
     to_storage = min(to_storage, (stor_thick - d_stor) * void / dt + w[W_STOR_EXFIL] + w[W_STOR_EVAP] + w[W_STOR_DRAIN])
@@ -346,6 +351,29 @@ def _trench(p, x, inflow, evap, dt, w, f):
     f[S_SURF] = (inflow - w[W_SURF_EVAP] - to_storage - w[W_SURF_OUT]) / p[P_SURF_VOID]
     f[S_STOR] = (to_storage - w[W_STOR_EVAP] - w[W_STOR_EXFIL] - w[W_STOR_DRAIN]) / void
     w[W_VOLUME] = surface_vol + d_stor * void
+
+
+@njit(cache=True)
+def _pavement_permeability(p, x):
+    """Pavement permeability (m/s) reduced by clogging: in proportion to the inflow it has treated
+    since its last regeneration, nothing left once that reaches PAVE_CLOG (SWMM lidproc.c)."""
+    clog = p[P_PAVE_CLOG]
+    if clog <= 0.0:
+        return p[P_PAVE_KSAT]
+    if p[P_REGEN_DAYS] > 0.0 and x[S_CLOCK] / 86400.0 >= x[S_NEXT_REGEN]:
+        x[S_VOL_TREATED] *= 1.0 - p[P_REGEN_DEGREE]
+        x[S_NEXT_REGEN] += p[P_REGEN_DAYS]
+    return p[P_PAVE_KSAT] * (1.0 - min(x[S_VOL_TREATED] / clog, 1.0))
+
+
+@njit(cache=True)
+def _storage_seepage(p, x):
+    """Seepage rate (m/s) from the storage layer into the native soil, reduced by clogging in
+    proportion to the unit's whole inflow so far, nothing left once that reaches STOR_CLOG."""
+    clog = p[P_STOR_CLOG]
+    if clog <= 0.0:
+        return p[P_STOR_KSAT]
+    return p[P_STOR_KSAT] * (1.0 - min(x[S_CUM_INFLOW] / clog, 1.0))
 
 
 @njit(cache=True)
@@ -360,14 +388,14 @@ def _pavement(p, x, inflow, evap, dt, w, f):
     _evaporation(w, evap, dt, surface_vol, pave_vol, theta * soil_thick - p[P_SOIL_WILT] * soil_thick, d_stor * void, perv)
     if d_pave >= pave_thick or (soil_thick > 0.0 and theta >= porosity):
         w[W_STOR_EVAP] = 0.0
-    w[W_PAVE_PERC] = p[P_PAVE_KSAT]
+    w[W_PAVE_PERC] = _pavement_permeability(p, x)
     w[W_SURF_INFIL] = min(inflow + surface_vol / dt, w[W_PAVE_PERC])  # pavement takes what its permeability allows
     w[W_PAVE_PERC] = min(w[W_PAVE_PERC], max(pave_vol / dt + w[W_SURF_INFIL] - w[W_PAVE_EVAP], 0.0))
     if soil_thick > 0.0:
         w[W_SOIL_PERC] = _soil_perc_limited(p, w, theta, dt)
     else:
         w[W_SOIL_PERC] = w[W_PAVE_PERC]
-    w[W_STOR_EXFIL] = p[P_STOR_KSAT]
+    w[W_STOR_EXFIL] = _storage_seepage(p, x)
     w[W_STOR_DRAIN] = _drain_rate(p, x, d_stor, theta, d_pave, d_surf)
     stor_full = d_stor >= stor_thick
     soil_full = soil_thick > 0.0 and theta >= porosity
@@ -525,6 +553,8 @@ def lid_step(kind, params, state, inflow_m_s, evap_m_s, dt_s, fluxes):
         x[S_CUM_SURFACE] += w[W_SURF_OUT] * dt_s
         x[S_CUM_DRAIN] += drain * dt_s
         x[S_CUM_REUSE] += w[W_REUSE] * dt_s
+        x[S_VOL_TREATED] += inflow * dt_s
+        x[S_CLOCK] += dt_s
 
 
 @njit(cache=True)
@@ -559,11 +589,14 @@ def lid_params(swmm_type: str, *, area_m2: float, width_m: float, surface=(0.0, 
 
     surface = (berm mm, vegetation volume fraction, Manning n, slope %)
     soil = (thickness mm, porosity, field capacity, wilting point, Ksat mm/h, conductivity slope, suction mm)
-    pavement = (thickness mm, void ratio, impervious fraction, permeability mm/h)
-    storage = (height mm, void ratio, seepage mm/h)      — rain barrel: (height mm,)
+    pavement = (thickness mm, void ratio, impervious fraction, permeability mm/h
+                [, clogging factor, regeneration interval days, regeneration fraction])
+    storage = (height mm, void ratio, seepage mm/h [, clogging factor])   — rain barrel: (height mm,)
     drain = (coefficient, exponent, offset mm, delay h)
     drainmat = (thickness mm, void fraction, Manning n)
     SWMM gives void *ratios* (voids/solids) for pavement and storage: the fraction is e/(1+e).
+    A clogging factor (SWMM's Vclog) is the number of the layer's void volumes of inflow that clog
+    it completely (0: never clogs).
     `reuse_m3_per_day` (beyond SWMM) is withdrawn from a barrel's storage while it holds water.
     """
     kind = KIND_OF_SWMM[swmm_type]
@@ -582,9 +615,12 @@ def lid_params(swmm_type: str, *, area_m2: float, width_m: float, surface=(0.0, 
         # Mein-Larson upper zone as SWMM sizes it: L_u = 4·√(K_s in in/h) inches.
         p[P_GA_LU_FT] = 4.0 * math.sqrt(ksat / 25.4) / 12.0
     if pavement is not None:
-        thick, void_ratio, imperv, perm = pavement
+        thick, void_ratio, imperv, perm, *more = pavement
+        clog, regen_days, regen_degree = (list(more) + [0.0, 0.0, 0.0])[:3]
         p[P_PAVE_THICK], p[P_PAVE_VOID] = thick * mm, void_ratio / (1.0 + void_ratio)
         p[P_PAVE_IMPERV], p[P_PAVE_KSAT] = imperv, perm * mm_h
+        p[P_PAVE_CLOG] = clog * p[P_PAVE_THICK] * p[P_PAVE_VOID] * (1.0 - imperv)
+        p[P_REGEN_DAYS], p[P_REGEN_DEGREE] = regen_days, regen_degree
     if storage is not None:
         p[P_STOR_THICK] = storage[0] * mm
         if kind == KIND_RAIN_BARREL:
@@ -592,6 +628,8 @@ def lid_params(swmm_type: str, *, area_m2: float, width_m: float, surface=(0.0, 
         else:
             p[P_STOR_VOID] = storage[1] / (1.0 + storage[1])
             p[P_STOR_KSAT] = storage[2] * mm_h
+            if len(storage) > 3:
+                p[P_STOR_CLOG] = storage[3] * p[P_STOR_THICK] * p[P_STOR_VOID]
     if drainmat is not None:
         thick, void_frac, n_mat = drainmat
         p[P_STOR_THICK], p[P_STOR_VOID] = thick * mm, void_frac
@@ -622,4 +660,5 @@ def initial_state(kind: np.ndarray, params: np.ndarray, initial_saturation: floa
             p[P_GA_FUMAX] = x[S_GA_IMDMAX] * p[P_GA_LU_FT] * M_PER_FT
         x[S_STOR] = initial_saturation * p[P_STOR_THICK]
         x[S_DRY_TIME] = dry_time_s
+        x[S_NEXT_REGEN] = p[P_REGEN_DAYS]
     return state
