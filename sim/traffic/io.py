@@ -69,6 +69,8 @@ SUMO_VCLASS_DEFAULTS = {
     "motorcycle": (2.2, 2.5, 6.0, 10.0, 55.56, 0.1, 0.9), "moped": (2.1, 2.5, 1.1, 7.0, 16.67, 0.1, 0.78),
     "bicycle": (1.6, 0.5, 1.2, 3.0, 13.89, 0.1, 0.65),
 }
+SUMO_DEFAULT_VTYPES = {"DEFAULT_VEHTYPE": "passenger", "DEFAULT_BIKETYPE": "bicycle", "DEFAULT_TAXITYPE": "taxi"}
+"""SUMO's predefined vehicle types (their vClass defaults), which route files use without defining them."""
 NO_SIREN_EMERGENCY = "emergency-no-bluelight"
 """vclass of a SUMO vType of class emergency without the bluelight device: in SUMO such a vehicle gets
 no right of way, so here it drives as an ordinary vehicle (only vclass "emergency" has the siren)."""
@@ -189,6 +191,9 @@ def read_nodes(path) -> list[Node]:
         nodes.append(Node(id=nid, x=x, y=y, kind=SUMO_NODE_TYPES[kind], source=str(path)))
     if not nodes:
         raise NetworkError(f"{path}: no <node> elements")
+    for el in _parse(path):
+        if el.tag not in ("node", "location", "param"):
+            unapplied.add("node file", f"<{el.tag}>", el.get("id", "-"))
     unapplied.report()
     return nodes
 
@@ -395,8 +400,11 @@ def read_routes(path, network: Network | None = None) -> Demand:
     without it via is noted and the fastest route from -> to is used."""
     root = _parse(path, DemandError)
     vtypes = dict(VTYPES)
-    vtypes["DEFAULT_VEHTYPE"] = VType(id="DEFAULT_VEHTYPE")
-    defined = {"DEFAULT_VEHTYPE"}
+    for vid, vclass in SUMO_DEFAULT_VTYPES.items():   # SUMO's own types, usable without a definition
+        length, min_gap, accel, decel, vmax, dev, width = SUMO_VCLASS_DEFAULTS[vclass]
+        vtypes[vid] = VType(id=vid, vclass=vclass, length_m=length, min_gap_m=min_gap, accel_mps2=accel, decel_mps2=decel,
+                            max_speed_mps=vmax, speed_dev=dev, width_m=width)
+    defined = set(SUMO_DEFAULT_VTYPES)
     notes: list[str] = []
     unapplied = _Unapplied(path)
     routes: dict[str, tuple[str, ...]] = {}

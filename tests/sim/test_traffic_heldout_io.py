@@ -72,13 +72,15 @@ def test_connections_and_signal_programs_next_to_the_edges_are_named(tmp_path):
 
 
 def test_node_types_approximated_with_a_warning_or_refused(tmp_path):
-    (tmp_path / "n.nod.xml").write_text('<nodes><node id="a" x="0" y="0" type="traffic_light_unregulated"/>'
-                                        '<node id="b" x="9" y="0" type="priority_stop" tl="x" tlType="actuated"/></nodes>')
+    (tmp_path / "n.nod.xml").write_text('<nodes><location netOffset="0,0"/><node id="a" x="0" y="0" type="traffic_light_unregulated"/>'
+                                        '<node id="b" x="9" y="0" type="priority_stop" tl="x" tlType="actuated"/>'
+                                        '<join nodes="a b"/></nodes>')
     (tmp_path / "n.edg.xml").write_text('<edges><edge id="ab" from="a" to="b"/></edges>')
     net, messages = _read(read_network, tmp_path / "n.nod.xml", tmp_path / "n.edg.xml")
     assert [n.kind for n in net.nodes] == ["priority", "priority"]    # SUMO: one all-green phase, nobody stops
     text = " ".join(messages)
     assert "type=traffic_light_unregulated" in text and "type=priority_stop" in text and "tlType" in text and "tl (b)" in text
+    assert "<join>" in text and "location" not in text
     (tmp_path / "n.nod.xml").write_text('<nodes><node id="a" x="0" y="0" type="rail_crossing"/></nodes>')
     with pytest.raises(NetworkError, match=r"n.nod.xml: node a: type='rail_crossing' not supported"):
         read_network(tmp_path / "n.nod.xml", tmp_path / "n.edg.xml")
@@ -142,9 +144,11 @@ def test_undefined_vtype_refused_or_taken_from_an_add_file(tmp_path):
     with pytest.raises(DemandError, match=r"r.rou.xml: vehicle 'x': type='bike' is not defined"):
         _routes(tmp_path, '<vehicle id="x" type="bike" depart="0"><route edges="ab"/></vehicle>')
     (tmp_path / "types.add.xml").write_text('<additional><vType id="bike" vClass="motorcycle" maxSpeed="15"/></additional>')
-    demand, messages = _routes(tmp_path, '<vehicle id="x" type="bike" depart="0"><route edges="ab"/></vehicle>')
+    demand, messages = _routes(tmp_path, '<vehicle id="x" type="bike" depart="0"><route edges="ab"/></vehicle>'
+                                         '<vehicle id="y" type="DEFAULT_BIKETYPE" depart="0"><route edges="ab"/></vehicle>')
     assert demand.vtypes["bike"].max_speed_mps == 15.0 and demand.vtypes["bike"].length_m == 2.2
     assert any("types.add.xml" in m and "bike" in m for m in messages)
+    assert demand.vtypes["DEFAULT_BIKETYPE"].max_speed_mps == 13.89     # SUMO's own bicycle type
 
 
 def test_unapplied_attributes_are_named(tmp_path):
