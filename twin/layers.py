@@ -52,6 +52,7 @@ class Building:
     service_type: str | None = None
     illegal: bool = False
     safety_grade: str | None = None
+    occupants: Any = None      # CT_Building.Occupants as the model gives it (daytime persons of a service building)
 
 
 @dataclass(kw_only=True)
@@ -449,7 +450,8 @@ def _buildings(twin: Twin, geo: _Geometry, read: _Reader, layers: Layers, by_bui
                             storeys=storeys, residential=residential, dwelling_units=units, residents=residents,
                             elevators=elevators.get(node.global_id, 0), service_type=service,
                             illegal=_truthy(proxy.prop("CT_Retrofit", "Illegal", False)),
-                            safety_grade=proxy.prop("CT_Retrofit", "SafetyGrade"))
+                            safety_grade=proxy.prop("CT_Retrofit", "SafetyGrade"),
+                            occupants=proxy.prop("CT_Building", "Occupants"))
         layers.buildings.append(building)
         if service:
             _service_point(node.global_id, node.name, psets["CT_ServicePoint"], footprint, storeys, layers)

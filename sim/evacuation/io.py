@@ -225,12 +225,18 @@ def _stairwell(where, props, geom, index) -> Stairwell:
     stair_id = props.get("id", f"entrance-{index}")
     if not isinstance(stair_id, (str, int)):
         raise ScenarioError(f"{where}: field 'id' must be a string, got {stair_id!r}")
+    groups = props.get("groups", {})
+    if not isinstance(groups, dict) or any(g not in GROUPS or not isinstance(v, (int, float)) or isinstance(v, bool)
+                                           or v < 0 for g, v in groups.items()) \
+            or (groups and sum(groups.values()) <= 0):
+        raise ScenarioError(f"{where}: field 'groups' must map groups ({', '.join(GROUPS)}) to shares >= 0 "
+                            f"(not all 0), got {groups!r}")
     return Stairwell(id=str(stair_id), door_xy=(float(geom.x), float(geom.y)), storeys=storeys,
                      dwellings_per_floor=tuple(per_floor), residents=residents,
                      door_width_m=_number(where, props, "door_width_m", positive=True, default=1.1),
                      stair_width_m=_number(where, props, "stair_width_m", positive=True, default=1.1),
                      storey_height_m=_number(where, props, "storey_height_m", positive=True, default=2.8),
-                     source=where)
+                     source=where, groups=tuple((g, float(v)) for g, v in groups.items()))
 
 
 def scenario_to_geojson(scenario: Scenario) -> dict:
@@ -254,7 +260,8 @@ def scenario_to_geojson(scenario: Scenario) -> dict:
     for w in scenario.stairwells:
         features.append(feature("entrance", Point(*w.door_xy), id=w.id, residents=w.residents, storeys=w.storeys,
                                 dwellings=sum(w.dwellings_per_floor), door_width_m=w.door_width_m,
-                                stair_width_m=w.stair_width_m, storey_height_m=w.storey_height_m))
+                                stair_width_m=w.stair_width_m, storey_height_m=w.storey_height_m,
+                                **({"groups": dict(w.groups)} if w.groups else {})))
     doc = {"type": "FeatureCollection", "features": features}
     if scenario.settings:
         doc["settings"] = dict(scenario.settings)

@@ -271,13 +271,15 @@ def simulate(scenario: Scenario | str | os.PathLike, settings: Settings | None =
         group[i] = group_names.index(a.group)
         x[i], y[i] = a.x, a.y
         v0[i] = a.speed_mps if a.speed_mps is not None else _draw_speed(a.group, rng)
-    # residents in their flats: groups drawn from the shares, at their door when they come out
-    share_names = [g for g, _ in settings.group_shares]
-    shares = np.array([w for _, w in settings.group_shares], dtype=np.float64)
+    # residents in their flats: groups drawn from the shares (the stairwell's own occupant mix where it
+    # has one, a kindergarten's say), at their door when they come out
     households_by_stair = []
     stair_of = np.full(n, -1, dtype=np.int64)
     first = n_out
     for s_index, w in enumerate(scenario.stairwells):
+        mix = w.groups or settings.group_shares
+        share_names = [g for g, _ in mix]
+        shares = np.array([v for _, v in mix], dtype=np.float64)
         households = households_of(w, first)
         households_by_stair.append(households)
         for i in range(first, first + w.residents):

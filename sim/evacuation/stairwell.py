@@ -72,6 +72,8 @@ class Stairwell:
     stair_width_m: float = 1.1         # m, clear width of a flight (GB 50096: >= 1.0-1.1 m)
     storey_height_m: float = 2.8       # m, floor to floor
     source: str = ""                   # where it came from (a GlobalId, a feature index), for messages
+    groups: tuple[tuple[str, float], ...] = ()   # who the occupants are, (group, share); () = the run's
+                                                 # group_shares (a kindergarten: children and staff)
 
 
 @dataclass

@@ -211,12 +211,13 @@ def test_scenario_round_trips_through_geojson_with_entrances_and_closed_gates(tm
 
     doc = _scenario_doc()
     doc["features"].append(_feature("entrance", {"type": "Point", "coordinates": [7.0, 5.0]},
-                                    id="door-a", residents=13, storeys=5, dwellings=5))
+                                    id="door-a", residents=13, storeys=5, dwellings=5, groups={"elderly": 1.0}))
     doc["features"][3]["properties"]["open"] = False
     scenario = scenario_from_geojson(doc, name="yard")
     assert scenario.residents == 3 + 13
     (w,) = scenario.stairwells
     assert (w.id, w.storeys, w.dwellings_per_floor, w.door_width_m) == ("door-a", 5, (1, 1, 1, 1, 1), 1.1)
+    assert w.groups == (("elderly", 1.0),)   # an old people's home: everyone off this stair is elderly
     assert [e.open for e in scenario.exits] == [True, False]
     again = read_scenario(write_scenario(tmp_path / "again.geojson", scenario))
     assert again.residents == scenario.residents
@@ -227,12 +228,16 @@ def test_scenario_round_trips_through_geojson_with_entrances_and_closed_gates(tm
     # the closed west exit takes nobody and is listed as closed
     assert "exit-1" not in s["exits"] and s["closed_exits"] == ["exit-1"]
     assert s["evacuated"] == 16 and s["exits"]["east"]["evacuated"] == 16
+    names = list(result.frames["group_names"])
+    assert [names[g] for g in result.frames["group"][3:]] == ["elderly"] * 13
 
 
 @pytest.mark.parametrize("props, words", [
     ({"residents": -1, "storeys": 6}, "residents"),
     ({"residents": 10}, "storeys"),
     ({"residents": 10, "storeys": 6, "door_width_m": 0}, "door_width_m"),
+    ({"residents": 10, "storeys": 2, "groups": {"toddler": 1.0}}, "groups"),
+    ({"residents": 10, "storeys": 2, "groups": {"child": 0}}, "groups"),
 ])
 def test_a_bad_entrance_is_named(tmp_path, props, words):
     doc = _scenario_doc()

@@ -19,11 +19,12 @@ def test_the_job_saves_the_result_and_reports_progress(tmp_path):
     assert job.KIND == "evacuation"
     saved = json.loads(open(out["result_path"]).read())
     assert saved["engine"] == "sim.evacuation"
-    # in 20 s nobody is out of his flat yet (households take 120 +- 60 s): all 6572 reported, none out
-    assert out["metrics"]["agents"] == 6572 and out["metrics"]["evacuated"] == 0
+    # in 20 s nobody is out of his flat yet (households take 120 +- 60 s): all reported, none out --
+    # the 6572 residents and, by day, the 298 people in the kindergarten, day-care station and centre
+    assert out["metrics"]["agents"] == 6572 + 298 and out["metrics"]["evacuated"] == 0
     assert {e["name"] for e in out["metrics"]["exits"].values()} == {"Gate S", "Gate E", "Gate N (pedestrian)", "Gate W"}
     npz = np.load(out["result_path"].replace(".json", ".npz"))
-    assert npz["frames/positions_xy_m"].shape == (len(npz["frames/times_s"]), 6572, 2)
+    assert npz["frames/positions_xy_m"].shape == (len(npz["frames/times_s"]), 6572 + 298, 2)
     assert calls[0] == 0.0 and calls[-1] == 1.0 and calls == sorted(calls)
 
 

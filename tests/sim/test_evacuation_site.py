@@ -28,7 +28,7 @@ def baseline(project):
 
 def test_every_resident_is_in_a_stairwell_and_every_gate_is_an_exit(baseline):
     layers = baseline.layers
-    extracted = scenario_from_twin(baseline)
+    extracted = scenario_from_twin(baseline, night=True)   # (at night the service buildings are empty)
     scenario = extracted.scenario
     residents = sum(b.residents for b in layers.buildings)
     assert residents == 6572 and scenario.residents == residents and not scenario.agents
@@ -65,10 +65,45 @@ def test_every_resident_is_in_a_stairwell_and_every_gate_is_an_exit(baseline):
 
 
 def test_proposals_change_gates_and_residents(project):
-    a = scenario_from_twin(load_state(project, "proposal_a")).scenario
-    b = scenario_from_twin(load_state(project, "proposal_b")).scenario
+    a = scenario_from_twin(load_state(project, "proposal_a"), night=True).scenario
+    b = scenario_from_twin(load_state(project, "proposal_b"), night=True).scenario
     assert len(a.exits) == 4 and a.residents == 6572         # proposal A opens Gate E
     assert len(b.exits) == 3 and b.residents == 6572 - 225   # proposal B demolishes block 17
+
+
+def test_service_buildings_are_occupied_by_day_with_their_own_people(project, baseline):
+    """The kindergarten, the elderly day-care station and the community centre were never evacuated:
+    by day they hold children, frail elderly and staff, each building with its own mix and each
+    room leaving together; at night they are closed. CT_Building.Occupants overrides the assumption."""
+    day = scenario_from_twin(baseline)
+    night = scenario_from_twin(baseline, night=True)
+    services = {b.global_id: b for b in baseline.layers.buildings if b.residents == 0 and b.service_type}
+    assert {b.service_type for b in services.values()} == {"kindergarten", "elderly_station", "community_centre"}
+    doors = {e.global_id: e.building for e in baseline.layers.entrances}
+    occupied = [w for w in day.scenario.stairwells if doors.get(w.id) in services]
+    assert night.scenario.residents == 6572 and not [w for w in night.scenario.stairwells if doors.get(w.id) in services]
+    assert day.scenario.residents == 6572 + sum(w.residents for w in occupied)
+    kindergarten = [w for w in occupied if services[doors[w.id]].service_type == "kindergarten"]
+    footprint = services[doors[kindergarten[0].id]].footprint.area * 3
+    # about 10 m2 of building per child and one member of staff per 7 children
+    assert sum(w.residents for w in kindergarten) == round(footprint / (10 * 8 / 7))
+    assert dict(kindergarten[0].groups) == {"child": 7 / 8, "adult": 1 / 8}
+    assert any("Kindergarten" in m and "daytime occupants assumed" in m for m in day.warnings)
+    # the real number, where the model gives it
+    kid = doors[kindergarten[0].id]
+    counted = apply_actions(baseline, [{"kind": "set_property", "element": kid, "pset": "CT_Building",
+                                        "values": {"Occupants": 120}}], name="counted", source="test")
+    again = scenario_from_twin(counted)
+    assert sum(w.residents for w in again.scenario.stairwells if doors.get(w.id) == kid) == 120
+    assert not any("Kindergarten" in m for m in again.warnings)
+    # the children come down the stairs and out: the run draws them from the kindergarten's own mix
+    alone = dataclasses.replace(day.scenario, stairwells=tuple(kindergarten))
+    result = simulate(alone, site_settings(project.settings, dt_s=0.1), seed=1)
+    out = summary(result)
+    assert out["evacuated"] == sum(w.residents for w in kindergarten) and out["stuck"] == 0
+    groups = result.frames["group"]
+    children = int(np.sum(groups == list(result.frames["group_names"]).index("child")))
+    assert 0.75 < children / len(groups) < 0.98
 
 
 def test_a_closed_gate_and_a_blocked_lane_as_proposal_actions(baseline):

@@ -67,9 +67,9 @@ def run_state(project, state_name: str, *, progress: Callable[[float], None] | N
     if not hasattr(project, "states"):
         project = load_project(project)
     twin = load_state(project, state_name)
-    extracted = scenario_from_twin(twin)
     if settings is None:
         settings = site_settings(project.settings)
+    extracted = scenario_from_twin(twin, night=settings.time_of_day == "night")
     seed = int(project.settings.get("seed", 0)) if seed is None else seed
     try:
         result = simulate(extracted.scenario, settings, seed=seed, progress=progress)
@@ -123,7 +123,7 @@ def cmd_run(args) -> int:
             state = args.state or project.baseline.name
             project.state(state)
             twin = load_state(project, state)
-            extracted = scenario_from_twin(twin)
+            extracted = scenario_from_twin(twin, night=args.night)
             scenario, names, warnings = extracted.scenario, extracted.exit_names, extracted.warnings
             settings = site_settings(project.settings, route=args.route, time_of_day="night" if args.night else "day",
                                      dt_s=args.dt, max_time_s=args.max_time, trajectory_interval_s=trajectory_interval)
@@ -223,7 +223,8 @@ def register(subcommands) -> None:
     r.add_argument("--json", action="store_true", help="print one JSON object")
     r.add_argument("--route", choices=("nearest", "quickest"), default="nearest",
                    help="nearest exit by walking distance (default), or quickest counting the queues")
-    r.add_argument("--night", action="store_true", help="night-time household pre-movement (asleep)")
+    r.add_argument("--night", action="store_true",
+                   help="night: households asleep (longer pre-movement), service buildings closed and empty")
     r.add_argument("--seed", type=int, help="random seed (default: the project's, else 0)")
     r.add_argument("--dt", type=float, help="time step, s (default 0.05)")
     r.add_argument("--max-time", type=float, help="simulated time limit, s")

@@ -6,7 +6,10 @@ exits      one line per gate across its opening on the site boundary, as wide as
            a gate with `CT_Gate.Open` = False is a closed exit (reported, not used)
 stairwells one per unit entrance of a residential building: its residents (and dwellings)
            shared equally between the building's entrances, released at a spot in front of the
-           door by the stairwell model (sim/evacuation/stairwell.py)
+           door by the stairwell model (sim/evacuation/stairwell.py); in the daytime also the
+           occupants of the service buildings (kindergarten, elderly day-care station, community
+           centre: SERVICE_OCCUPANCY below, or the building's CT_Building.Occupants), each with its
+           own mix of groups and leaving room by room (a class with its teachers)
 assembly   the assembly areas, carried for the report
 
 The engine never sees the Twin; what this returns can be written as a GeoJSON scenario
@@ -28,6 +31,34 @@ DOOR_SPOT_M = (0.6, 1.0, 1.5, 2.0, 3.0)
 """Distances (m) in front of a unit entrance door tried for the spot where residents step out."""
 STOREY_HEIGHT_M = 2.8
 """Floor-to-floor height of a walk-up when the building's height does not give one (GB 50096: 2.8 m)."""
+
+
+@dataclass(frozen=True)
+class ServiceOccupancy:
+    """Who is in a service building in the daytime: persons per m2 of gross floor area, persons per
+    room (leaving together), and the mix of groups. Assumptions for when the IFC gives no
+    CT_Building.Occupants; each use is named in the run's warnings."""
+
+    floor_area_per_person_m2: float
+    persons_per_room: int
+    groups: tuple[tuple[str, float], ...]
+    basis: str
+
+
+SERVICE_OCCUPANCY = {
+    # a kindergarten of about 10 m2 of building per child (JGJ 39-2016 and the kindergarten building
+    # standard give roughly 9-12 m2 per place), classes of 30, one member of staff per 7 children
+    "kindergarten": ServiceOccupancy(10.0 * 8 / 7, 34, (("child", 7 / 8), ("adult", 1 / 8)),
+                                     "10 m2 per child, 1 staff per 7 children, classes of 30"),
+    # a day-care station for the elderly: about 15 m2 of building per person, a quarter of them
+    # unable to walk unaided, one carer per 6
+    "elderly_station": ServiceOccupancy(15.0, 12, (("elderly", 0.6), ("mobility_impaired", 0.25), ("adult", 0.15)),
+                                        "15 m2 per person, a quarter mobility-impaired"),
+    # activity rooms and offices of a community centre: about 10 m2 per person, many of them elderly
+    "community_centre": ServiceOccupancy(10.0, 20, (("adult", 0.6), ("elderly", 0.4)),
+                                         "10 m2 per person, 40 % elderly"),
+}
+"""Daytime occupancy of the service buildings by CT_Building.ServiceType (night: closed, empty)."""
 
 
 class SiteError(TwinError):
@@ -86,8 +117,9 @@ def _door_spot(footprint, position, area, where: str) -> tuple[float, float]:
                     f"at ({position[0]:.1f}, {position[1]:.1f}) — is it blocked by a structure?")
 
 
-def scenario_from_twin(twin: Twin) -> SiteScenario:
-    """The evacuation scenario of a twin's state (see the module docstring)."""
+def scenario_from_twin(twin: Twin, *, night: bool = False) -> SiteScenario:
+    """The evacuation scenario of a twin's state (see the module docstring); at night the service
+    buildings are closed and only the residents are there."""
     from sim.evacuation import Exit, Scenario
     from sim.evacuation.stairwell import Stairwell
 
@@ -118,13 +150,16 @@ def scenario_from_twin(twin: Twin) -> SiteScenario:
         entrances_of.setdefault(entrance.building, []).append(entrance)
     stairwells = []
     for building in layers.buildings:
-        if building.residents <= 0:
+        label = f"building {building.global_id} ({building.name})"
+        occupants, groups, per_room = building.residents, (), 0
+        if occupants <= 0 and not night:
+            occupants, groups, per_room = _service_occupants(twin, building, label, warnings)
+        if occupants <= 0:
             continue
         entrances = sorted(entrances_of.get(building.global_id, []), key=lambda e: e.global_id)
-        label = f"building {building.global_id} ({building.name})"
         if not entrances:
             centre = building.footprint.exterior.interpolate(0.0)
-            warnings.append(f"{label}: no external door; its {building.residents} residents leave by one "
+            warnings.append(f"{label}: no external door; its {occupants} occupants leave by one "
                             "assumed door at the first corner of its footprint")
             entrances = [type("Door", (), {"global_id": f"{building.global_id}-door", "position": (centre.x, centre.y, 0.0),
                                            "clear_width_m": 0.9})()]
@@ -132,9 +167,10 @@ def scenario_from_twin(twin: Twin) -> SiteScenario:
         storey_height = building.height_m / storeys if building.height_m > 0 else STOREY_HEIGHT_M
         storey_height = min(max(storey_height, 2.5), 4.5)
         count = len(entrances)
+        rooms = building.dwelling_units if not per_room else max(1, math.ceil(occupants / per_room))
         for k, entrance in enumerate(entrances):
-            residents = building.residents // count + (1 if k < building.residents % count else 0)
-            dwellings = building.dwelling_units // count + (1 if k < building.dwelling_units % count else 0)
+            residents = occupants // count + (1 if k < occupants % count else 0)
+            dwellings = rooms // count + (1 if k < rooms % count else 0)
             dwellings = max(dwellings, 1 if residents else 0)
             per_floor = tuple(dwellings // storeys + (1 if f < dwellings % storeys else 0) for f in range(storeys))
             where = f"entrance {entrance.global_id} of {label}"
@@ -142,11 +178,32 @@ def scenario_from_twin(twin: Twin) -> SiteScenario:
             stairwells.append(Stairwell(id=entrance.global_id, door_xy=spot, storeys=storeys,
                                         dwellings_per_floor=per_floor, residents=residents,
                                         door_width_m=float(entrance.clear_width_m), storey_height_m=storey_height,
-                                        source=where))
+                                        source=where, groups=groups))
     scenario = Scenario(walkable=site, obstacles=tuple(obstacles), exits=tuple(exits),
                         assembly=tuple(a.footprint for a in layers.assembly_areas if not a.footprint.is_empty),
                         stairwells=tuple(stairwells), name=twin.name)
     return SiteScenario(scenario=scenario, exit_names=names, warnings=warnings)
+
+
+def _service_occupants(twin: Twin, building, label: str, warnings: list[str]):
+    """(occupants, group mix, persons per room) of a non-residential building in the daytime."""
+    kind = (building.service_type or "").lower()
+    use = SERVICE_OCCUPANCY.get(kind)
+    given = building.occupants
+    if given is not None:
+        if isinstance(given, bool) or not isinstance(given, (int, float)) or given < 0:
+            raise SiteError(f"{twin.source}: {label}: CT_Building.Occupants must be a whole number >= 0, "
+                            f"got {given!r}")
+        if use is None:
+            return int(given), (), 20
+        return int(given), use.groups, use.persons_per_room
+    if use is None:
+        return 0, (), 0
+    floor_area = building.footprint.area * max(int(building.storeys), 1)
+    occupants = int(round(floor_area / use.floor_area_per_person_m2))
+    warnings.append(f"{label}: {occupants} daytime occupants assumed ({kind.replace('_', ' ')}, {floor_area:.0f} m2 "
+                    f"of floor: {use.basis}; give CT_Building.Occupants to set them)")
+    return occupants, use.groups, use.persons_per_room
 
 
 def gate_exit_line(site, position, width_m: float) -> LineString:
