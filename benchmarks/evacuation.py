@@ -1,6 +1,8 @@
 """Evacuation engine against its anchors, in one run: agreement (JuPedSim, SFPE hydraulic) and speed (JuPedSim).
 
     .venv/bin/python benchmarks/evacuation.py agreement   # courtyard before/after: ours, JuPedSim, SFPE
+    .venv/bin/python benchmarks/evacuation.py gate        # what a saturated 6 m courtyard gate passes in each
+    .venv/bin/python benchmarks/evacuation.py packing [--csm neighbour_range_m=0.2]  # densest crowd, 1 m flows
     .venv/bin/python benchmarks/evacuation.py speed       # agent-steps per CPU-second, ours vs JuPedSim
     .venv/bin/python benchmarks/evacuation.py all
 
@@ -37,6 +39,7 @@ from sim.evacuation import kernels  # noqa: E402
 from sim.evacuation.cases import courtyard  # noqa: E402
 from sim.evacuation.geometry import _outward_normal  # noqa: E402
 from sim.evacuation.hydraulic import estimate  # noqa: E402
+from sim.evacuation.metrics import exit_flow  # noqa: E402
 from sim.evacuation.model import Premovement, _draw_speed, prepare  # noqa: E402
 
 
@@ -139,8 +142,11 @@ def agreement(args) -> dict:
             "exits": {e: {"ours": int(ours.value(f"exit/{e}/evacuated")),
                           "ours_flow_p_s": round(ours.value(f"exit/{e}/flow_p_s"), 2),
                           "jupedsim": int(np.sum(out & (nearest == k))),
+                          "jupedsim_flow_p_s": round(exit_flow(jt[out & (nearest == k)]), 2),
                           "sfpe_persons": sfpe.exits[e]["persons"],
                           "sfpe_capacity_p_s": round(sfpe.exits[e]["capacity_p_s"], 2),
+                          "sfpe_first_arrival_s": round(sfpe.exits[e]["first_arrival_s"], 1),
+                          "sfpe_last_arrival_s": round(sfpe.exits[e]["last_arrival_s"], 1),
                           "sfpe_clear_s": round(sfpe.exits[e]["clear_s"], 1)} for k, e in enumerate(exit_ids)},
             "cpu_ours_s": round(cpu_ours, 1), "cpu_jupedsim_s": round(cpu_j, 1),
         }
@@ -149,10 +155,121 @@ def agreement(args) -> dict:
               f"SFPE {row['sfpe_s']:.0f} s (ours/SFPE {row['ours_s'] / row['sfpe_s']:.2f}, ours/JuPedSim "
               f"{row['ours_s'] / row['jupedsim_s']:.2f}); out {row['ours_evacuated']} / {row['jupedsim_evacuated']} of {row['agents']}",
               flush=True)
+        # does each gate govern? the SFPE queue outlasts the arrivals, and the agent models pass about
+        # what a saturated gate passes (their flows against the SFPE capacity)
+        for e, g in row["exits"].items():
+            print(f"  gate {e}: {g['sfpe_persons']} persons; SFPE arrivals {g['sfpe_first_arrival_s']:.0f}-"
+                  f"{g['sfpe_last_arrival_s']:.0f} s, queue clear {g['sfpe_clear_s']:.0f} s "
+                  f"({'governs' if g['sfpe_clear_s'] > g['sfpe_last_arrival_s'] + 1.0 else 'does not govern'}); "
+                  f"flow ours {g['ours_flow_p_s']:.2f} p/s, JuPedSim {g['jupedsim_flow_p_s']:.2f}, SFPE capacity "
+                  f"{g['sfpe_capacity_p_s']:.2f} (ours {g['ours_flow_p_s'] / g['sfpe_capacity_p_s']:.2f}x)", flush=True)
     change = {k: rows["after"][k] - rows["before"][k] for k in ("ours_s", "jupedsim_s", "sfpe_s")}
     print("before -> after: " + ", ".join(f"{k[:-2]} {v:+.0f} s ({v / rows['before'][k] * 100:+.0f} %)" for k, v in change.items()))
     print(f"change ours / JuPedSim {change['ours_s'] / change['jupedsim_s']:.2f}, ours / SFPE {change['ours_s'] / change['sfpe_s']:.2f}")
     return {"rows": rows, "change_s": change}
+
+
+def saturated_gate(args) -> dict:
+    """What a courtyard gate passes when a crowd stands in front of it: its capacity in each agent model.
+
+    1,200 adults on a 0.7 m lattice from 5 m to 21 m in front of a gate of the courtyard's width
+    (6 m) in the west fence of a 60 m x 40 m yard, all starting at once; steady flow (10th-90th
+    percentile passages) in both engines, against the SFPE capacity.
+    """
+    from shapely.geometry import box
+
+    from sim.evacuation.model import Agent, Exit, Scenario
+
+    w = args.gate
+    cols = int(38 / 0.7)
+    agents = tuple(Agent(x=5 + 0.7 * (k // cols), y=1 + 0.7 * (k % cols), premovement_s=0.0) for k in range(1200))
+    scenario = Scenario(walkable=box(0, 0, 60, 40), agents=agents,
+                        exits=(Exit(id="gate", coords=((0, 20 - w / 2), (0, 20 + w / 2)), width_m=w),))
+    ours, _, _, geo = run_ours(scenario, dt_s=args.dt, max_time_s=args.max_time)
+    jt, *_ = run_jupedsim(scenario, dt_s=args.dt, speeds=free_speeds(scenario, 0), max_time_s=args.max_time)
+    row = {"gate_m": w, "persons": len(agents), "ours_flow_p_s": ours.value("exit/gate/flow_p_s"),
+           "jupedsim_flow_p_s": exit_flow(jt[np.isfinite(jt)]), "sfpe_capacity_p_s": estimate(scenario, geometry=geo).exits["gate"]["capacity_p_s"]}
+    print(f"saturated {w:g} m gate ({len(agents)} persons at once): ours {row['ours_flow_p_s']:.2f} p/s "
+          f"({row['ours_flow_p_s'] / w:.2f} p/m/s), JuPedSim {row['jupedsim_flow_p_s']:.2f} p/s, SFPE capacity "
+          f"{row['sfpe_capacity_p_s']:.2f} p/s", flush=True)
+    return row
+
+
+def _densest_square(xy: np.ndarray, side_m: float, bounds, step_m: float = 0.1) -> float:
+    """Persons per m² in the densest side_m square anywhere (its corner on a step_m lattice) within bounds."""
+    x0, y0, x1, y1 = bounds
+    best = 0.0
+    for cx in np.arange(x0, x1 - side_m + 1e-9, step_m):
+        for cy in np.arange(y0, y1 - side_m + 1e-9, step_m):
+            inside = (xy[:, 0] >= cx) & (xy[:, 0] < cx + side_m) & (xy[:, 1] >= cy) & (xy[:, 1] < cy + side_m)
+            best = max(best, inside.sum() / side_m ** 2)
+    return float(best)
+
+
+def packing(args) -> dict:
+    """How densely the crowd packs, and what 1 m openings pass, with the CSM parameters of --csm.
+
+    Dead end: 84 adults walk into a 4 m x 16 m yard whose only opening (0.26 m) nobody passes; at
+    rest after 60 s: the densest 2 m square anywhere, the densest fixed 2 m cell, PedPy's Voronoi
+    density (median and 90th percentile person) and the nearest neighbour's distance.
+    Bottleneck: the 196-person room with a 1 m x 2 m passage of tests/sim/test_evacuation_physics.py,
+    seeds 0 and 1: specific flow and densest 2 m cell. RiMEA 9 (tests/sim/test_evacuation_rimea.py,
+    seed 9): 1,000 persons, four 1 m exits, then the two west ones closed.
+    """
+    import dataclasses
+
+    from scipy.spatial import cKDTree
+    from shapely.geometry import box
+    from shapely.ops import unary_union
+
+    from sim.evacuation.model import Agent, CSMParams, Exit, Scenario
+
+    csm = CSMParams(**{k: float(v) for k, v in (item.split("=") for item in args.csm.split(","))}) if args.csm else CSMParams()
+    out = {"csm": dataclasses.asdict(csm)}
+    lattice = [(0.4 + 0.5 * i, 0.4 + 0.5 * j) for i in range(12) for j in range(7)]
+    dead_end = Scenario(walkable=box(0, 0, 16, 4), agents=tuple(Agent(x=px, y=py, premovement_s=0.0) for px, py in lattice),
+                        exits=(Exit(id="slit", coords=((16, 1.87), (16, 2.13)), width_m=0.26),))
+    rest = simulate(dead_end, Settings(max_time_s=60, density_cell_m=2.0, csm=csm), seed=0)
+    xy = rest.frames["positions_xy_m"][-1].astype(np.float64)
+    spacing = cKDTree(xy).query(xy, k=2)[0][:, 1]
+    import pandas
+    import pedpy
+
+    voronoi = pedpy.compute_individual_voronoi_polygons(
+        traj_data=pedpy.TrajectoryData(data=pandas.DataFrame({"id": np.arange(len(xy)), "frame": 0, "x": xy[:, 0], "y": xy[:, 1]}),
+                                       frame_rate=1.0),
+        walkable_area=pedpy.WalkableArea(box(0, 0, 16, 4)))["density"].to_numpy()
+    out["dead_end"] = {"densest_2m_square_p_m2": _densest_square(xy, 2.0, (0, 0, 16, 4)),
+                       "densest_2m_cell_p_m2": float(rest.frames["density_p_m2"][-1].max()),
+                       "voronoi_median_p_m2": float(np.median(voronoi)), "voronoi_p90_p_m2": float(np.percentile(voronoi, 90)),
+                       "nearest_neighbour_median_m": float(np.median(spacing)), "nearest_neighbour_min_m": float(spacing.min())}
+    room = Scenario(walkable=unary_union([box(0, 0, 8, 8), box(7.9, 3.5, 10, 4.5)]),
+                    agents=tuple(Agent(x=0.5 + 0.5 * i, y=0.75 + 0.5 * j) for i in range(14) for j in range(14)),
+                    exits=(Exit(id="door", coords=((10, 3.5), (10, 4.5)), width_m=1.0),))
+    for seed in (0, 1):
+        r = simulate(room, Settings(max_time_s=400, csm=csm), seed=seed)
+        out[f"bottleneck_seed{seed}"] = {"evacuated": int(r.value("evacuated")),
+                                         "specific_flow_p_m_s": r.value("exit/door/specific_flow_p_m_s"),
+                                         "densest_2m_cell_p_m2": r.value("max_local_density_p_m2")}
+    xs, ys = np.meshgrid(np.linspace(0.5, 29.5, 40), np.linspace(0.5, 19.5, 25))
+    for closed in ((), ("w1", "w2")):
+        doors = {"w1": ((0, 1.5), (0, 2.5)), "w2": ((0, 17.5), (0, 18.5)), "e1": ((30, 1.5), (30, 2.5)), "e2": ((30, 17.5), (30, 18.5))}
+        rimea = Scenario(walkable=box(0, 0, 30, 20), agents=tuple(Agent(x=float(a), y=float(b)) for a, b in zip(xs.ravel(), ys.ravel())),
+                         exits=tuple(Exit(id=k, coords=c, width_m=1.0, open=k not in closed) for k, c in doors.items()))
+        r = simulate(rimea, Settings(max_time_s=900, csm=csm), seed=9)
+        out[f"rimea9_{4 - len(closed)}_exits"] = {
+            "total_s": r.value("total_evacuation_time_s"), "densest_2m_cell_p_m2": r.value("max_local_density_p_m2"),
+            "specific_flows_p_m_s": {k: r.value(f"exit/{k}/specific_flow_p_m_s") for k in doors if k not in closed}}
+    d, b0, b1 = out["dead_end"], out["bottleneck_seed0"], out["bottleneck_seed1"]
+    r4, r2 = out["rimea9_4_exits"], out["rimea9_2_exits"]
+    print(f"CSM {args.csm or 'defaults'}: dead end {d['densest_2m_square_p_m2']:.2f} p/m² (densest 2 m square; fixed cells "
+          f"{d['densest_2m_cell_p_m2']:.2f}, Voronoi median / p90 {d['voronoi_median_p_m2']:.2f} / {d['voronoi_p90_p_m2']:.2f}, "
+          f"neighbours {d['nearest_neighbour_median_m']:.3f} m median, {d['nearest_neighbour_min_m']:.3f} min); "
+          f"bottleneck {b0['specific_flow_p_m_s']:.2f} / {b1['specific_flow_p_m_s']:.2f} p/m/s, densest {b0['densest_2m_cell_p_m2']:.2f} / "
+          f"{b1['densest_2m_cell_p_m2']:.2f} p/m²; RiMEA 9 two exits "
+          f"{' / '.join(f'{v:.2f}' for v in r2['specific_flows_p_m_s'].values())} p/m/s, time x{r2['total_s'] / r4['total_s']:.2f}, "
+          f"densest {r4['densest_2m_cell_p_m2']:.2f} / {r2['densest_2m_cell_p_m2']:.2f} p/m²", flush=True)
+    return out
 
 
 def speed(args) -> dict:
@@ -207,9 +324,11 @@ def speed(args) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("agreement", "speed", "all"))
+    parser.add_argument("what", choices=("agreement", "gate", "packing", "speed", "all"))
     parser.add_argument("--dt", type=float, default=0.05)
-    parser.add_argument("--residents", type=int, default=2000, help="agreement: residents of the courtyard")
+    parser.add_argument("--residents", type=int, default=3000, help="agreement: residents of the courtyard")
+    parser.add_argument("--gate", type=float, default=6.0, help="gate: width (m) of the saturated gate")
+    parser.add_argument("--csm", default="", help="packing: CSMParams to try, e.g. neighbour_range_m=0.2,time_gap_s=1.1")
     parser.add_argument("--max-time", type=float, default=1500.0)
     parser.add_argument("--horizon", type=float, default=60.0, help="speed: simulated seconds timed for both engines")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 20000])
@@ -219,6 +338,10 @@ def main() -> int:
     report = {}
     if args.what in ("agreement", "all"):
         report["agreement"] = agreement(args)
+    if args.what in ("gate", "all"):
+        report["gate"] = saturated_gate(args)
+    if args.what in ("packing", "all"):
+        report["packing"] = packing(args)
     if args.what in ("speed", "all"):
         report["speed"] = speed(args)
     if args.json:

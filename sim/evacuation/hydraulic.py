@@ -35,7 +35,8 @@ def sfpe_speed_mps(density_p_m2: float, *, k_mps: float = 1.40, a_m2_p: float = 
 
 @dataclass(frozen=True, kw_only=True)
 class HydraulicEstimate:
-    """Total time (s), the walking speed used (m/s) and, per exit, persons, capacity (p/s) and the time its queue clears (s)."""
+    """Total time (s), the walking speed used (m/s) and, per exit, persons, capacity (p/s), the time its
+    queue clears (s) and its first and last arrivals (s)."""
 
     total_s: float
     exits: dict[str, dict]
@@ -93,6 +94,10 @@ def estimate(scenario, *, premovement_s: np.ndarray | None = None, speed_mps: fl
         capacity = exit_capacity_p_s(e.width_m)
         clear = queue_clear_times(arrivals[mine], capacity) if mine.any() else np.zeros(0)
         last = float(clear[-1]) if len(clear) else 0.0
-        per_exit[e.id] = {"persons": int(mine.sum()), "capacity_p_s": capacity, "clear_s": last}
+        came = np.sort(arrivals[mine])
+        # the exit governs where its queue outlasts the arrivals: clear_s > last_arrival_s
+        per_exit[e.id] = {"persons": int(mine.sum()), "capacity_p_s": capacity, "clear_s": last,
+                          "first_arrival_s": float(came[0]) if len(came) else 0.0,
+                          "last_arrival_s": float(came[-1]) if len(came) else 0.0}
         total = max(total, last)
     return HydraulicEstimate(total_s=total, exits=per_exit, speed_mps=speed_mps)

@@ -53,19 +53,28 @@ def test_sfpe_estimate_of_a_crowd_behind_one_exit():
 
 
 def test_removing_the_wall_and_adding_a_gate_shortens_the_evacuation_in_both_models():
-    # the courtyard of benchmarks/evacuation.py at 0.4 scale (80 m x 60 m, 300 residents, 3 m gates)
+    # the courtyard of benchmarks/evacuation.py at half scale (100 m x 75 m, 750 residents, 3 m gates)
     totals = {}
     for after in (False, True):
-        scenario = courtyard(after=after, residents=300, scale=0.4, gate_m=3.0)
+        scenario = courtyard(after=after, residents=750, scale=0.5, gate_m=3.0)
         settings = Settings(max_time_s=900, density_cell_m=0)
         geo = prepare(scenario, settings)
         ours = simulate(scenario, settings, geometry=geo, seed=0)
-        assert ours.value("evacuated") == 300    # nobody trapped at the wall's end
-        totals[after] = (ours.value("total_evacuation_time_s"), estimate(scenario, geometry=geo).total_s)
+        sfpe = estimate(scenario, geometry=geo)
+        assert ours.value("evacuated") == 750    # nobody trapped at the wall's end
+        totals[after] = (ours.value("total_evacuation_time_s"), sfpe.total_s)
+        # the case is built for the gates to govern: in the hydraulic estimate each gate's queue
+        # outlasts its arrivals, and in ours each gate passes at least its SFPE capacity (a
+        # saturated opening: measured bottleneck flows lie above the SFPE design value)
+        for k, (exit_id, g) in enumerate(sfpe.exits.items()):
+            assert g["clear_s"] > g["last_arrival_s"]
+            assert g["persons"] == ours.value(f"exit/{exit_id}/evacuated")
+            assert ours.value(f"exit/{exit_id}/flow_p_s") >= g["capacity_p_s"]
     (ours_before, sfpe_before), (ours_after, sfpe_after) = totals[False], totals[True]
     # the same sign in both: the retrofit helps
     assert ours_after < ours_before and sfpe_after < sfpe_before
-    # each within 25 % of the anchor (here the slowest pre-movement, 228 s, and the walk govern
-    # as much as the gates; the full-size comparison with JuPedSim is benchmarks/evacuation.py)
+    # each within 25 % of the anchor. Measured: 134 / 169 s before, 95 / 107 s after (ours / SFPE);
+    # ours is the faster where the gates govern, as its 3 m gates pass 5.1-5.3 p/s against the
+    # SFPE's 3.56 (the full-size comparison with JuPedSim, 6 m gates, is benchmarks/evacuation.py)
     for ours, sfpe in totals.values():
         assert ours == pytest.approx(sfpe, rel=0.25)
