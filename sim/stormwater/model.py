@@ -368,6 +368,9 @@ class Settings:
     routing_step_s: float | None = None
     frame_interval_s: float = 60.0       # s, viewer frame spacing
     skip_dry_routing: bool = True        # skip routing while the system is empty and no inflow
+    tail_step_fraction: float = 0.01     # after the rain, while no node floods and every flow is below this
+    #                                      fraction of the event's peak inflow, routing steps grow to the runoff
+    #                                      step (Courant-limited in dynamic wave); 0: always ROUTING_STEP
     keep_frames: bool = True
     not_outflow: tuple[str, ...] = ()    # outfalls whose water stays on the site (rain reuse), for the control rate
 

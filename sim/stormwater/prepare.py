@@ -112,6 +112,7 @@ class Prepared:
                                 "flooding_m3s": Series(times_s=times, values=series[:, 3], unit="m3/s")})
         result.node_flooding_m3 = {n: float(v) for n, v in zip(self.node_ids, node_vols[:, 0]) if v > 0.0}
         result.node_flooding_s = {n: float(v) for n, v in zip(self.node_ids, flood_time) if v > 0.0}
+        result.routing_iterations = int(totals[16])   # Picard iterations of the dynamic wave (speed reports)
         if self.settings.keep_frames and fr_depth.shape[0] == n:
             stride = max(1, int(round(self.settings.frame_interval_s / self.report_step_s)))
             full = np.where(self.link_full_q > 0, self.link_full_q, np.nan)
@@ -551,7 +552,7 @@ def prepare(model: Model, settings: Settings) -> Prepared:
     n_frames = int(t_end // report) + 1
     keep = settings.keep_frames and n_frames * max(n_node + n_link, 1) <= 20_000_000
     args = (t_end, wet, dry, route, var_step if dynamic else 0.0, min_step, report, max_trials, head_tol,
-            dynamic, nfl, damping, allow_ponding, min_surf, settings.skip_dry_routing,
+            dynamic, nfl, damping, allow_ponding, min_surf, settings.skip_dry_routing, settings.tail_step_fraction,
             start.hour + start.minute / 60 + start.second / 3600,
             rain_times, rain_rate, evap_rate, evap.dry_only,
             area, frac, alpha, dstore, f_outlet, route_to, out_sub, out_node, gage, infil_kind, infil_par, infil_state,

@@ -657,7 +657,7 @@ def free_end_depths(s, d1, d2, d3, d4, n, slope, q):
 # ============================================================================ nodes
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def curve_lookup(cx, cy, cn, c, x):
     """Linear interpolation in packed curve c (held at the end values)."""
     m = cn[c]
@@ -674,7 +674,7 @@ def curve_lookup(cx, cy, cn, c, x):
     return cy[c, m - 1]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def curve_step(cx, cy, cn, c, x):
     """Step-function lookup (SWMM PUMP1 / PUMP2 curves: y of the first x not below)."""
     m = cn[c]
@@ -684,14 +684,14 @@ def curve_step(cx, cy, cn, c, x):
     return cy[c, m - 1] if m > 0 else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def storage_area(node, y, st_a, st_b, st_c, st_curve, cx, cy, cn):
     if st_curve[node] >= 0:
         return curve_lookup(cx, cy, cn, st_curve[node], y)
     return st_a[node] * y ** st_b[node] + st_c[node] if y > 0.0 else st_c[node] + (st_a[node] if st_b[node] == 0.0 else 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def storage_volume(node, y, st_a, st_b, st_c, st_curve, cx, cy, cn):
     """Volume (m3) of a storage unit at depth y: integral of its surface area."""
     if y <= 0.0:
@@ -742,7 +742,7 @@ def _froude(s, d1, d2, d3, d4, v, yy):
     return abs(v) / math.sqrt(G * a / w)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _free_cached(l, d1, n, slope, q, fe_q, fe_lo, fe_hi, xs):
     # critical / normal depths from the section's tables, reused while q barely moves
     q = abs(q)
@@ -755,7 +755,7 @@ def _free_cached(l, d1, n, slope, q, fe_q, fe_lo, fe_hi, xs):
     return fe_lo[l], fe_hi[l]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def conduit_flow(dt, l, first, y, invert, link_from, link_to, z1, z2, shape, g1, g2, g3, g4, rough, length,
                  slope, barrels, q_old, q_last, a_mid_old, normal_limited, damping, gated_to, node_kind,
                  fe_q, fe_lo, fe_hi, link_y, xs):
@@ -915,7 +915,7 @@ def conduit_flow(dt, l, first, y, invert, link_from, link_to, z1, z2, shape, g1,
     return qb * nb, dqdh, a_mid, sa1 * nb, sa2 * nb, volume
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def weir_flow(l, y, invert, link_from, link_to, kind, crest, cw, end_con, end_coeff, g1, g2, g3, g4, gated):
     """Weir flow (m3/s) and dq/dh: transverse/sideflow/v-notch/trapezoidal with Villemonte submergence."""
     n1, n2 = link_from[l], link_to[l]
@@ -961,7 +961,7 @@ def weir_flow(l, y, invert, link_from, link_to, kind, crest, cw, end_con, end_co
     return sign * q, dqdh
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def orifice_flow(l, y, invert, link_from, link_to, kind, offset, cd, shape, g1, g2, gated):
     """Orifice flow (m3/s) and dq/dh: Cd A sqrt(2 g h), weir flow while the opening is partly full."""
     n1, n2 = link_from[l], link_to[l]
@@ -1006,7 +1006,7 @@ def orifice_flow(l, y, invert, link_from, link_to, kind, offset, cd, shape, g1, 
     return sign * q, 1.5 * q / h
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def pump_flow(l, y, invert, link_from, link_to, ptype, pcurve, cx, cy, cn, node_inflow, st_vol):
     """Pump flow (m3/s) from its curve: 0 ideal, 1 volume steps, 2 depth steps, 3 head, 4 depth."""
     n1, n2 = link_from[l], link_to[l]
@@ -1028,7 +1028,7 @@ def pump_flow(l, y, invert, link_from, link_to, ptype, pcurve, cx, cy, cn, node_
 # ============================================================================ whole run
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _series_at(st, sv, sn, s, t):
     """Value of packed time series s at t (s): linear between points, 0 outside its span."""
     m = sn[s]
@@ -1037,7 +1037,7 @@ def _series_at(st, sv, sn, s, t):
     return curve_lookup(st, sv, sn, s, t)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def node_volume(i, yi, node_kind, full_depth, ponded_area, min_surf_area, st_a, st_b, st_c, st_curve, cx, cy, cn):
     """Water volume (m3) held at node i at depth yi (junction: min surface area; storage: its shape)."""
     if node_kind[i] == NODE_OUTFALL:
@@ -1049,9 +1049,61 @@ def node_volume(i, yi, node_kind, full_depth, ponded_area, min_surf_area, st_a, 
     return full_depth[i] * min_surf_area + (yi - full_depth[i]) * ponded_area[i]
 
 
+FUDGE_FLOW = 1e-4 * 0.3048 ** 3    # m3/s: SWMM's FUDGE in its internal units (0.0001 cfs)
+FUDGE_AREA = 1e-4 * 0.3048 ** 2    # m2 (0.0001 ft2)
+FUDGE_FT = 1e-4 * 0.3048           # m (0.0001 ft)
+
+
+@njit(cache=True, _nrt=False)
+def variable_step(route_step, var_step, min_step, link_kind, q, barrels, a_mid, link_vol, link_y, length, shape,
+                  g1, g2, g3, g4, node_kind, y, y_old, crown_depth, dt_last):
+    """Next dynamic-wave step (s) by SWMM's rule (dynwave.c getVariableStep): the Courant time of every
+    conduit carrying flow with a Froude number above 0.01, Fr/(1+Fr) V/Q = L/(v + c), times VARIABLE_STEP
+    (a closed conduit running full has no free surface: Fr 0, no limit); then no node whose depth is
+    between dry and its highest crown may change by more than a quarter of that crown at its last rate.
+    Floored to the millisecond, within [min_step, route_step].
+    """
+    dt = route_step
+    for l in range(link_kind.shape[0]):
+        if link_kind[l] != LINK_CONDUIT:
+            continue
+        nb = barrels[l]
+        qb = abs(q[l]) / nb
+        am = a_mid[l]
+        if qb <= FUDGE_FLOW or am <= FUDGE_AREA:
+            continue
+        ym = link_y[l]
+        s = shape[l]
+        if ym <= FUDGE or ((s == SHAPE_CIRCULAR or s == SHAPE_RECT_CLOSED) and g1[l] - ym <= FUDGE_FT):
+            continue
+        w = xs_width(s, g1[l], g2[l], g3[l], g4[l], ym)
+        if w <= 0.0:
+            continue
+        fr = (qb / am) / math.sqrt(G * xs_area(s, g1[l], g2[l], g3[l], g4[l], ym) / w)
+        if fr <= 0.01:
+            continue
+        cand = link_vol[l] / nb / qb * fr / (1.0 + fr) * var_step
+        if cand < dt:
+            dt = cand
+    for i in range(node_kind.shape[0]):
+        if node_kind[i] == NODE_OUTFALL:
+            continue
+        yc = crown_depth[i]
+        if y[i] <= FUDGE_FT or y[i] + FUDGE_FT >= yc or 0.25 * yc < FUDGE_FT:
+            continue
+        rate = abs(y[i] - y_old[i]) / dt_last
+        if rate < FUDGE_FT:
+            continue
+        cand = 0.25 * yc / rate
+        if cand < dt:
+            dt = cand
+    dt = max(dt, min_step)
+    return min(math.floor(dt * 1000.0) / 1000.0, route_step)
+
+
 @njit(cache=True, nogil=True)
 def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report_step, max_trials, head_tol,
-               dynamic, normal_limited, damping, allow_ponding, min_surf_area, skip_dry, start_hour,
+               dynamic, normal_limited, damping, allow_ponding, min_surf_area, skip_dry, tail_frac, start_hour,
                rain_times, rain_rate, evap_rate, dry_only,
                area, frac, alpha, dstore, f_outlet, route_to, out_sub, out_node, gage,
                infil_kind, infil_par, infil_state,
@@ -1075,12 +1127,13 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
     outflow to the outlet (or the pervious area) and underdrain flow to the outlet or a node.
     totals: 0 rain, 1 evap, 2 infil, 3 runoff to nodes, 4 final ponded, 5 lateral inflow,
     6 external inflow, 7 outfall, 8 flooding, 9 initial routing storage, 10 final routing storage,
-    11 peak outfall flow, 12 routing steps, 13 runoff total (all subcatchments), 14 runon, 15 skipped s.
+    11 peak outfall flow, 12 routing steps, 13 runoff total (all subcatchments), 14 runon, 15 skipped s,
+    16 Picard iterations (dynamic wave).
     """
     n_sub = area.shape[0]
     n_node = invert.shape[0]
     n_link = link_from.shape[0]
-    totals = np.zeros(16)
+    totals = np.zeros(17)
     series = np.zeros((n_frames, 4))
     tf = n_frames if keep_frames else 1
     fr_depth = np.zeros((tf, n_node), dtype=np.float32)
@@ -1136,6 +1189,9 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
     kin_a2 = np.zeros(n_link)
     kin_q1 = np.zeros(n_link)
     link_vol = np.zeros(n_link)
+    link_sa1 = np.zeros(n_link)   # surface area a link gives its end nodes (kept while it is bypassed)
+    link_sa2 = np.zeros(n_link)
+    node_conv = np.zeros(n_node, dtype=np.bool_)
     fe_q = np.full(n_link, -1.0)
     fe_lo = np.zeros(n_link)
     fe_hi = np.zeros(n_link)
@@ -1175,26 +1231,36 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
     t = 0.0
     next_frame = 0
     steps = 0
+    dt_last = route_step
+    # the event's tail: no rain, nothing flooding, every flow below tail_frac of the event's peak
+    event_peak = 0.0
+    rain_last = False
+    calm_last = False
+    has_pumps = False
+    for l in range(n_link):
+        if link_kind[l] == LINK_PUMP:
+            has_pumps = True
     # lateral inflows at t = 0
     while t < t_end - 1e-9:
         # ---------------- step length
+        max_step = route_step
+        if (calm_last and t_run_new > t and not rain_last and inflow_node.shape[0] == 0 and not has_pumps
+                and wet_step > route_step):
+            # the event's tail: steps up to the runoff step (never across it), Courant-limited in dynamic wave
+            max_step = min(wet_step, t_run_new - t)
+            if max_step < route_step:
+                max_step = route_step
         if dynamic:
-            dt = route_step
+            dt = max_step
             if var_step > 0.0:
-                for l in range(n_link):
-                    if link_kind[l] != LINK_CONDUIT or a_mid[l] <= FUDGE * FUDGE:
-                        continue
-                    v = abs(q[l] / barrels[l]) / a_mid[l]
-                    w = _width_cut(shape[l], g1[l], g2[l], g3[l], g4[l], link_y[l])
-                    c = math.sqrt(G * a_mid[l] / w) if w > 0.0 else 0.0
-                    if v > 1e-6:
-                        cand = var_step * length[l] / (v + c)
-                        if cand < dt:
-                            dt = cand
-                dt = max(math.floor(dt * 1000.0) / 1000.0, min_step)
-                dt = min(dt, route_step)
+                if steps == 0:
+                    dt = min_step   # SWMM starts with its minimum step
+                else:
+                    dt = variable_step(max_step, var_step, min_step, link_kind, q, barrels, a_mid, link_vol,
+                                       link_y, length, shape, g1, g2, g3, g4, node_kind, y, y_old, crown_depth,
+                                       dt_last)
         else:
-            dt = route_step
+            dt = max_step
         dt = min(dt, t_end - t)
         # ---------------- skip dry periods: nothing stored, nothing flowing, no runoff
         if skip_dry:
@@ -1239,6 +1305,9 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                 if lid_node_q[i] > 0.0:
                     has_runoff = True   # draining LID units keep the wet step (SWMM HasWetLids)
                     break
+            if raining and not rain_last:
+                event_peak = 0.0   # rain begins again: a new event, a new peak
+            rain_last = raining
             dtr = wet_step if (raining or has_runoff) else dry_step
             if not (raining or has_runoff) and n_lid == 0:
                 # Dry weather with no water on pervious ground: one runoff step to the next change of
@@ -1359,7 +1428,11 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                 for l in range(n_link):
                     k = link_kind[l]
                     n1, n2 = link_from[l], link_to[l]
-                    if k == LINK_CONDUIT:
+                    if it >= 2 and node_conv[n1] and node_conv[n2]:
+                        # both ends settled in the last iteration: the link keeps its flow (SWMM's bypass)
+                        surf[n1] += link_sa1[l]
+                        surf[n2] += link_sa2[l]
+                    elif k == LINK_CONDUIT:
                         qn, dq, am, sa1, sa2, lv = conduit_flow(
                             dt, l, first, y, invert, link_from, link_to, z1, z2, shape, g1, g2, g3, g4, rough,
                             length, slope, barrels, q_old, q_last, a_mid_old, normal_limited, damping, gated_to,
@@ -1368,6 +1441,8 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                         a_mid[l] = am
                         dqdh[l] = dq
                         link_vol[l] = lv
+                        link_sa1[l] = sa1
+                        link_sa2[l] = sa2
                         surf[n1] += sa1
                         surf[n2] += sa2
                     else:
@@ -1410,6 +1485,7 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                                             invert, z2, z1, link_to, shape, g1, g2, g3, g4, rough, slope, barrels,
                                             link_kind, cx, cy, cn, ser_t, ser_v, ser_n, out_q, out_y)
                         y[i] = yn
+                        node_conv[i] = False
                         overflow[i] = 0.0
                         continue
                     if node_kind[i] == NODE_STORAGE:
@@ -1471,10 +1547,12 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                     else:
                         vol[i] = node_volume(i, yn, node_kind, full_depth, ponded_area, min_surf_area,
                                              st_a, st_b, st_c, st_curve, cx, cy, cn)
-                    if abs(yn - yl) > head_tol:
+                    node_conv[i] = abs(yn - yl) <= head_tol
+                    if not node_conv[i]:
                         converged = False
                     y[i] = yn
                 q_last[:] = q
+                totals[16] += 1.0
                 if converged and it > 0:
                     break
             for i in range(n_node):
@@ -1486,6 +1564,7 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                           barrels, q_full, q, kin_a1, kin_a2, kin_q1, kin_order, y, a_mid, tab_s, tab_y, tab_a,
                           link_tab, kin_a_full, kin_a_max, kin_s_max, kin_beta)
         steps += 1
+        dt_last = dt
         # ---------------- totals and records
         out_now = 0.0
         fl_now = 0.0
@@ -1504,6 +1583,14 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
         totals[8] += fl_now * dt
         if out_now > totals[11]:
             totals[11] = out_now
+        if tail_frac > 0.0:
+            q_big = max(lat_sum, out_now)
+            for l in range(n_link):
+                if abs(q[l]) > q_big:
+                    q_big = abs(q[l])
+            calm_last = fl_now == 0.0 and q_big <= tail_frac * event_peak
+            if lat_sum > event_peak:
+                event_peak = lat_sum
         while next_frame < n_frames and next_frame * report_step <= t_new + 1e-9:
             series[next_frame, 1] = 0.0
             for j in range(n_sub):
@@ -1549,7 +1636,7 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
     return totals, series, fr_depth, fr_q, fr_flood, flood_time, node_vols, lid_state
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _outfall_depth(i, t, start_hour, y, q, out_kind, out_stage, out_curve, out_link, invert, z2, z1, link_to,
                    shape, g1, g2, g3, g4, rough, slope, barrels, link_kind, cx, cy, cn, ser_t, ser_v, ser_n,
                    out_q, out_y):
@@ -1635,7 +1722,7 @@ def xs_table(shape, g1, g2, g3, g4, n_pts):
     return s_of_a, y_of_a, a_of_s, yn_of_u, yc_of_u, a_of_s[n_pts - 1], s_max, a_full, qc_max
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def free_end_depths_tab(tab_yn, tab_yc, k, d1, q_max, qc_max, q):
     """(smaller, larger) of critical and normal depth (m) for q (m3/s per barrel) from xs_table rows k.
 
@@ -1649,7 +1736,7 @@ def free_end_depths_tab(tab_yn, tab_yc, k, d1, q_max, qc_max, q):
     return min(yc, yn), max(yc, yn)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def table_at(tab, k, x):
     """Linear interpolation in row k of a table sampled uniformly on x in [0, 1] (clamped)."""
     m = tab.shape[1] - 1
