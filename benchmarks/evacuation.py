@@ -125,10 +125,10 @@ def run_ours(scenario, *, dt_s: float, max_time_s: float, seed: int = 0):
 def agreement(args) -> dict:
     rows = {}
     for after in (False, True):
-        scenario = courtyard(after=after, residents=args.residents)
-        ours, _, cpu_ours, geo = run_ours(scenario, dt_s=args.dt, max_time_s=args.max_time)
+        scenario = courtyard(after=after, residents=args.residents, seed=args.seed)
+        ours, _, cpu_ours, geo = run_ours(scenario, dt_s=args.dt, max_time_s=args.max_time, seed=args.seed)
         sfpe = estimate(scenario, geometry=geo)
-        jt, exit_ids, nearest, _, cpu_j = run_jupedsim(scenario, dt_s=args.dt, speeds=free_speeds(scenario, 0),
+        jt, exit_ids, nearest, _, cpu_j = run_jupedsim(scenario, dt_s=args.dt, speeds=free_speeds(scenario, args.seed),
                                                         max_time_s=args.max_time)
         out = np.isfinite(jt)
         row = {
@@ -327,6 +327,7 @@ def main() -> int:
     parser.add_argument("what", choices=("agreement", "gate", "packing", "speed", "all"))
     parser.add_argument("--dt", type=float, default=0.05)
     parser.add_argument("--residents", type=int, default=3000, help="agreement: residents of the courtyard")
+    parser.add_argument("--seed", type=int, default=0, help="agreement: seed of the residents' pre-movement and speeds")
     parser.add_argument("--gate", type=float, default=6.0, help="gate: width (m) of the saturated gate")
     parser.add_argument("--csm", default="", help="packing: CSMParams to try, e.g. neighbour_range_m=0.2,time_gap_s=1.1")
     parser.add_argument("--max-time", type=float, default=1500.0)
