@@ -135,6 +135,20 @@ def build_result(*, scenario, exits, geometry, settings, evac_time_s, evac_exit,
         put(f"exit/{e.id}/flow_p_s", flow, "persons/s", f"steady flow through exit {e.id} (10th-90th percentile passages)")
         put(f"exit/{e.id}/specific_flow_p_m_s", flow / e.width_m if e.width_m > 0 else float("nan"), "persons/m/s",
             f"flow through exit {e.id} per metre of its width ({e.width_m} m)")
+    # by group: the elderly, children and the mobility-impaired are who a fire-safety engineer asks about
+    if n and "group" in frames:
+        names = [str(g) for g in frames["group_names"]]
+        for g, name in enumerate(names):
+            mine = frames["group"] == g
+            count = int(mine.sum())
+            if not count:
+                continue
+            tg = np.sort(evac_time_s[out & mine])
+            put(f"group/{name}/agents", count, "persons", f"{name} in the scenario")
+            put(f"group/{name}/evacuated", len(tg), "persons", f"{name} who crossed an exit line")
+            for pct in (50, 90, 100):
+                put(f"group/{name}/t{pct}_s", _quantile_time(tg, count, pct / 100), "s",
+                    f"time by which {pct} % of the {name} are out (NaN if never)")
     waited = frames["waited_outdoors_s"].astype(np.float64) + frames["waited_indoors_s"].astype(np.float64)
     if n:
         put("waited_mean_s", waited.mean(), "s", "mean time a resident waited in congestion (queues indoors and outdoors)")
@@ -175,7 +189,8 @@ def build_result(*, scenario, exits, geometry, settings, evac_time_s, evac_exit,
 
 
 def summary(result: Result) -> dict:
-    """The issue-5 JSON shape: flat times plus exits {id: {evacuated, flow_p_s, specific_flow_p_m_s}}; NaN -> None."""
+    """The issue-5 JSON shape: flat times plus exits {id: {evacuated, flow_p_s, specific_flow_p_m_s}} and
+    groups {adult|elderly|child|mobility_impaired: {agents, evacuated, t50_s, t90_s, t100_s}}; NaN -> None."""
     def val(name):
         v = result.metrics[name].value
         return None if isinstance(v, float) and math.isnan(v) else v
@@ -196,6 +211,14 @@ def summary(result: Result) -> dict:
     for e in exits.values():
         e["evacuated"] = int(e["evacuated"])
     out["exits"] = exits
+    groups: dict[str, dict] = {}
+    for name in result.metrics:
+        if name.startswith("group/"):
+            group, key = name[len("group/"):].rsplit("/", 1)
+            groups.setdefault(group, {})[key] = val(name)
+    for g in groups.values():
+        g["agents"], g["evacuated"] = int(g["agents"]), int(g["evacuated"])
+    out["groups"] = groups
     out["closed_exits"] = list(getattr(result, "closed_exits", []))
     out["bottlenecks"] = list(getattr(result, "bottlenecks", []))
     return out

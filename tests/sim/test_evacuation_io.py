@@ -230,6 +230,10 @@ def test_scenario_round_trips_through_geojson_with_entrances_and_closed_gates(tm
     assert s["evacuated"] == 16 and s["exits"]["east"]["evacuated"] == 16
     names = list(result.frames["group_names"])
     assert [names[g] for g in result.frames["group"][3:]] == ["elderly"] * 13
+    # times by group: the one elderly agent outdoors and the 13 off the stair; the two adults
+    elderly, adults = s["groups"]["elderly"], s["groups"]["adult"]
+    assert (elderly["agents"], elderly["evacuated"], adults["agents"], adults["evacuated"]) == (14, 14, 2, 2)
+    assert adults["t100_s"] < elderly["t100_s"] <= s["t100_s"] and set(s["groups"]) == {"elderly", "adult"}
 
 
 @pytest.mark.parametrize("props, words", [

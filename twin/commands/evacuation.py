@@ -195,6 +195,9 @@ def _print_summary(s: dict) -> None:
           f"95 % {_fmt(s['t95_s'])}")
     if s.get("out_of_buildings_last_s") is not None:
         print(f"  last out of a building {_fmt(s['out_of_buildings_last_s'])}")
+    for name, g in s.get("groups", {}).items():
+        print(f"  {name.replace('_', '-')}: {g['evacuated']} of {g['agents']} out; 50 % {_fmt(g['t50_s'])}, "
+              f"90 % {_fmt(g['t90_s'])}, all {_fmt(g['t100_s'])}")
     if s.get("waited_mean_s") is not None:
         print(f"  waited in congestion: mean {s['waited_mean_s']:.0f} s, 90 % {s['waited_p90_s']:.0f} s, max {s['waited_max_s']:.0f} s")
     if s.get("max_local_density_p_m2") is not None:
