@@ -203,22 +203,20 @@ def summary(result: Result) -> dict:
               "area_los_e_or_worse_m2"):
         if k in result.metrics:
             out[k] = val(k)
-    exits: dict[str, dict] = {}
-    for name in result.metrics:
-        if name.startswith("exit/"):
-            exit_id, key = name[len("exit/"):].rsplit("/", 1)
-            exits.setdefault(exit_id, {})[key] = val(name)
-    for e in exits.values():
-        e["evacuated"] = int(e["evacuated"])
-    out["exits"] = exits
-    groups: dict[str, dict] = {}
-    for name in result.metrics:
-        if name.startswith("group/"):
-            group, key = name[len("group/"):].rsplit("/", 1)
-            groups.setdefault(group, {})[key] = val(name)
-    for g in groups.values():
-        g["agents"], g["evacuated"] = int(g["agents"]), int(g["evacuated"])
-    out["groups"] = groups
+    def nested(prefix: str, counts: tuple[str, ...]) -> dict[str, dict]:
+        """Metrics '<prefix>/<id>/<key>' as {id: {key: value}}, the counts as whole numbers."""
+        table: dict[str, dict] = {}
+        for name in result.metrics:
+            if name.startswith(prefix + "/"):
+                ident, key = name[len(prefix) + 1:].rsplit("/", 1)
+                table.setdefault(ident, {})[key] = val(name)
+        for entry in table.values():
+            for key in counts:
+                entry[key] = int(entry[key])
+        return table
+
+    out["exits"] = nested("exit", ("evacuated",))
+    out["groups"] = nested("group", ("agents", "evacuated"))
     out["closed_exits"] = list(getattr(result, "closed_exits", []))
     out["bottlenecks"] = list(getattr(result, "bottlenecks", []))
     return out
