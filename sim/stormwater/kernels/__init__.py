@@ -743,64 +743,61 @@ def _froude(s, d1, d2, d3, d4, v, yy):
 
 
 @njit(cache=True, _nrt=False)
-def _free_cached(l, d1, n, slope, q, fe_q, fe_lo, fe_hi, xs):
-    # critical / normal depths from the section's tables, reused while q barely moves
+def _free_cached(l, d1, n, slope, q, fe, tab_yn, tab_yc, k, s_max, qc_max):
+    # critical / normal depths from the section's tables (row k), reused while q barely moves;
+    # fe[l] = (flow, smaller depth, larger depth) of the last look-up
     q = abs(q)
-    if abs(q - fe_q[l]) > 1e-2 * q + 1e-7 or fe_q[l] < 0.0:
-        tab_yn, tab_yc, link_tab, s_max, qc_max = xs
-        k = link_tab[l]
-        fe_lo[l], fe_hi[l] = free_end_depths_tab(tab_yn, tab_yc, k, d1, math.sqrt(max(slope, 1e-6)) / n * s_max[l],
-                                                 qc_max[l], q)
-        fe_q[l] = q
-    return fe_lo[l], fe_hi[l]
+    if abs(q - fe[l, 0]) > 1e-2 * q + 1e-7 or fe[l, 0] < 0.0:
+        fe[l, 1], fe[l, 2] = free_end_depths_tab(tab_yn, tab_yc, k, d1, math.sqrt(max(slope, 1e-6)) / n * s_max, qc_max, q)
+        fe[l, 0] = q
+    return fe[l, 1], fe[l, 2]
 
 
 @njit(cache=True, _nrt=False)
-def conduit_flow(dt, l, first, y, invert, link_from, link_to, z1, z2, shape, g1, g2, g3, g4, rough, length,
-                 slope, barrels, q_old, q_last, a_mid_old, normal_limited, damping, gated_to, node_kind,
-                 fe_q, fe_lo, fe_hi, link_y, xs):
-    """Momentum of one conduit over dt (dynamic wave, Vol. II §4.3), per barrel internally.
+def conduit_flow(dt, l, first, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z2, s, d1, d2, d3, d4, n, L, slope,
+                 nb, q_old, q_last, a_mid_old, normal_limited, damping, gated, fe, tab_yn, tab_yc, k, s_max, qc_max):
+    """Momentum of one conduit l over dt (dynamic wave, Vol. II §4.3), per barrel internally.
 
-    xs: (tab_yn, tab_yc, link_tab, S_max, Qc_max) of xs_table for the free-end depths.
+    Scalars of the link and its end nodes (depths y_n1, y_n2, inverts, whether each is an outfall), its
+    flows (total) at the last step and iteration and mid area at the last step; fe: the free-end depth
+    cache (see _free_cached), tab_yn / tab_yc row k with s_max, qc_max: xs_table for those depths.
+    Scalars rather than the system's arrays: a call passing thirty arrays cost more than its physics.
 
     Classifies the flow from the end depths (dry, free fall at an offset end: critical or normal
     depth, subcritical), then updates Q = (Q_old - dq2 + dq3 + dq4) / (1 + dq1) with friction dq1,
     head difference dq2 and inertial dq3, dq4 damped by the Froude number; upstream-weighted area
     in fast flow; the flow is capped at Manning's normal flow where the water surface is flatter
     than the bed or the flow is supercritical. Returns (total flow m3/s, dq/dh m2/s, mid area per
-    barrel m2, surface area given to the upstream node m2, to the downstream node m2, volume m3).
+    barrel m2, surface area given to the upstream node m2, to the downstream node m2, volume m3,
+    mid depth m).
     """
-    n1, n2 = link_from[l], link_to[l]
-    s, d1, d2, d3, d4 = shape[l], g1[l], g2[l], g3[l], g4[l]
-    nb = barrels[l]
-    L = length[l]
-    z1a = invert[n1] + z1[l]
-    z2a = invert[n2] + z2[l]
-    h1 = max(y[n1] + invert[n1], z1a)
-    h2 = max(y[n2] + invert[n2], z2a)
+    z1a = inv1 + z1
+    z2a = inv2 + z2
+    h1 = max(y_n1 + inv1, z1a)
+    h2 = max(y_n2 + inv2, z2a)
     y1 = min(max(h1 - z1a, FUDGE), d1)
     y2 = min(max(h2 - z2a, FUDGE), d1)
-    qb_last = q_last[l] / nb
-    qb_old = q_old[l] / nb
+    qb_last = q_last / nb
+    qb_old = q_old / nb
     # ---- flow class (0 sub, 1 super, 2 up-critical, 3 dn-critical, 4 up-dry, 5 dn-dry, 6 dry)
-    off1 = z1[l]
-    off2 = z2[l]
-    if node_kind[n1] == NODE_OUTFALL:
-        off1 = max(0.0, off1 - y[n1])
-    if node_kind[n2] == NODE_OUTFALL:
-        off2 = max(0.0, off2 - y[n2])
+    off1 = z1
+    off2 = z2
+    if outfall1:
+        off1 = max(0.0, off1 - y_n1)
+    if outfall2:
+        off2 = max(0.0, off2 - y_n2)
     cls = 0
     fasnh = 1.0
     if not (y1 >= d1 and y2 >= d1):
         if y1 > FUDGE and y2 > FUDGE:
             if qb_last < 0.0 and off1 > 0.0:
-                lo, hi = _free_cached(l, d1, rough[l], slope[l], qb_last, fe_q, fe_lo, fe_hi, xs)
+                lo, hi = _free_cached(l, d1, n, slope, qb_last, fe, tab_yn, tab_yc, k, s_max, qc_max)
                 if y1 < lo:
                     cls = 2
                     y1 = max(lo, FUDGE)
                     h1 = z1a + y1
             elif qb_last >= 0.0 and off2 > 0.0:
-                lo, hi = _free_cached(l, d1, rough[l], slope[l], qb_last, fe_q, fe_lo, fe_hi, xs)
+                lo, hi = _free_cached(l, d1, n, slope, qb_last, fe, tab_yn, tab_yc, k, s_max, qc_max)
                 if y2 < lo:
                     cls = 3
                     y2 = max(lo, FUDGE)
@@ -814,18 +811,17 @@ def conduit_flow(dt, l, first, y, invert, link_from, link_to, z1, z2, shape, g1,
                 cls = 4
             elif off1 > 0.0:
                 cls = 2
-                y1 = max(_free_cached(l, d1, rough[l], slope[l], qb_last, fe_q, fe_lo, fe_hi, xs)[0], FUDGE)
+                y1 = max(_free_cached(l, d1, n, slope, qb_last, fe, tab_yn, tab_yc, k, s_max, qc_max)[0], FUDGE)
                 h1 = z1a + y1
         else:
             if h1 < z2a:
                 cls = 5
             elif off2 > 0.0:
                 cls = 3
-                y2 = max(_free_cached(l, d1, rough[l], slope[l], qb_last, fe_q, fe_lo, fe_hi, xs)[0], FUDGE)
+                y2 = max(_free_cached(l, d1, n, slope, qb_last, fe, tab_yn, tab_yc, k, s_max, qc_max)[0], FUDGE)
                 h2 = z2a + y2
     # ---- surface area given to the end nodes
     y_mid = max(0.5 * (y1 + y2), FUDGE)
-    link_y[l] = y_mid
     w1 = _width_cut(s, d1, d2, d3, d4, y1)
     w2 = _width_cut(s, d1, d2, d3, d4, y2)
     wm = _width_cut(s, d1, d2, d3, d4, y_mid)
@@ -840,11 +836,11 @@ def conduit_flow(dt, l, first, y, invert, link_from, link_to, z1, z2, shape, g1,
         sa1 = (w1 + wm) * L * 0.5
     elif cls == 4:
         sa2 = (wm + w2) * L / 4.0
-        if z1[l] <= 0.0:
+        if z1 <= 0.0:
             sa1 = (w1 + wm) * L / 4.0
     elif cls == 5:
         sa1 = (wm + w1) * L / 4.0
-        if z2[l] <= 0.0:
+        if z2 <= 0.0:
             sa2 = (w2 + wm) * L / 4.0
     else:
         sa1 = FUDGE * L / 2.0
@@ -855,7 +851,7 @@ def conduit_flow(dt, l, first, y, invert, link_from, link_to, z1, z2, shape, g1,
     is_full = y1 >= d1 and y2 >= d1
     volume = 0.5 * (a1 + a2) * L * nb
     if cls >= 4 or a_mid <= FUDGE:
-        return 0.0, G * dt * a_mid / L * nb, a_mid, sa1 * nb, sa2 * nb, volume
+        return 0.0, G * dt * a_mid / L * nb, a_mid, sa1 * nb, sa2 * nb, volume, y_mid
     v = qb_last / a_mid
     if v > 15.0:
         v = 15.0
@@ -879,17 +875,16 @@ def conduit_flow(dt, l, first, y, invert, link_from, link_to, z1, z2, shape, g1,
         sigma = 0.0
     if is_full and (s == SHAPE_CIRCULAR or s == SHAPE_RECT_CLOSED):
         sigma = 0.0
-    n = rough[l]
     dq1 = dt * G * n * n / r_wtd ** (4.0 / 3.0) * abs(v) if r_wtd > 0.0 else 0.0   # friction (Manning)
     dq2 = dt * G * a_wtd * (h2 - h1) / L                                            # head difference
-    dq3 = 2.0 * v * (a_mid - a_mid_old[l]) * sigma                                  # local acceleration
+    dq3 = 2.0 * v * (a_mid - a_mid_old) * sigma                                  # local acceleration
     dq4 = dt * v * v * (a2 - a1) / L * sigma                                        # convective acceleration
     denom = 1.0 + dq1
     qb = (qb_old - dq2 + dq3 + dq4) / denom
     dqdh = G * dt * a_wtd / L / denom * nb
     # normal-flow limitation (SWMM NORMAL_FLOW_LIMITED: 1 SLOPE, 2 FROUDE, 3 BOTH)
-    if qb > 0.0 and normal_limited > 0 and y1 < d1 and (cls == 0 or cls == 1) and slope[l] > 0.0:
-        has_outfall = node_kind[n1] == NODE_OUTFALL or node_kind[n2] == NODE_OUTFALL
+    if qb > 0.0 and normal_limited > 0 and y1 < d1 and (cls == 0 or cls == 1) and slope > 0.0:
+        has_outfall = outfall1 or outfall2
         check = False
         if (normal_limited == 1 or normal_limited == 3 or has_outfall) and y1 < y2:
             check = True
@@ -898,21 +893,21 @@ def conduit_flow(dt, l, first, y, invert, link_from, link_to, z1, z2, shape, g1,
             if _froude(s, d1, d2, d3, d4, qb / a1, y1) >= 1.0:
                 check = True
         if check:
-            qn = a1 * r1 ** (2.0 / 3.0) * math.sqrt(slope[l]) / n
+            qn = a1 * r1 ** (2.0 / 3.0) * math.sqrt(slope) / n
             if qn < qb:
                 qb = qn
     if not first:
         qb = (1.0 - OMEGA) * qb_last + OMEGA * qb
         if qb * qb_last < 0.0:
             qb = 1e-5 if qb > 0.0 else -1e-5   # no change of direction without passing through zero
-    if gated_to[l] and qb < 0.0:
+    if gated and qb < 0.0:
         qb = 0.0
     # no flow out of a dry node
-    if qb > FUDGE and y[n1] <= FUDGE:
+    if qb > FUDGE and y_n1 <= FUDGE:
         qb = FUDGE
-    if qb < -FUDGE and y[n2] <= FUDGE:
+    if qb < -FUDGE and y_n2 <= FUDGE:
         qb = -FUDGE
-    return qb * nb, dqdh, a_mid, sa1 * nb, sa2 * nb, volume
+    return qb * nb, dqdh, a_mid, sa1 * nb, sa2 * nb, volume, y_mid
 
 
 @njit(cache=True, _nrt=False)
@@ -1044,9 +1039,15 @@ def node_volume(i, yi, node_kind, full_depth, ponded_area, min_surf_area, st_a, 
         return 0.0
     if node_kind[i] == NODE_STORAGE:
         return storage_volume(i, yi, st_a, st_b, st_c, st_curve, cx, cy, cn)
-    if yi <= full_depth[i]:
+    return junction_volume(yi, full_depth[i], ponded_area[i], min_surf_area)
+
+
+@njit(cache=True, _nrt=False)
+def junction_volume(yi, full_depth, ponded_area, min_surf_area):
+    """Water volume (m3) in a manhole at depth yi: its minimum surface area, the ponded area above the rim."""
+    if yi <= full_depth:
         return yi * min_surf_area
-    return full_depth[i] * min_surf_area + (yi - full_depth[i]) * ponded_area[i]
+    return full_depth * min_surf_area + (yi - full_depth) * ponded_area
 
 
 FUDGE_FLOW = 1e-4 * 0.3048 ** 3    # m3/s: SWMM's FUDGE in its internal units (0.0001 cfs)
@@ -1192,13 +1193,11 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
     link_sa1 = np.zeros(n_link)   # surface area a link gives its end nodes (kept while it is bypassed)
     link_sa2 = np.zeros(n_link)
     node_conv = np.zeros(n_node, dtype=np.bool_)
-    fe_q = np.full(n_link, -1.0)
-    fe_lo = np.zeros(n_link)
-    fe_hi = np.zeros(n_link)
+    fe_free = np.zeros((n_link, 3))   # free-end depth cache: flow, smaller, larger depth
+    fe_free[:, 0] = -1.0
     link_y = np.zeros(n_link)
     out_q = np.full(n_node, -1.0)
     out_y = np.zeros(n_node)
-    xs = (tab_yn, tab_yc, link_tab, kin_s_max, xs_qc_max)
     # conduits with an initial flow start at normal depth; a node given no initial depth starts at
     # the mean water level of the links it joins (SWMM flowrout.c: initNodeDepths), so that water
     # can leave again rather than sit in the pipes above an empty node
@@ -1433,10 +1432,12 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                         surf[n1] += link_sa1[l]
                         surf[n2] += link_sa2[l]
                     elif k == LINK_CONDUIT:
-                        qn, dq, am, sa1, sa2, lv = conduit_flow(
-                            dt, l, first, y, invert, link_from, link_to, z1, z2, shape, g1, g2, g3, g4, rough,
-                            length, slope, barrels, q_old, q_last, a_mid_old, normal_limited, damping, gated_to,
-                            node_kind, fe_q, fe_lo, fe_hi, link_y, xs)
+                        qn, dq, am, sa1, sa2, lv, link_y[l] = conduit_flow(
+                            dt, l, first, y[n1], y[n2], invert[n1], invert[n2], node_kind[n1] == NODE_OUTFALL,
+                            node_kind[n2] == NODE_OUTFALL, z1[l], z2[l], shape[l], g1[l], g2[l], g3[l], g4[l],
+                            rough[l], length[l], slope[l], barrels[l], q_old[l], q_last[l], a_mid_old[l],
+                            normal_limited, damping, gated_to[l], fe_free, tab_yn, tab_yc, link_tab[l], kin_s_max[l],
+                            xs_qc_max[l])
                         q[l] = qn
                         a_mid[l] = am
                         dqdh[l] = dq
@@ -1544,9 +1545,10 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                             overflow[i] = ov if ov > 0.0 else 0.0
                             yn = full_depth[i] + (new_vol - full_vol) / ponded_area[i]
                             vol[i] = new_vol
+                    elif node_kind[i] == NODE_JUNCTION:
+                        vol[i] = junction_volume(yn, full_depth[i], ponded_area[i], min_surf_area)
                     else:
-                        vol[i] = node_volume(i, yn, node_kind, full_depth, ponded_area, min_surf_area,
-                                             st_a, st_b, st_c, st_curve, cx, cy, cn)
+                        vol[i] = storage_volume(i, yn, st_a, st_b, st_c, st_curve, cx, cy, cn)
                     node_conv[i] = abs(yn - yl) <= head_tol
                     if not node_conv[i]:
                         converged = False
