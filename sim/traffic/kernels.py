@@ -67,7 +67,7 @@ EMERGENCY_CLEAR_SINGLE_TRACK_M = 50.0
 """An emergency vehicle this close to a single-track street claims it: drivers at its other end wait."""
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _next_unpassable(order, j, a1, e, emergency, vwidth, edge_pass_width):
     """The first vehicle ahead of order[j] on its lane (order[j+1:a1]) that an emergency vehicle
     cannot pass, or -1."""
@@ -77,7 +77,7 @@ def _next_unpassable(order, j, a1, e, emergency, vwidth, edge_pass_width):
     return -1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def _passable(j, e, emergency, vwidth, edge_pass_width):
     """Can an emergency vehicle pass vehicle j on edge e (j pulled over to the edge of the street)?
     Not another emergency vehicle; and the street's clear width, both directions (oncoming drivers
@@ -85,7 +85,7 @@ def _passable(j, e, emergency, vwidth, edge_pass_width):
     return emergency[j] == 0 and edge_pass_width[e] >= EMERGENCY_WIDTH_M + vwidth[j] + EMERGENCY_PASS_MARGIN_M
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def idm_accel(v, v0, gap, dv, a, b, s0, T, delta):
     """IDM acceleration (m/s²); gap is the net distance to the leader (m), dv = v - v_leader."""
     free = 1.0 - (v / v0) ** delta if v0 > 0 else -1.0
@@ -96,7 +96,7 @@ def idm_accel(v, v0, gap, dv, a, b, s0, T, delta):
     return a * (free - (s_star / s) ** 2)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 def idm_speed(v, v0, gap, v_lead, a, b, s0, T, delta, dt, substeps):
     """New speed after dt with the IDM, speed updated in sub-steps as SUMO's IDM does."""
     h = dt / substeps
@@ -109,7 +109,7 @@ def idm_speed(v, v0, gap, v_lead, a, b, s0, T, delta, dt, substeps):
     return v
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _find_link(edge_link_start, link_to, e, ne):
     for k in range(edge_link_start[e], edge_link_start[e + 1]):
         if link_to[k] == ne:
@@ -125,7 +125,7 @@ MOBIL_SAFE_DECEL_MPS2 = 4.0
 """MOBIL safety limit: the new follower must not have to brake harder than this (m/s²)."""
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _lane_neighbours(order, a0, a1, lane, l, pos, x, skip):
     """On lane l (order[a0:a1], ascending): the nearest vehicle ahead of x and the nearest at or behind it."""
     ahead, behind = -1, -1
@@ -141,7 +141,7 @@ def _lane_neighbours(order, a0, a1, lane, l, pos, x, skip):
     return ahead, behind
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _accel_behind(i, leader, pos, speed, vlen, s0, amax, bcomf, tau, v0_i, delta):
     if leader < 0:
         return idm_accel(speed[i], v0_i, 1e18, 0.0, amax[i], bcomf[i], s0[i], tau[i], delta[i])
@@ -149,16 +149,16 @@ def _accel_behind(i, leader, pos, speed, vlen, s0, amax, bcomf, tau, v0_i, delta
     return idm_accel(speed[i], v0_i, gap, speed[i] - speed[leader], amax[i], bcomf[i], s0[i], tau[i], delta[i])
 
 
-@njit(cache=True)
-def lane_changes(order, lane_start, lane_edge, edge_first_lane, edge_lanes, edge_length, edge_speed, state, lane, pos, speed,
+@njit(cache=True, _nrt=False)
+def lane_changes(order, lane_start, occ, n_occ, touched, lane_edge, edge_first_lane, edge_lanes, edge_length, edge_speed, state, lane, pos, speed,
                  vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta, cur_link):
     """MOBIL (Kesting, Treiber & Helbing 2007) on multi-lane edges, after the step's moves: a driver
     changes to an adjacent lane when its own gain plus p times its followers' change exceeds the
     threshold and the new follower need not brake harder than MOBIL_SAFE_DECEL_MPS2. At most one
     change into and out of a lane per step; not inside a junction or in the last 20 m of an edge."""
-    n_lanes = lane_edge.shape[0]
-    touched = np.zeros(n_lanes, np.int8)
-    for l in range(n_lanes):
+    touched[:] = 0
+    for q in range(n_occ):     # lanes nobody was on at the start of the step have nobody to change
+        l = occ[q]
         e = lane_edge[l]
         if edge_lanes[e] < 2 or touched[l]:
             continue
@@ -213,6 +213,22 @@ def lane_changes(order, lane_start, lane_edge, edge_first_lane, edge_lanes, edge
 
 
 @njit(cache=True)
+def step_work(lane_edge, edge_length, n_links, nv):
+    """Scratch arrays of one step, allocated once per kernel call and reused by every step of it
+    (each step sets what it reads; nothing carries from one step to the next)."""
+    n_lanes, n_edges = lane_edge.shape[0], edge_length.shape[0]
+    lanes_i = (np.empty(n_lanes + 1, np.int32), np.empty(n_lanes + 1, np.int32), np.empty(n_lanes, np.int32),
+               np.empty(n_lanes, np.int32), np.empty(n_lanes, np.int32), np.empty(n_lanes, np.int32), np.empty(n_lanes, np.int32))
+    lanes_f = (edge_length[lane_edge], np.empty(n_lanes), np.empty(n_lanes), np.empty(n_lanes), np.empty(n_lanes))
+    lanes_b = (np.empty(n_lanes, np.int8), np.empty(n_lanes, np.int8))
+    vehicles = (np.empty(nv, np.int32), np.empty(nv, np.int32), np.empty(nv, np.int8), np.empty(nv), np.empty(nv), np.empty(nv))
+    links = (np.empty(n_links, np.int32), np.empty(n_links, np.int32), np.empty(n_links), np.empty(n_links, np.int8),
+             np.empty(n_links, np.int8))
+    edges = (np.empty(n_edges, np.int32), np.empty(n_edges, np.int32), np.empty(n_edges, np.int32), np.empty(n_edges))
+    return lanes_i, lanes_f, lanes_b, vehicles, links, edges
+
+
+@njit(cache=True, _nrt=False)
 def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                  lane_edge, edge_first_lane, edge_lanes, edge_length, edge_speed, edge_to, edge_opposite,
                  edge_single_track, edge_start_service, edge_end_service,
@@ -222,34 +238,47 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                  emergency, vwidth, edge_pass_width,
                  route_flat, route_start, route_len, route_idx, cur_link, committed, allowed, next_lane,
                  stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
-                 stop_ridx, stop_pos, stop_dwell, veh_stop_next, veh_stop_end,
-                 pending, n_pending, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits):
-    """Advance every vehicle by dt (s) at time t (s). Returns (vehicles still waiting to enter, vehicles moved)."""
+                 stop_ridx, stop_pos, stop_dwell, veh_stop_next, veh_stop_end, hand_back,
+                 pending, n_pending, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits, work):
+    """Advance every vehicle by dt (s) at time t (s). Returns (vehicles still waiting to enter, vehicles moved,
+    vehicles with hand_back = 1 that arrived: the caller decides what they do next).
+    `work` is step_work's scratch arrays. Lanes nobody is on are skipped: the loops over lanes run
+    over `occ`, the occupied lanes in ascending order (the order every loop had over all lanes)."""
     n_lanes = lane_edge.shape[0]
-    n_links = link_to.shape[0]
-    n_edges = edge_length.shape[0]
-    nv = state.shape[0]
+    lanes_i, lanes_f, lanes_b, vehicles, links, edges = work
+    lane_count, lane_start, fill, occ, lane_cand, cand, cand_idx = lanes_i
+    lane_len, lane_rear, lane_rear_speed, lane_min_rear, cand_key = lanes_f
+    lane_em, touched = lanes_b
+    order, cand_link, yielding, t_arr_v, t_leave_v, new_v = vehicles
+    link_occ, link_front, link_arr, link_waiting, link_committed = links
+    edge_count, edge_passing, edge_claim, st_wait = edges
 
     # 1. vehicles by lane, ascending position
-    lane_count = np.zeros(n_lanes + 1, np.int32)
-    lane_em = np.zeros(n_lanes, np.int8)   # 1: an emergency vehicle is on the lane
-    cand_link = np.empty(nv, np.int32)     # the movement of each lane's junction candidate, else -1
+    lane_count[:] = 0
+    lane_em[:] = 0                          # 1: an emergency vehicle is on the lane
     n_active = 0
     for i in range(live_lo, live_hi):
         if state[i] == DRIVING:
             lane_count[lane[i] + 1] += 1
             n_active += 1
-            cand_link[i] = -1
+            cand_link[i] = -1               # the movement of each lane's junction candidate, else -1
+            yielding[i] = 0
             if emergency[i] == 1:
                 lane_em[lane[i]] = 1
-    lane_start = np.cumsum(lane_count).astype(np.int32)
-    fill = lane_start[:-1].copy()
-    order = np.empty(n_active, np.int32)
+    n_occ = 0
+    lane_start[0] = 0
+    for l in range(n_lanes):
+        lane_start[l + 1] = lane_start[l] + lane_count[l + 1]
+        fill[l] = lane_start[l]
+        if lane_count[l + 1] > 0:
+            occ[n_occ] = l
+            n_occ += 1
     for i in range(live_lo, live_hi):
         if state[i] == DRIVING:
             order[fill[lane[i]]] = i
             fill[lane[i]] += 1
-    for l in range(n_lanes):
+    for q in range(n_occ):
+        l = occ[q]
         a0, a1 = lane_start[l], lane_start[l + 1]
         for j in range(a0 + 1, a1):
             key = order[j]
@@ -261,28 +290,27 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
             order[m + 1] = key
 
     # 2. junction occupancy, edge occupancy, approaching front vehicles
-    link_occ = np.zeros(n_links, np.int32)
-    edge_count = np.zeros(n_edges, np.int32)
+    link_occ[:] = 0
+    edge_count[:] = 0
     for j in range(n_active):
         i = order[j]
         edge_count[lane_edge[lane[i]]] += 1
         if cur_link[i] >= 0 and pos[i] - vlen[i] < 0.0:
             link_occ[cur_link[i]] += 1
     # a single vehicle about to leave an edge at its end is at the passing place (the junction)
-    edge_passing = np.zeros(n_edges, np.int32)
-    for l in range(n_lanes):
+    edge_passing[:] = 0
+    for q in range(n_occ):
+        l = occ[q]
         if lane_start[l + 1] - lane_start[l] == 1:
             f = order[lane_start[l]]
             if edge_length[lane_edge[l]] - pos[f] < vlen[f] + 5.0:
                 edge_passing[lane_edge[l]] += 1
     # the candidate for the junction on each lane: its front vehicle, or an emergency vehicle that
     # every vehicle ahead of it on the lane can let pass (they pull over and stop: `yielding`)
-    lane_cand = np.full(n_lanes, -1, np.int32)
-    yielding = np.zeros(nv, np.int8)
-    for l in range(n_lanes):
+    lane_cand[:] = -1
+    for q in range(n_occ):
+        l = occ[q]
         a0, a1 = lane_start[l], lane_start[l + 1]
-        if a1 == a0:
-            continue
         e = lane_edge[l]
         lane_cand[l] = order[a1 - 1]
         if lane_em[l] == 0:
@@ -307,19 +335,14 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                 behind = -1
             elif behind >= 0 and pos[i] - pos[behind] < EMERGENCY_YIELD_DISTANCE_M + vlen[i]:
                 yielding[i] = 1
-    edge_claim = np.zeros(n_edges, np.int32)
-    link_arr = np.full(n_links, 1e18)
-    link_front = np.full(n_links, -1, np.int32)
-    link_waiting = np.zeros(n_links, np.int8)
-    link_committed = np.zeros(n_links, np.int8)
-    cand = np.empty(n_lanes, np.int32)
-    cand_key = np.empty(n_lanes)
-    t_arr_v = np.empty(nv)
-    t_leave_v = np.empty(nv)
+    edge_claim[:] = 0
+    link_arr[:] = 1e18
+    link_front[:] = -1
+    link_waiting[:] = 0
+    link_committed[:] = 0
     nc = 0
-    for l in range(n_lanes):
-        if lane_start[l + 1] == lane_start[l]:
-            continue
+    for q in range(n_occ):
+        l = occ[q]
         allowed[order[lane_start[l + 1] - 1]] = 0
         f = lane_cand[l]
         allowed[f] = 0
@@ -352,18 +375,16 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
 
     # 3. decisions, in order of arrival (longest waiting first among those at the line)
     # room at the start of every lane: rear of its last vehicle (edge length when empty)
-    lane_rear = np.empty(n_lanes)
-    lane_rear_speed = np.empty(n_lanes)
     for l in range(n_lanes):
-        if lane_start[l + 1] > lane_start[l]:
-            r = order[lane_start[l]]
-            lane_rear[l] = pos[r] - vlen[r]
-            lane_rear_speed[l] = speed[r]
-        else:
-            lane_rear[l] = edge_length[lane_edge[l]]
-            lane_rear_speed[l] = 1e3
+        lane_rear[l] = lane_len[l]
+    lane_rear_speed[:] = 1e3
+    for q in range(n_occ):
+        l = occ[q]
+        r = order[lane_start[l]]
+        lane_rear[l] = pos[r] - vlen[r]
+        lane_rear_speed[l] = speed[r]
     # longest wait of a driver at the entry of each single-track edge (they take turns)
-    st_wait = np.zeros(n_edges)
+    st_wait[:] = 0.0
     for q in range(nc):
         f = cand[q]
         ne = link_to[cand_link[f]]
@@ -371,9 +392,16 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
             st_wait[ne] = max(st_wait[ne], stopped_s[f])
         if emergency[f] == 1 and edge_single_track[ne] and edge_length[lane_edge[lane[f]]] - pos[f] < EMERGENCY_CLEAR_SINGLE_TRACK_M:
             st_wait[ne] = 1e12     # drivers at the other end let the emergency vehicle through first
-    idx = np.argsort(cand_key[:nc], kind="mergesort")
+    # stable insertion sort of the candidates by key (the order a stable argsort gives)
     for q in range(nc):
-        f = cand[idx[q]]
+        key = cand_key[q]
+        m = q - 1
+        while m >= 0 and cand_key[cand_idx[m]] > key:
+            cand_idx[m + 1] = cand_idx[m]
+            m -= 1
+        cand_idx[m + 1] = q
+    for q in range(nc):
+        f = cand[cand_idx[q]]
         k = cand_link[f]
         e = lane_edge[lane[f]]
         ne = link_to[k]
@@ -466,8 +494,8 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
         allowed[f] = 1 if ok else 0
 
     # 4a. new speeds (simultaneous update from the old state)
-    new_v = np.empty(nv)
-    for l in range(n_lanes):
+    for q in range(n_occ):
+        l = occ[q]
         a0, a1 = lane_start[l], lane_start[l + 1]
         e = lane_edge[l]
         for j in range(a0, a1):
@@ -522,12 +550,14 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
             new_v[i] = min(v, v_cap)
 
     # 4b. positions, front to back; transfers and arrivals
-    lane_min_rear = np.full(n_lanes, 1e18)
-    for l in range(n_lanes):
-        if lane_start[l + 1] > lane_start[l]:
-            r = order[lane_start[l]]
-            lane_min_rear[l] = pos[r] - vlen[r]
-    for l in range(n_lanes):
+    lane_min_rear[:] = 1e18
+    for q in range(n_occ):
+        l = occ[q]
+        r = order[lane_start[l]]
+        lane_min_rear[l] = pos[r] - vlen[r]
+    handed_back = 0
+    for q in range(n_occ):
+        l = occ[q]
         a0, a1 = lane_start[l], lane_start[l + 1]
         e = lane_edge[l]
         L = edge_length[e]
@@ -590,6 +620,7 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                 arrive_t[i] = t + dt - (x - La) / max(v, 1e-9) if x > La and v > 0 else t + dt
                 dist_m[i] -= x - La
                 pos[i] = La
+                handed_back += hand_back[i]
                 continue
             if x > L and not last:
                 k = cand_link[i]
@@ -603,15 +634,14 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                 edge_exits[e] += 1
             pos[i] = x
 
-    lane_changes(order, lane_start, lane_edge, edge_first_lane, edge_lanes, edge_length, edge_speed, state, lane, pos, speed,
+    lane_changes(order, lane_start, occ, n_occ, touched, lane_edge, edge_first_lane, edge_lanes, edge_length, edge_speed, state, lane, pos, speed,
                  vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta, cur_link)
 
     # queues per edge: contiguous slow vehicles from the stop line back
     edge_queue_now[:] = 0.0
-    for l in range(n_lanes):
+    for q in range(n_occ):
+        l = occ[q]
         a0, a1 = lane_start[l], lane_start[l + 1]
-        if a1 == a0:
-            continue
         e = lane_edge[l]
         L = edge_length[e]
         reach = L
@@ -630,8 +660,10 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
             edge_queue_max[e] = q
 
     # 5. insertion of waiting departures
+    if n_pending == 0:
+        return 0, n_active, handed_back
     for l in range(n_lanes):
-        lane_rear[l] = edge_length[lane_edge[l]]
+        lane_rear[l] = lane_len[l]
     edge_count[:] = 0
     for j in range(n_active):      # every vehicle on the road now was on it at the start of the step
         i = order[j]
@@ -670,7 +702,7 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
         hold_s[i] = edge_start_service[e] if emergency[i] == 0 else 0.0   # the guard opens the gate for a fire engine
         lane_rear[best] = 0.0
         edge_count[e] += 1
-    return kept, n_active
+    return kept, n_active, handed_back
 
 
 @njit(cache=True)
@@ -683,16 +715,20 @@ def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, live_lo, su
                  emergency, vwidth, edge_pass_width,
                  route_flat, route_start, route_len, route_idx, cur_link, committed, allowed, next_lane,
                  stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
-                 stop_ridx, stop_pos, stop_dwell, veh_stop_next, veh_stop_end,
+                 stop_ridx, stop_pos, stop_dwell, veh_stop_next, veh_stop_end, hand_back,
                  pending, n_pending, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits):
-    """`n_steps` steps of traffic_step in one call (nothing outside the kernel changes in between).
+    """Up to `n_steps` steps of traffic_step in one call (nothing outside the kernel changes in between).
     Vehicles release_from..announced-1 (in departure order) are on the departure board: each one
     joins the vehicles waiting to enter at the first step at or after its departure time.
-    Vehicles before live_lo have all arrived (they are not scanned).
-    Returns (vehicles still waiting to enter, vehicle updates done, next vehicle to release, live_lo)."""
+    Vehicles before live_lo have all arrived (they are not scanned). The call ends early, after the
+    step, when a vehicle with hand_back = 1 arrives (a driver at its car park: the caller parks it
+    or sends it on), so the result does not depend on how the steps are split into calls.
+    Returns (vehicles still waiting to enter, vehicle updates done, next vehicle to release, live_lo,
+    steps done)."""
     kept = n_pending
     moved = 0
     rel = release_from
+    work = step_work(lane_edge, edge_length, link_to.shape[0], state.shape[0])
     for s in range(n_steps):
         now = t + s * dt
         while rel < announced and depart_s[rel] <= now + 1e-9:
@@ -700,19 +736,21 @@ def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, live_lo, su
             pending[kept] = rel
             kept += 1
             rel += 1
-        kept, m = traffic_step(t + s * dt, dt, substeps, gap_s, live_lo, rel, lane_edge, edge_first_lane, edge_lanes, edge_length,
+        kept, m, back = traffic_step(t + s * dt, dt, substeps, gap_s, live_lo, rel, lane_edge, edge_first_lane, edge_lanes, edge_length,
                                    edge_speed, edge_to, edge_opposite, edge_single_track, edge_start_service,
                                    edge_end_service, edge_link_start, link_to, link_length, link_speed, link_node,
                                    link_state, link_minor, foe_start, foe_link, foe_yield, foe_crossing, node_kind,
                                    state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta,
                                    emergency, vwidth, edge_pass_width, route_flat, route_start, route_len, route_idx, cur_link, committed, allowed,
                                    next_lane, stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
-                                   stop_ridx, stop_pos, stop_dwell, veh_stop_next, veh_stop_end,
-                                   pending, kept, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits)
+                                   stop_ridx, stop_pos, stop_dwell, veh_stop_next, veh_stop_end, hand_back,
+                                   pending, kept, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits, work)
         moved += m
         while live_lo < rel and state[live_lo] == ARRIVED:
             live_lo += 1
-    return kept, moved, rel, live_lo
+        if back > 0:
+            return kept, moved, rel, live_lo, s + 1
+    return kept, moved, rel, live_lo, n_steps
 
 
 @njit(cache=True)

@@ -25,6 +25,9 @@ from .network import CompiledNetwork, Network, NetworkError, compile_network, LA
 from .routing import Router
 
 ENGINE_VERSION = "0.1.0"
+BOARD_AHEAD_S = 60.0
+"""How far ahead (s) the departure board is filled at a time (it only saves the board's events: a trip
+leaves at its own time however early it is on the board)."""
 
 
 class DemandError(ValueError):
@@ -267,6 +270,8 @@ class Simulation:
         self.park_first_reach = np.full(V, np.nan)
         self.parked_at = np.full(V, np.nan)
         self.park_done = np.zeros(V, dtype=bool)
+        # 1: the kernel hands control back when this vehicle arrives (a driver at its car park, parked or sent on here)
+        self.hand_back = np.array([1 if tr.park_at else 0 for tr in trips], dtype=np.int8)
         # gridlock and records
         self.gridlock_time: float | None = None
         self.gridlock_edges: set[str] = set()
@@ -289,7 +294,8 @@ class Simulation:
         self.announced = 0        # trips 0..announced-1 are on the departure board
         self.released = 0         # trips 0..released-1 have departed
         self.live_lo = 0          # trips 0..live_lo-1 have all arrived
-        self._board_interval = settings.frame_interval_s if self.record else max(settings.series_interval_s, settings.frame_interval_s)
+        # frames, series and gridlock checks every interval (its multiples: the record grid)
+        self._record_interval = settings.frame_interval_s if self.record else max(settings.series_interval_s, settings.frame_interval_s)
 
     # ------------------------------------------------------------------ set-up helpers
     def _route_of(self, tr: Trip, where: str) -> np.ndarray:
@@ -362,17 +368,23 @@ class Simulation:
 
     # ------------------------------------------------------------------ processes
     def vehicles_depart(self):
-        """Put the trips departing in the next interval on the kernel's departure board; the kernel lets
-        each one go at its own departure time (so the kernel can run many steps in one call)."""
+        """Put the trips departing in the next minute on the kernel's departure board; the kernel lets each
+        one go at its own departure time (so the kernel can run many steps in one call). The board is
+        updated on the record grid, where a kernel call ends anyway, so it never splits one."""
         env = self._env
         V = len(self.trips)
+        interval = self._record_interval
+        ahead = max(1, int(round(BOARD_AHEAD_S / interval)))    # record ticks
+        tick = 0
         while self.announced < V:
-            horizon = env.now + self._board_interval
+            horizon = (tick + ahead) * interval
             while self.announced < V and self.trips[self.announced].depart_s < horizon:
                 self.announced += 1
             if self.announced >= V:
                 return
-            yield env.timeout(max(horizon, self.trips[self.announced].depart_s - self._board_interval) - env.now)
+            # next update: when the board runs out, or the last tick before the next departure when that is later
+            tick = max(tick + ahead, math.floor(self.trips[self.announced].depart_s / interval))
+            yield env.timeout(tick * interval - env.now)
 
     def signal_program(self, node: int):
         """Fixed-time two-phase signal: green, yellow for one axis, then the other (all red 0 s)."""
@@ -392,16 +404,18 @@ class Simulation:
         (a departure, a signal switching, a frame, the end), which gives the same result as one call per step."""
         env, s = self._env, self.settings
         dt = s.step_s
-        interval = s.frame_interval_s if self.record else max(s.series_interval_s, s.frame_interval_s)
+        interval = self._record_interval
+        ticks = 0
         next_frame = 0.0
         last_report = -1.0
         while True:
             if env.now + 1e-9 >= next_frame:
                 self._record()
-                next_frame += interval
+                ticks += 1
+                next_frame = ticks * interval
             horizon = min(env.peek(), next_frame, self.end_s)
             n = max(1, min(self._chunk, int(math.ceil((horizon - env.now) / dt - 1e-9))))
-            self.step_once(env.now, dt, n)
+            n = self.step_once(env.now, dt, n)
             yield env.timeout(n * dt)
             if self.progress is not None and env.now - last_report >= 60.0:
                 last_report = env.now
@@ -413,9 +427,10 @@ class Simulation:
         if env.now + 1e-9 >= next_frame:   # frames stay on their 1 s grid
             self._record()
 
-    def step_once(self, t: float, dt: float, n_steps: int = 1) -> None:
+    def step_once(self, t: float, dt: float, n_steps: int = 1) -> int:
+        """Up to n_steps steps from t (s); fewer when a driver reaches its car park. Returns the steps done."""
         net, s = self.net, self.settings
-        self.n_pending, moved, self.released, self.live_lo = kernels.traffic_steps(
+        self.n_pending, moved, self.released, self.live_lo, done = kernels.traffic_steps(
             n_steps, t, dt, self.released, self.announced, self.depart_s_sorted, self.live_lo, self.substeps, s.yield_gap_s,
             net.lane_edge, net.edge_first_lane, net.edge_lanes, net.edge_length, net.edge_speed, net.edge_to, net.edge_opposite,
             net.edge_single_track, self.edge_start_service, self.edge_end_service,
@@ -425,12 +440,13 @@ class Simulation:
             self.delta, self.emergency, self.vwidth, self.edge_pass_width, self.route_flat, self.route_start, self.route_len, self.route_idx, self.cur_link, self.committed,
             self.allowed, self.next_lane, self.stopped_s, self.hold_s, self.depart_t, self.arrive_t, self.dist_m,
             self.depart_speed, self.arrive_pos, self.stop_ridx, self.stop_pos, self.stop_dwell, self.veh_stop_next,
-            self.veh_stop_end, self.pending, self.n_pending, self.edge_queue_now, self.edge_queue_max,
+            self.veh_stop_end, self.hand_back, self.pending, self.n_pending, self.edge_queue_now, self.edge_queue_max,
             self.edge_delay_s, self.edge_exits)
         self.vehicle_updates += moved
-        self.t = t + n_steps * dt
+        self.t = t + done * dt
         if self.park_goal and self.parks:
             self._drivers_park(self.t)
+        return done
 
     def _drivers_park(self, now: float) -> None:
         """Vehicles that reached their car park: park if there is room, else drive on to the nearest with room."""
@@ -491,11 +507,14 @@ class Simulation:
             self.arrive_t[i] = np.nan
             self.committed[i] = 0
             self.allowed[i] = 0
+        self.hand_back[arrived[self.park_done[arrived]]] = 0   # parked (or nowhere to park): the kernel need not stop for them
 
     def _record(self) -> None:
         t = self._env.now
         net = self.net
-        on_road = self.state == kernels.DRIVING
+        # only vehicles live_lo..released-1 can be on the road (those before have arrived, those after not left)
+        lo, hi = self.live_lo, self.released
+        on_road = self.state[lo:hi] == kernels.DRIVING
         self.times.append(t)
         self.on_road_series.append(int(on_road.sum()))
         self.queue_series.append(float(self.edge_queue_now.max()) if len(self.edge_queue_now) else 0.0)
@@ -503,11 +522,11 @@ class Simulation:
             firsts = self.route_flat[self.route_start[self.pending[:self.n_pending]]]
             for e, gate in self.gate_edges.items():
                 self.gate_max_queue[gate] = max(self.gate_max_queue[gate], int(np.count_nonzero(firsts == e)))
-        stuck = on_road & (self.stopped_s >= self.settings.jam_s)
+        stuck = on_road & (self.stopped_s[lo:hi] >= self.settings.jam_s)
         if stuck.any():
             if self.gridlock_time is None:
                 self.gridlock_time = t
-            for i in np.nonzero(stuck)[0]:
+            for i in lo + np.nonzero(stuck)[0]:
                 self.gridlock_edges.add(net.edge_ids[net.lane_edge[self.lane[i]]])
         if self.record:
             xy = np.empty((len(self.state), 2))

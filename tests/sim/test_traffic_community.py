@@ -65,9 +65,8 @@ def test_gate_service_time_makes_a_queue():
     assert sim.result().value("max_queue_m") > 10 * CAR.length_m
 
 
-def test_full_car_park_sends_drivers_to_the_next_one():
-    # car park A (2 spaces) is nearer than B; 5 drivers aim for A: 2 park there, 3 circle on to B,
-    # their search time is the drive from A to B.
+def _line_of_three():
+    """Three 100 m two-way blocks in a row (f0 f1 f2 one way, r0 r1 r2 back), dead ends at both ends."""
     nodes = [Node(id=f"n{i}", x=100.0 * i, y=0.0, kind="priority") for i in range(4)]
     nodes[0] = replace(nodes[0], kind="dead_end")
     nodes[3] = replace(nodes[3], kind="dead_end")
@@ -75,14 +74,39 @@ def test_full_car_park_sends_drivers_to_the_next_one():
     for i in range(3):
         edges += [Edge(id=f"f{i}", from_node=f"n{i}", to_node=f"n{i + 1}", speed_mps=5.56),
                   Edge(id=f"r{i}", from_node=f"n{i + 1}", to_node=f"n{i}", speed_mps=5.56)]
+    return Network(nodes=nodes, edges=edges)
+
+
+def test_full_car_park_sends_drivers_to_the_next_one():
+    # car park A (2 spaces) is nearer than B; 5 drivers aim for A: 2 park there, 3 circle on to B,
+    # their search time is the drive from A to B.
     parks = [CarPark(id="A", edge="f1", spaces=2), CarPark(id="B", edge="f2", spaces=10)]
     trips = [Trip(id=f"d{i}", depart_s=5.0 * i, route=("f0", "f1"), park_at="A") for i in range(5)]
-    sim = run(Network(nodes=nodes, edges=edges), Demand(trips=trips, vtypes={"car": CAR}, car_parks=parks), Settings())
+    sim = run(_line_of_three(), Demand(trips=trips, vtypes={"car": CAR}, car_parks=parks), Settings())
     d = sim.details()
     assert d.car_park_occupancy == {"A": (2, 2), "B": (3, 10)}
     assert d.parking_unparked == 0
     assert sorted(d.parking_search_s)[:2] == [0.0, 0.0]
     assert all(s > 100.0 / 5.56 for s in sorted(d.parking_search_s)[2:])
+
+
+def test_parking_result_does_not_depend_on_how_steps_are_split_into_kernel_calls():
+    # run() lets the kernel go many steps per call; stepping calls it once per step. A driver reaching
+    # its car park ends the call, so parking (or driving on) is decided in the step it arrives either way.
+    parks = [CarPark(id="A", edge="f1", spaces=3), CarPark(id="B", edge="f2", spaces=10)]
+    trips = [Trip(id=f"d{i}", depart_s=3.7 * i, route=("f0", "f1"), park_at="A") for i in range(8)]
+    trips += [Trip(id=f"t{i}", depart_s=2.0 + 4.1 * i, route=("f0", "f1", "f2")) for i in range(8)]
+    demand = Demand(trips=trips, vtypes={"car": VTYPES["car"]}, car_parks=parks)
+    network = _line_of_three()
+    whole = run(network, demand, Settings(), seed=3).details()
+    stepped = Simulation(network, demand, Settings(), seed=3)
+    for _ in stepped:
+        pass
+    step = stepped.details()
+    assert whole.car_park_occupancy == step.car_park_occupancy == {"A": (3, 3), "B": (5, 10)}
+    np.testing.assert_array_equal(whole.parking_search_s, step.parking_search_s)
+    np.testing.assert_array_equal(whole.arrive_s, step.arrive_s)
+    assert sorted(whole.parking_search_s)[3] > 100.0 / 5.56      # those sent on did drive from A to B
 
 
 def test_closure_reroutes_and_costs_time():
@@ -146,17 +170,10 @@ def test_electric_cars_look_for_a_free_charger():
     # car park A: 4 spaces, 1 with a charger; B further on: 4 spaces, 2 chargers. Four electric cars
     # aim for A: one charges at A, the others drive on to B (nobody reserves a charger), two charge
     # there and the last, finding none free, takes a plain space at B; a petrol car parks at A.
-    nodes = [Node(id=f"n{i}", x=100.0 * i, y=0.0, kind="priority") for i in range(4)]
-    nodes[0] = replace(nodes[0], kind="dead_end")
-    nodes[3] = replace(nodes[3], kind="dead_end")
-    edges = []
-    for i in range(3):
-        edges += [Edge(id=f"f{i}", from_node=f"n{i}", to_node=f"n{i + 1}", speed_mps=5.56),
-                  Edge(id=f"r{i}", from_node=f"n{i + 1}", to_node=f"n{i}", speed_mps=5.56)]
     parks = [CarPark(id="A", edge="f1", spaces=4, ev_chargers=1), CarPark(id="B", edge="f2", spaces=4, ev_chargers=2)]
     trips = [Trip(id=f"ev{i}", depart_s=8.0 * i, route=("f0", "f1"), park_at="A", needs_charger=True) for i in range(4)]
     trips.append(Trip(id="petrol", depart_s=60.0, route=("f0", "f1"), park_at="A"))
-    sim = run(Network(nodes=nodes, edges=edges), Demand(trips=trips, vtypes={"car": CAR}, car_parks=parks), Settings())
+    sim = run(_line_of_three(), Demand(trips=trips, vtypes={"car": CAR}, car_parks=parks), Settings())
     d = sim.details()
     assert d.ev_charging == 3 and d.ev_without_charger == 1
     assert d.charger_occupancy == {"A": (1, 1), "B": (2, 2)}
