@@ -91,7 +91,7 @@ RES_TABLES = _reservoir_tables()
 cache functions that read large global arrays)."""
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _tab_value(tab, lo, hi, x):
     # linear interpolation in a table sampled uniformly on [lo, hi]
     m = tab.shape[0] - 1
@@ -104,7 +104,7 @@ def _tab_value(tab, lo, hi, x):
     return tab[k] + (u - k) * (tab[k + 1] - tab[k])
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _tab_inverse(tab, lo, hi, w):
     # x in [lo, hi] with table value w (increasing table, w inside its range): bisection over the points
     a, b = 0, tab.shape[0] - 1
@@ -118,7 +118,7 @@ def _tab_inverse(tab, lo, hi, w):
     return lo + (a + f) * (hi - lo) / (tab.shape[0] - 1)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def reservoir_depth(depth, inflow, alpha, dstore, duration, res_tab):
     """Depth (m) after `duration` s of dd/dt = i - alpha (d - ds)^(5/3) above ds, = i below, from depth >= ds.
 
@@ -182,7 +182,7 @@ def reservoir_depth(depth, inflow, alpha, dstore, duration, res_tab):
     return dstore + xe * math.exp(_tab_inverse(RES_LOSING, -span, span, w))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def ponded_depth_step(depth, inflow, alpha, dstore, dt, res_tab):
     """One sub-area's ponded depth (m) after dt (s) under net inflow (m/s); and the time with outflow.
 
@@ -207,7 +207,7 @@ def ponded_depth_step(depth, inflow, alpha, dstore, dt, res_tab):
     return depth, 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def horton_infil(state, par, irate, depth, dt):
     """Horton infiltration rate (m/s) over dt, SWMM's cumulative form with equivalent time tp.
 
@@ -265,7 +265,7 @@ def horton_infil(state, par, irate, depth, dt):
     return fp
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _ga_f2(f1, c1, ks, ts):
     # Green-Ampt: F2 - c1 ln(F2 + c1) = F1 - c1 ln(F1 + c1) + Ks ts, solved by Newton from the right
     c2 = f1 - c1 * math.log(f1 + c1) + ks * ts
@@ -284,7 +284,7 @@ def _ga_f2(f1, c1, ks, ts):
     return f2
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def green_ampt_infil(state, par, irate, depth, dt, modified):
     """Green-Ampt infiltration (m/s) with SWMM's upper-zone moisture recovery (Vol. I §4.3).
 
@@ -364,7 +364,7 @@ def green_ampt_infil(state, par, irate, depth, dt, modified):
     return dF / dt
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def curve_number_infil(state, par, irate, depth, dt):
     """SCS curve-number infiltration applied continuously as SWMM does (Vol. I §4.4).
 
@@ -402,7 +402,7 @@ def curve_number_infil(state, par, irate, depth, dt):
     return state[5]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def runoff_step(dt, rain, evap_rate, area, frac, alpha, dstore, f_outlet, route_to, out_sub, gage,
                 infil_kind, infil_par, infil_state, depth, sub_runoff, new_runoff, inflow, vols, extra_perv, res_tab):
     """Advance all subcatchments one runoff step of dt (s) (SWMM runoff_execute order).
@@ -1328,7 +1328,8 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
             ev = evap_rate[k_rain]
             if dry_only and raining:
                 ev = 0.0
-            old_runoff[:] = new_runoff
+            for _k in range(n_sub):
+                old_runoff[_k] = new_runoff[_k]
             runoff_step(dtr, rain_rate[k_rain], ev, area, frac, alpha, dstore, f_outlet, route_to, out_sub, gage,
                         infil_kind, infil_par, infil_state, depth, sub_runoff, new_runoff, inflow_buf, vols, extra_perv,
                         res_tab)
@@ -1381,7 +1382,8 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
             t_run_old = t_run_new
             t_run_new += dtr
         # ---------------- lateral inflows at the start of the routing step (runoff interpolated)
-        lat_old[:] = lat_new
+        for _k in range(n_node):
+            lat_old[_k] = lat_new[_k]
         for i in range(n_node):
             lat_new[i] = const_inflow[i] + lid_node_q[i]
         ext = 0.0
@@ -1404,10 +1406,12 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
             lat_sum += lat_new[i]
         totals[5] += lat_sum * dt
         # ---------------- routing
-        y_old[:] = y
-        q_old[:] = q
-        a_mid_old[:] = a_mid
-        vol_old[:] = vol
+        for i in range(n_node):   # element loops: a slice copy costs array reference counting each step
+            y_old[i] = y[i]
+            vol_old[i] = vol[i]
+        for l in range(n_link):
+            q_old[l] = q[l]
+            a_mid_old[l] = a_mid[l]
         for i in range(n_node):
             overflow[i] = 0.0
             outfall_q[i] = 0.0
@@ -1553,7 +1557,8 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                     if not node_conv[i]:
                         converged = False
                     y[i] = yn
-                q_last[:] = q
+                for _k in range(n_link):
+                    q_last[_k] = q[_k]
                 totals[16] += 1.0
                 if converged and it > 0:
                     break
@@ -1585,14 +1590,16 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
         totals[8] += fl_now * dt
         if out_now > totals[11]:
             totals[11] = out_now
-        if tail_frac > 0.0:
+        if tail_frac > 0.0 and not rain_last:
             q_big = max(lat_sum, out_now)
             for l in range(n_link):
                 if abs(q[l]) > q_big:
                     q_big = abs(q[l])
             calm_last = fl_now == 0.0 and q_big <= tail_frac * event_peak
-            if lat_sum > event_peak:
-                event_peak = lat_sum
+        else:
+            calm_last = False
+        if lat_sum > event_peak:
+            event_peak = lat_sum
         while next_frame < n_frames and next_frame * report_step <= t_new + 1e-9:
             series[next_frame, 1] = 0.0
             for j in range(n_sub):
@@ -1751,7 +1758,7 @@ def table_at(tab, k, x):
     return tab[k, i] + (u - i) * (tab[k, i + 1] - tab[k, i])
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def kinwave_conduit(tab_s, tab_y, tab_a, k, a_full, a_max, s_max, beta, length, q_in, q_in_old, a1_old, a2_old,
                     q2_old, dt):
     """One kinematic-wave step of one conduit as one finite-difference cell (Vol. II §3.4).
@@ -1801,7 +1808,7 @@ def kinwave_conduit(tab_s, tab_y, tab_a, k, a_full, a_max, s_max, beta, length, 
     return a1, x * a_full, q2, y1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _kinwave_step(dt, lat, node_in, overflow, outfall_q, node_kind, link_from, link_to, g1, length, barrels,
                   q_full, q, a1, a2, q1, order, y, a_mid, tab_s, tab_y, tab_a, link_tab, a_full, a_max, s_max, beta):
     """Kinematic-wave routing of all conduits over dt, upstream to downstream (Vol. II ch. 3).
