@@ -28,6 +28,10 @@ STUCK = 3     # no path to any exit, or not out by the end
 INSIDE = 4    # still in the building (stairwell model), not in the outdoor model yet
 LEAVING = 5   # crossed an exit line (counted as evacuated) and still walking clear of it
 STATE_NAMES = ("waiting", "walking", "evacuated", "stuck", "inside", "leaving")
+NO_GAP = 1e30
+"""A distance no neighbour or exit is at: the per-step kernels are compiled with fast math (no
+infinities or NaNs may pass through them), so they use this instead of inf. The distance-field
+builders, which mark unreached cells with inf, keep strict IEEE arithmetic."""
 
 
 @njit(cache=True)
@@ -152,7 +156,7 @@ def descent_directions(dist, cell_m, open_x, open_y):
     return ux, uy
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def desired_direction(px, py, dir_xy, x0, y0, cell_m):
     """Bilinear interpolation of the unit direction field dir_xy[row, column, (x, y)] at (px, py), renormalised."""
     ny, nx = dir_xy.shape[0], dir_xy.shape[1]
@@ -180,7 +184,7 @@ def desired_direction(px, py, dir_xy, x0, y0, cell_m):
     return ex / norm, ey / norm
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def _direction_of_exit(px, py, dir_xy, k, x0, y0, cell_m):
     """desired_direction(px, py, dir_xy[k], ...) without the clamping where all four cells are on the raster."""
     ny, nx = dir_xy.shape[1], dir_xy.shape[2]
@@ -211,7 +215,7 @@ def _direction_of_exit(px, py, dir_xy, k, x0, y0, cell_m):
     return ex / norm, ey / norm
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def _segments_cross(ax, ay, bx, by, cx, cy, dx, dy):
     """Fraction u along a->b where segment a-b crosses segment c-d, or -1 if it does not."""
     rx = bx - ax
@@ -230,7 +234,7 @@ def _segments_cross(ax, ay, bx, by, cx, cy, dx, dy):
     return -1.0
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def _radix_sort(keys, key_bound):
     """Sort non-negative int64 keys below key_bound in place (LSD radix, 11 bits a pass): O(n) per pass."""
     n = keys.shape[0]
@@ -258,7 +262,7 @@ def _radix_sort(keys, key_bound):
         keys[:] = src
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def bin_agents(x, y, state, radius, grid_x0, grid_y0, grid_cell_m, grid_nx, grid_ny,
                cell_list, occupied, members):
     """Neighbour grid of the present agents (waiting ones occupy space too); returns (their number, largest body length 2 r).
@@ -310,7 +314,7 @@ def bin_agents(x, y, state, radius, grid_x0, grid_y0, grid_cell_m, grid_nx, grid
     return total, l_max
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def crowd_step(x, y, state, v0, radius, exit_of,
                dir_xy, field_x0, field_y0, field_cell_m,
                grid_x0, grid_y0, grid_cell_m, grid_nx, grid_ny,
@@ -429,7 +433,7 @@ def crowd_step(x, y, state, v0, radius, exit_of,
         yi = y[i]
         ri = radius[i]
         speed = v0[i]
-        gap_min = np.inf
+        gap_min = NO_GAP
         reach_ahead = l_max + time_gap_s * v0[i]
         half_x = l_max * abs(ey)
         half_y = l_max * abs(ex)
@@ -478,7 +482,7 @@ def crowd_step(x, y, state, v0, radius, exit_of,
                     l_ij = ri + gr[m]
                     gap = math.sqrt(rx * rx + ry * ry) - l_ij
                     binds = (rx * ex + ry * ey >= 0.0) & (abs(-ey * rx + ex * ry) <= l_ij) & (m != idx)
-                    gap_min = min(gap_min, gap if binds else np.inf)
+                    gap_min = min(gap_min, gap if binds else NO_GAP)
         # optimal-velocity function V(s) = max(0, (s - l)/T) of the nearest one ahead, capped by v0
         speed = min(speed, max(0.0, gap_min / time_gap_s))
         if state[i] == WALKING and speed < congested_fraction * v0[i]:
@@ -506,7 +510,7 @@ def crowd_step(x, y, state, v0, radius, exit_of,
         y[i] = yi + vyi * dt_s
         if state[i] == LEAVING:
             # clear of its exit line by clear_m (or stopped where it cannot go on): gone
-            far = np.inf
+            far = NO_GAP
             for s in range(exit_seg.shape[0]):
                 if exit_seg_exit[s] == evac_exit[i]:
                     qx, qy, d = _nearest_on_segment(x[i], y[i], exit_seg[s, 0], exit_seg[s, 1], exit_seg[s, 2], exit_seg[s, 3])
@@ -529,7 +533,7 @@ def crowd_step(x, y, state, v0, radius, exit_of,
     return evacuated
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def crowd_steps(n_steps, x, y, state, v0, radius, exit_of,
                 dir_xy, field_x0, field_y0, field_cell_m,
                 grid_x0, grid_y0, grid_cell_m, grid_nx, grid_ny,
@@ -552,7 +556,7 @@ def crowd_steps(n_steps, x, y, state, v0, radius, exit_of,
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def release_at_doors(candidates, door_x, door_y, x, y, state, radius, margin_m,
                      grid_x0, grid_y0, grid_cell_m, grid_nx, grid_ny, cell_list, members):
     """Let INSIDE residents out at their door where the spot is clear; returns a mask of who came out.
@@ -590,7 +594,7 @@ def release_at_doors(candidates, door_x, door_y, x, y, state, radius, margin_m,
     return released
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def _nearest_on_segment(px, py, ax, ay, bx, by):
     """Nearest point (qx, qy) of segment a-b to p and its distance."""
     sx = bx - ax
