@@ -716,15 +716,20 @@ def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, live_lo, su
                  route_flat, route_start, route_len, route_idx, cur_link, committed, allowed, next_lane,
                  stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
                  stop_ridx, stop_pos, stop_dwell, veh_stop_next, veh_stop_end, hand_back,
-                 pending, n_pending, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits):
+                 pending, n_pending, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits,
+                 ticks, interval, done_after, jam_s, rec_t, rec_on_road, rec_queue, n_rec, stuck_edge, stuck_t, gate_queue_max,
+                 gate_count):
     """Up to `n_steps` steps of traffic_step in one call (nothing outside the kernel changes in between).
     Vehicles release_from..announced-1 (in departure order) are on the departure board: each one
     joins the vehicles waiting to enter at the first step at or after its departure time.
     Vehicles before live_lo have all arrived (they are not scanned). The call ends early, after the
     step, when a vehicle with hand_back = 1 arrives (a driver at its car park: the caller parks it
     or sends it on), so the result does not depend on how the steps are split into calls.
+    With interval > 0 the kernel keeps the series itself: at every step ending at or past tick
+    `ticks` (time ticks * interval) it records (record_tick) and, from done_after on, ends the
+    call when every vehicle has arrived (the run is over).
     Returns (vehicles still waiting to enter, vehicle updates done, next vehicle to release, live_lo,
-    steps done)."""
+    steps done, ticks, records kept)."""
     kept = n_pending
     moved = 0
     rel = release_from
@@ -749,8 +754,51 @@ def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, live_lo, su
         while live_lo < rel and state[live_lo] == ARRIVED:
             live_lo += 1
         if back > 0:
-            return kept, moved, rel, live_lo, s + 1
-    return kept, moved, rel, live_lo, n_steps
+            return kept, moved, rel, live_lo, s + 1, ticks, n_rec    # the caller records after parking them
+        t_end = t + (s + 1) * dt
+        if interval > 0.0 and t_end + 1e-9 >= ticks * interval:
+            record_tick(t_end, n_rec, live_lo, rel, state, lane, stopped_s, jam_s, lane_edge, edge_queue_now, pending, kept,
+                        route_flat, route_start, edge_start_service, rec_t, rec_on_road, rec_queue, stuck_edge, stuck_t,
+                        gate_queue_max, gate_count)
+            n_rec += 1
+            ticks += 1
+            if t_end >= done_after and live_lo >= state.shape[0]:
+                return kept, moved, rel, live_lo, s + 1, ticks, n_rec
+    return kept, moved, rel, live_lo, n_steps, ticks, n_rec
+
+
+@njit(cache=True, _nrt=False)
+def record_tick(t, n, live_lo, live_hi, state, lane, stopped_s, jam_s, lane_edge, edge_queue_now, pending, n_pending,
+                route_flat, route_start, edge_start_service, rec_t, rec_on_road, rec_queue, stuck_edge, stuck_t,
+                gate_queue_max, gate_count):
+    """Record n at time t (s): vehicles on the road, the longest queue (m); the most vehicles waiting
+    to enter by each gate road; vehicles standing for jam_s or longer (gridlock: their edges, and the
+    first time seen in stuck_t[0], NaN until then)."""
+    on_road = 0
+    for i in range(live_lo, live_hi):
+        if state[i] == DRIVING:
+            on_road += 1
+            if stopped_s[i] >= jam_s:
+                stuck_edge[lane_edge[lane[i]]] = 1
+                if stuck_t[0] != stuck_t[0]:
+                    stuck_t[0] = t
+    queue = 0.0
+    for e in range(edge_queue_now.shape[0]):
+        if e == 0 or edge_queue_now[e] > queue:
+            queue = edge_queue_now[e]
+    rec_t[n] = t
+    rec_on_road[n] = on_road
+    rec_queue[n] = queue
+    for p in range(n_pending):      # gate_count is all zeros between calls
+        e = route_flat[route_start[pending[p]]]
+        if edge_start_service[e] > 0.0:
+            gate_count[e] += 1
+    for p in range(n_pending):
+        e = route_flat[route_start[pending[p]]]
+        if gate_count[e] > gate_queue_max[e]:
+            gate_queue_max[e] = gate_count[e]
+    for p in range(n_pending):
+        gate_count[route_flat[route_start[pending[p]]]] = 0
 
 
 @njit(cache=True)

@@ -296,6 +296,15 @@ class Simulation:
         self.live_lo = 0          # trips 0..live_lo-1 have all arrived
         # frames, series and gridlock checks every interval (its multiples: the record grid)
         self._record_interval = settings.frame_interval_s if self.record else max(settings.series_interval_s, settings.frame_interval_s)
+        # without frames the kernel keeps the series and gridlock checks itself (kernels.record_tick)
+        n_ticks = int(self.end_s / self._record_interval) + 3
+        self._rec_t, self._rec_queue = np.zeros(n_ticks), np.zeros(n_ticks)
+        self._rec_on_road = np.zeros(n_ticks, dtype=np.int64)
+        self._stuck_edge = np.zeros(E, dtype=np.int8)
+        self._stuck_t = np.full(1, np.nan)
+        self._gate_queue_max = np.zeros(E, dtype=np.int64)
+        self._gate_count = np.zeros(E, dtype=np.int64)
+        self._done_after = (trips[-1].depart_s if trips else 0.0) if self.until_done else np.inf
 
     # ------------------------------------------------------------------ set-up helpers
     def _route_of(self, tr: Trip, where: str) -> np.ndarray:
@@ -413,9 +422,14 @@ class Simulation:
                 self._record()
                 ticks += 1
                 next_frame = ticks * interval
-            horizon = min(env.peek(), next_frame, self.end_s)
+            # without frames the kernel records at the ticks itself: a call runs up to the next event
+            in_kernel = not self.record and self._chunk > 1
+            horizon = min(env.peek(), self.end_s) if in_kernel else min(env.peek(), next_frame, self.end_s)
             n = max(1, min(self._chunk, int(math.ceil((horizon - env.now) / dt - 1e-9))))
-            n = self.step_once(env.now, dt, n)
+            n, kernel_ticks = self.step_once(env.now, dt, n, ticks if in_kernel else 0)
+            if in_kernel:
+                ticks = kernel_ticks
+                next_frame = ticks * interval
             yield env.timeout(n * dt)
             if self.progress is not None and env.now - last_report >= 60.0:
                 last_report = env.now
@@ -427,10 +441,13 @@ class Simulation:
         if env.now + 1e-9 >= next_frame:   # frames stay on their 1 s grid
             self._record()
 
-    def step_once(self, t: float, dt: float, n_steps: int = 1) -> int:
-        """Up to n_steps steps from t (s); fewer when a driver reaches its car park. Returns the steps done."""
+    def step_once(self, t: float, dt: float, n_steps: int = 1, ticks: int = 0) -> tuple[int, int]:
+        """Up to n_steps steps from t (s); fewer when a driver reaches its car park or the run is over.
+        With ticks > 0 the kernel records at record ticks `ticks`, `ticks` + 1, ... on its own.
+        Returns (steps done, next record tick)."""
         net, s = self.net, self.settings
-        self.n_pending, moved, self.released, self.live_lo, done = kernels.traffic_steps(
+        n_rec = len(self.times)
+        self.n_pending, moved, self.released, self.live_lo, done, ticks_after, n_rec_after = kernels.traffic_steps(
             n_steps, t, dt, self.released, self.announced, self.depart_s_sorted, self.live_lo, self.substeps, s.yield_gap_s,
             net.lane_edge, net.edge_first_lane, net.edge_lanes, net.edge_length, net.edge_speed, net.edge_to, net.edge_opposite,
             net.edge_single_track, self.edge_start_service, self.edge_end_service,
@@ -441,12 +458,29 @@ class Simulation:
             self.allowed, self.next_lane, self.stopped_s, self.hold_s, self.depart_t, self.arrive_t, self.dist_m,
             self.depart_speed, self.arrive_pos, self.stop_ridx, self.stop_pos, self.stop_dwell, self.veh_stop_next,
             self.veh_stop_end, self.hand_back, self.pending, self.n_pending, self.edge_queue_now, self.edge_queue_max,
-            self.edge_delay_s, self.edge_exits)
+            self.edge_delay_s, self.edge_exits, ticks, self._record_interval if ticks > 0 else 0.0, self._done_after,
+            s.jam_s, self._rec_t, self._rec_on_road, self._rec_queue, n_rec, self._stuck_edge, self._stuck_t,
+            self._gate_queue_max, self._gate_count)
+        if n_rec_after > n_rec:
+            self._kernel_records(n_rec, n_rec_after)
         self.vehicle_updates += moved
         self.t = t + done * dt
         if self.park_goal and self.parks:
             self._drivers_park(self.t)
-        return done
+        return done, ticks_after
+
+    def _kernel_records(self, start: int, stop: int) -> None:
+        """Take in the records the kernel kept (series, gate queues, gridlock) at ticks start..stop-1."""
+        self.times.extend(self._rec_t[start:stop].tolist())
+        self.on_road_series.extend(self._rec_on_road[start:stop].tolist())
+        self.queue_series.extend(self._rec_queue[start:stop].tolist())
+        for e, gate in self.gate_edges.items():
+            self.gate_max_queue[gate] = max(self.gate_max_queue[gate], int(self._gate_queue_max[e]))
+        if self.gridlock_time is None and not np.isnan(self._stuck_t[0]):
+            self.gridlock_time = float(self._stuck_t[0])
+        if self._stuck_t[0] == self._stuck_t[0]:
+            for e in np.nonzero(self._stuck_edge)[0]:
+                self.gridlock_edges.add(self.net.edge_ids[e])
 
     def _drivers_park(self, now: float) -> None:
         """Vehicles that reached their car park: park if there is room, else drive on to the nearest with room."""
