@@ -16,7 +16,9 @@ other. The series is also run by SWMM with SKIP_STEADY_STATE YES, its fastest se
 what that costs SWMM in agreement (its routing continuity error grows). `district` tiles the
 sample's network `copies` times (24 copies: 4,032 subcatchments) into one model; SWMM runs it over
 `--swmm-years` only (it takes minutes per year) and the ratio is per simulated year.
-Prints our figure, SWMM's and the ratio.
+Prints our figure, SWMM's and the ratio. The ensemble also prints, for its last storm, our routing
+steps (average step, Picard iterations per step) beside SWMM's routing time-step summary from its
+report file, and our routing steps over all storms.
 """
 from __future__ import annotations
 
@@ -68,6 +70,31 @@ def _swmm_run(path: Path) -> None:
     with Simulation(str(path)) as sim:
         for _ in sim:
             pass
+
+
+def _swmm_step_report(path: Path) -> dict:
+    """SWMM's routing time-step summary of one run of `path` (from its report file): average step s,
+    iterations per step, % of steps not converging."""
+    from pyswmm import Simulation
+
+    rpt, out = path.with_suffix(".rpt"), path.with_suffix(".out")
+    with Simulation(str(path), str(rpt), str(out)) as sim:
+        for _ in sim:
+            pass
+    text = rpt.read_text(errors="replace")
+    found = {}
+    for key, label in (("average_step_s", "Average Time Step"), ("iterations_per_step", "Average Iterations per Step"),
+                       ("pct_not_converging", "% of Steps Not Converging")):
+        m = re.search(re.escape(label) + r"\s*:\s*([\d.]+)", text)
+        if m:
+            found[key] = float(m.group(1))
+    return found
+
+
+def _our_steps(result, duration_s: float) -> dict:
+    steps = result.value("routing_steps")
+    return {"routing_steps": int(steps), "average_step_s": round(duration_s / steps, 2) if steps else None,
+            "iterations_per_step": round(result.routing_iterations / steps, 2) if steps else None}
 
 
 def _swmm_time(path: Path) -> tuple[float, float]:
@@ -229,7 +256,25 @@ def bench_ensemble(tmp: Path, n: int, routing: str = "DYNWAVE") -> dict:
         swmm_t[1] += w
     last = n - 1
     check = _compare(f"storm {last} of the ensemble", results[last], swmm_reference(tmp / f"storm{last}.inp"))
-    return _ratio({"case": f"baseline, {n} design storms, {routing}", "check": check}, ours_t, swmm_t)
+    check["steps"] = {"ours": _our_steps(results[last], _span_s(models[last])),
+                      "swmm": _swmm_step_report(tmp / f"storm{last}.inp")}
+    total_steps = sum(r.value("routing_steps") for r in results)
+    return _ratio({"case": f"baseline, {n} design storms, {routing}", "check": check,
+                   "ours_routing_steps_all_storms": int(total_steps)}, ours_t, swmm_t)
+
+
+def _span_s(model) -> float:
+    """Simulated time (s) of a model: START to END date and time."""
+    from datetime import datetime
+
+    o = model.options
+
+    def at(date_key, time_key):
+        month, day, year = (int(x) for x in o.get(date_key).split("/"))
+        h, m, sec = (int(float(x)) for x in (o.get(time_key, "0:0:0") + ":0:0").split(":")[:3])
+        return datetime(year, month, day, h, m, sec)
+
+    return (at("END_DATE", "END_TIME") - at("START_DATE", "START_TIME")).total_seconds()
 
 
 def main(argv=None) -> int:
