@@ -29,9 +29,10 @@ INSIDE = 4    # still in the building (stairwell model), not in the outdoor mode
 LEAVING = 5   # crossed an exit line (counted as evacuated) and still walking clear of it
 STATE_NAMES = ("waiting", "walking", "evacuated", "stuck", "inside", "leaving")
 NO_GAP = 1e30
-"""A distance no neighbour or exit is at: the per-step kernels are compiled with fast math (no
-infinities or NaNs may pass through them), so they use this instead of inf. The distance-field
-builders, which mark unreached cells with inf, keep strict IEEE arithmetic."""
+"""A distance no neighbour or exit is at (finite, so that the per-step kernels stay valid under any
+floating-point relaxation; fast math was tried on 2026-12-06 and dropped: with reassociation a run
+in another process differed in the last bit, which breaks "same seed, same result"). The per-step
+kernels use numpy's error model (no division-by-zero checks); results are bit-identical to IEEE."""
 
 
 @njit(cache=True)
@@ -156,7 +157,7 @@ def descent_directions(dist, cell_m, open_x, open_y):
     return ux, uy
 
 
-@njit(cache=True, fastmath=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def desired_direction(px, py, dir_xy, x0, y0, cell_m):
     """Bilinear interpolation of the unit direction field dir_xy[row, column, (x, y)] at (px, py), renormalised."""
     ny, nx = dir_xy.shape[0], dir_xy.shape[1]
@@ -184,7 +185,7 @@ def desired_direction(px, py, dir_xy, x0, y0, cell_m):
     return ex / norm, ey / norm
 
 
-@njit(cache=True, fastmath=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _direction_of_exit(px, py, dir_xy, k, x0, y0, cell_m):
     """desired_direction(px, py, dir_xy[k], ...) without the clamping where all four cells are on the raster."""
     ny, nx = dir_xy.shape[1], dir_xy.shape[2]
@@ -215,7 +216,7 @@ def _direction_of_exit(px, py, dir_xy, k, x0, y0, cell_m):
     return ex / norm, ey / norm
 
 
-@njit(cache=True, fastmath=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _segments_cross(ax, ay, bx, by, cx, cy, dx, dy):
     """Fraction u along a->b where segment a-b crosses segment c-d, or -1 if it does not."""
     rx = bx - ax
@@ -234,7 +235,7 @@ def _segments_cross(ax, ay, bx, by, cx, cy, dx, dy):
     return -1.0
 
 
-@njit(cache=True, fastmath=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _radix_sort(keys, key_bound):
     """Sort non-negative int64 keys below key_bound in place (LSD radix, 11 bits a pass): O(n) per pass."""
     n = keys.shape[0]
@@ -262,7 +263,7 @@ def _radix_sort(keys, key_bound):
         keys[:] = src
 
 
-@njit(cache=True, fastmath=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def bin_agents(x, y, state, radius, grid_x0, grid_y0, grid_cell_m, grid_nx, grid_ny,
                cell_list, occupied, members):
     """Neighbour grid of the present agents (waiting ones occupy space too); returns (their number, largest body length 2 r).
@@ -314,7 +315,7 @@ def bin_agents(x, y, state, radius, grid_x0, grid_y0, grid_cell_m, grid_nx, grid
     return total, l_max
 
 
-@njit(cache=True, fastmath=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def crowd_step(x, y, state, v0, radius, exit_of,
                dir_xy, field_x0, field_y0, field_cell_m,
                grid_x0, grid_y0, grid_cell_m, grid_nx, grid_ny,
@@ -533,7 +534,7 @@ def crowd_step(x, y, state, v0, radius, exit_of,
     return evacuated
 
 
-@njit(cache=True, fastmath=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def crowd_steps(n_steps, x, y, state, v0, radius, exit_of,
                 dir_xy, field_x0, field_y0, field_cell_m,
                 grid_x0, grid_y0, grid_cell_m, grid_nx, grid_ny,
@@ -556,7 +557,7 @@ def crowd_steps(n_steps, x, y, state, v0, radius, exit_of,
     return out
 
 
-@njit(cache=True, fastmath=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def release_at_doors(candidates, door_x, door_y, x, y, state, radius, margin_m,
                      grid_x0, grid_y0, grid_cell_m, grid_nx, grid_ny, cell_list, members):
     """Let INSIDE residents out at their door where the spot is clear; returns a mask of who came out.
@@ -594,7 +595,7 @@ def release_at_doors(candidates, door_x, door_y, x, y, state, radius, margin_m,
     return released
 
 
-@njit(cache=True, fastmath=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _nearest_on_segment(px, py, ax, ay, bx, by):
     """Nearest point (qx, qy) of segment a-b to p and its distance."""
     sx = bx - ax
