@@ -38,24 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sim.traffic.grid import grid_network, grid_trips  # noqa: E402
 from sim.traffic.io import read_sumo, write_network, write_routes  # noqa: E402
 from sim.traffic.model import Settings, Simulation  # noqa: E402
-from sim.traffic import sumo as sumo_runner  # noqa: E402
 from sim.traffic.sumo import run_sumo, sumo_available  # noqa: E402
-
-_launcher_binary = sumo_runner._binary
-
-
-def _sumo_binary(name: str) -> str | None:
-    """The sumo / netconvert binary itself: eclipse-sumo puts Python launchers in the venv's bin, a
-    Python process that starts the binary (about 0.09 s of CPU a run, counted as SUMO's before)."""
-    try:
-        import sumo  # eclipse-sumo wheel
-    except ImportError:
-        return _launcher_binary(name)
-    real = Path(sumo.SUMO_HOME) / "bin" / name
-    return str(real) if real.exists() else _launcher_binary(name)
-
-
-sumo_runner._binary = _sumo_binary
 
 
 def ours(nod, edg, rou) -> dict:
