@@ -911,18 +911,25 @@ def conduit_flow(dt, l, first, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z
 
 
 @njit(cache=True, _nrt=False)
-def weir_flow(l, y, invert, link_from, link_to, kind, crest, cw, end_con, end_coeff, g1, g2, g3, g4, gated):
-    """Weir flow (m3/s) and dq/dh: transverse/sideflow/v-notch/trapezoidal with Villemonte submergence."""
-    n1, n2 = link_from[l], link_to[l]
-    h_crest = invert[n1] + crest[l]
-    H1 = y[n1] + invert[n1]
-    H2 = y[n2] + invert[n2]
-    sign = 1.0
+def _heads_upstream_first(l, y, invert, link_from, link_to, gated):
+    """(upstream head, downstream head, direction) of a weir or orifice: direction +1 when water
+    flows from its from-node, -1 when it flows back, 0 when a flap gate stops it flowing back."""
+    H1 = y[link_from[l]] + invert[link_from[l]]
+    H2 = y[link_to[l]] + invert[link_to[l]]
     if H2 > H1:
         if gated[l]:
-            return 0.0, 0.0
-        H1, H2 = H2, H1
-        sign = -1.0
+            return H1, H2, 0.0
+        return H2, H1, -1.0
+    return H1, H2, 1.0
+
+
+@njit(cache=True, _nrt=False)
+def weir_flow(l, y, invert, link_from, link_to, kind, crest, cw, end_con, end_coeff, g1, g2, g3, g4, gated):
+    """Weir flow (m3/s) and dq/dh: transverse/sideflow/v-notch/trapezoidal with Villemonte submergence."""
+    H1, H2, sign = _heads_upstream_first(l, y, invert, link_from, link_to, gated)
+    if sign == 0.0:
+        return 0.0, 0.0
+    h_crest = invert[link_from[l]] + crest[l]
     h = H1 - h_crest
     if h <= FUDGE:
         return 0.0, 0.0
@@ -959,16 +966,10 @@ def weir_flow(l, y, invert, link_from, link_to, kind, crest, cw, end_con, end_co
 @njit(cache=True, _nrt=False)
 def orifice_flow(l, y, invert, link_from, link_to, kind, offset, cd, shape, g1, g2, gated):
     """Orifice flow (m3/s) and dq/dh: Cd A sqrt(2 g h), weir flow while the opening is partly full."""
-    n1, n2 = link_from[l], link_to[l]
-    h_crest = invert[n1] + offset[l]
-    H1 = y[n1] + invert[n1]
-    H2 = y[n2] + invert[n2]
-    sign = 1.0
-    if H2 > H1:
-        if gated[l]:
-            return 0.0, 0.0
-        H1, H2 = H2, H1
-        sign = -1.0
+    H1, H2, sign = _heads_upstream_first(l, y, invert, link_from, link_to, gated)
+    if sign == 0.0:
+        return 0.0, 0.0
+    h_crest = invert[link_from[l]] + offset[l]
     height = g1[l] if kind[l] == 0 else 0.0
     if shape[l] == SHAPE_CIRCULAR:
         area = math.pi * g1[l] * g1[l] / 4.0
