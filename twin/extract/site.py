@@ -45,6 +45,11 @@ class ServiceOccupancy:
     basis: str
 
 
+PERSONS_PER_ROOM = 20
+"""People leaving a room together in a non-residential building of another use that gives its
+CT_Building.Occupants (the community centre's figure)."""
+
+
 SERVICE_OCCUPANCY = {
     # a kindergarten of about 10 m2 of building per child (JGJ 39-2016 and the kindergarten building
     # standard give roughly 9-12 m2 per place), classes of 30, one member of staff per 7 children
@@ -55,7 +60,7 @@ SERVICE_OCCUPANCY = {
     "elderly_station": ServiceOccupancy(15.0, 12, (("elderly", 0.6), ("mobility_impaired", 0.25), ("adult", 0.15)),
                                         "15 m2 per person, a quarter mobility-impaired"),
     # activity rooms and offices of a community centre: about 10 m2 per person, many of them elderly
-    "community_centre": ServiceOccupancy(10.0, 20, (("adult", 0.6), ("elderly", 0.4)),
+    "community_centre": ServiceOccupancy(10.0, PERSONS_PER_ROOM, (("adult", 0.6), ("elderly", 0.4)),
                                          "10 m2 per person, 40 % elderly"),
 }
 """Daytime occupancy of the service buildings by CT_Building.ServiceType (night: closed, empty)."""
@@ -194,8 +199,8 @@ def _service_occupants(twin: Twin, building, label: str, warnings: list[str]):
         if isinstance(given, bool) or not isinstance(given, (int, float)) or given < 0:
             raise SiteError(f"{twin.source}: {label}: CT_Building.Occupants must be a whole number >= 0, "
                             f"got {given!r}")
-        if use is None:
-            return int(given), (), 20
+        if use is None:   # another use: the run's own group mix, rooms of an ordinary size
+            return int(given), (), PERSONS_PER_ROOM
         return int(given), use.groups, use.persons_per_room
     if use is None:
         return 0, (), 0
