@@ -33,6 +33,8 @@ NO_GAP = 1e30
 floating-point relaxation; fast math was tried on 2026-12-06 and dropped: with reassociation a run
 in another process differed in the last bit, which breaks "same seed, same result"). The per-step
 kernels use numpy's error model (no division-by-zero checks); results are bit-identical to IEEE."""
+WALL_CACHE = 32
+"""Walls of one wall cell whose nearest points crowd_step keeps from the repulsion for the no-penetration limit."""
 
 
 @njit(cache=True)
@@ -185,12 +187,16 @@ def desired_direction(px, py, dir_xy, x0, y0, cell_m):
     return ex / norm, ey / norm
 
 
-@njit(cache=True, error_model="numpy")
-def _direction_of_exit(px, py, dir_xy, k, x0, y0, cell_m):
+@njit(cache=True, error_model="numpy", inline="always")
+def _direction_of_exit(px, py, dir_xy, k, x0, y0, cell_m, inv_cell):
     """desired_direction(px, py, dir_xy[k], ...) without the clamping where all four cells are on the raster."""
     ny, nx = dir_xy.shape[1], dir_xy.shape[2]
-    fx = (px - x0) / cell_m - 0.5
-    fy = (py - y0) / cell_m - 0.5
+    if inv_cell > 0.0:
+        fx = (px - x0) * inv_cell - 0.5
+        fy = (py - y0) * inv_cell - 0.5
+    else:
+        fx = (px - x0) / cell_m - 0.5
+        fy = (py - y0) / cell_m - 0.5
     i0 = int(math.floor(fx))
     j0 = int(math.floor(fy))
     if i0 < 0 or j0 < 0 or i0 >= nx - 1 or j0 >= ny - 1:
@@ -216,7 +222,7 @@ def _direction_of_exit(px, py, dir_xy, k, x0, y0, cell_m):
     return ex / norm, ey / norm
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _segments_cross(ax, ay, bx, by, cx, cy, dx, dy):
     """Fraction u along a->b where segment a-b crosses segment c-d, or -1 if it does not."""
     rx = bx - ax
@@ -236,51 +242,32 @@ def _segments_cross(ax, ay, bx, by, cx, cy, dx, dy):
 
 
 @njit(cache=True, error_model="numpy")
-def _radix_sort(keys, key_bound):
-    """Sort non-negative int64 keys below key_bound in place (LSD radix, 11 bits a pass): O(n) per pass."""
-    n = keys.shape[0]
-    if n < 2:
-        return
-    buffer = np.empty(n, dtype=np.int64)
-    src = keys
-    dst = buffer
-    shift = 0
-    passes = 0
-    while (key_bound - 1) >> shift > 0:
-        bucket = np.zeros(2049, dtype=np.int64)
-        for k in range(n):
-            bucket[((src[k] >> shift) & 2047) + 1] += 1
-        for b in range(2048):
-            bucket[b + 1] += bucket[b]
-        for k in range(n):
-            b = (src[k] >> shift) & 2047
-            dst[bucket[b]] = src[k]
-            bucket[b] += 1
-        src, dst = dst, src
-        shift += 11
-        passes += 1
-    if passes % 2 == 1:
-        keys[:] = src
-
-
-@njit(cache=True, error_model="numpy")
 def bin_agents(x, y, state, radius, grid_x0, grid_y0, grid_cell_m, grid_nx, grid_ny,
-               cell_list, occupied, members):
+               cell_list, occupied, members, row_start, row_count, cell_of, row_of):
     """Neighbour grid of the present agents (waiting ones occupy space too); returns (their number, largest body length 2 r).
 
-    Only occupied cells are touched: cell c holds cell_list[c, 1] persons, listed in
-    members[cell_list[c, 0]:cell_list[c, 0] + cell_list[c, 1]] (start and count side by side: one
-    cache line per cell); occupied[0] is the number of occupied cells and occupied[1:occupied[0] + 1]
-    lists them. cell_list[:, 1] must be zero except at the cells
-    occupied[] lists (np.zeros and an empty occupied[] at the start; each call clears its
-    predecessor's), so a site of tens of thousands of cells costs nothing where nobody is.
+    members lists the present agents by cell (row by row, each row from left to right), within a
+    cell by agent index. Two views of it:
+    - cell c holds cell_list[c, 1] persons, members[cell_list[c, 0]:][:cell_list[c, 1]]; only occupied
+      cells are set: occupied[0] is their number and occupied[1:occupied[0] + 1] lists them (in no
+      order). cell_list[:, 1] must be zero except at the cells occupied[] lists (np.zeros and an
+      empty occupied[] at the start; each call clears its predecessor's).
+    - a row cy with row_count[cy] > 0 persons: the cells cx..cx2 of it hold
+      members[row_start[cy, cx]:row_start[cy, cx2 + 1]] (row_start: int64[ny, nx + 1]); rows nobody
+      is in are not set (row_count[cy] == 0: skip them). A run of cells is one run of members, so
+      the neighbour loops need no loop over cells; filling the starts costs a pass over the rows
+      someone is in, not over the whole site.
+    cell_of[i], row_of[i]: agent i's cell and row (-1 if not present).
     """
     for k in range(occupied[0]):
-        cell_list[occupied[k + 1], 1] = 0
+        c = occupied[k + 1]
+        cell_list[c, 1] = 0
+        row_count[c // grid_nx] = 0
     n = x.shape[0]
     n_occupied = 0
     l_max = 0.0
-    cell_of = np.empty(n, dtype=np.int64)
+    row_lo = grid_ny
+    row_hi = -1
     for i in range(n):
         s = state[i]
         if s == WAITING or s == WALKING or s == LEAVING:
@@ -288,22 +275,31 @@ def bin_agents(x, y, state, radius, grid_x0, grid_y0, grid_cell_m, grid_nx, grid
             cj = min(max(int((y[i] - grid_y0) / grid_cell_m), 0), grid_ny - 1)
             c = cj * grid_nx + ci
             cell_of[i] = c
+            row_of[i] = cj
             if cell_list[c, 1] == 0:
                 n_occupied += 1
                 occupied[n_occupied] = c
             cell_list[c, 1] += 1
+            row_count[cj] += 1
+            row_lo = min(row_lo, cj)
+            row_hi = max(row_hi, cj)
             l_max = max(l_max, 2.0 * radius[i])
         else:
             cell_of[i] = -1
+            row_of[i] = -1
     occupied[0] = n_occupied
-    # row by row, as the cells lie in memory (and the direction raster under them): the loops over
-    # cells then read nearby memory one cell after the other
-    _radix_sort(occupied[1:n_occupied + 1], grid_nx * grid_ny)
     total = 0
+    for cy in range(row_lo, row_hi + 1):
+        if row_count[cy] == 0:
+            continue
+        for cx in range(grid_nx):
+            row_start[cy, cx] = total
+            total += cell_list[cy * grid_nx + cx, 1]
+        row_start[cy, grid_nx] = total
     for k in range(1, n_occupied + 1):
         c = occupied[k]
-        cell_list[c, 0] = total
-        total += cell_list[c, 1]
+        cj = c // grid_nx
+        cell_list[c, 0] = row_start[cj, c - cj * grid_nx]
     for i in range(n):
         c = cell_of[i]
         if c >= 0:
@@ -323,12 +319,13 @@ def crowd_step(x, y, state, v0, radius, exit_of,
                exit_seg, exit_seg_exit,
                time_gap_s, a_agents, d_agents_m, a_walls, d_walls_m,
                t_s, dt_s, evac_time_s, evac_exit, vx, vy,
-               clear_m, congested_fraction, waited_s, cell_list, occupied, members):
+               clear_m, congested_fraction, waited_s, cell_list, occupied, members,
+               row_start, row_count, cell_of, row_of):
     """Advance every WALKING and LEAVING agent by dt_s (explicit Euler, synchronous update); return number out.
 
     Neighbours come from a cell grid of side grid_cell_m (bin_agents; any size: the repulsion
-    range l_max + 8 D is quickest: the repulsion goes once over each pair of neighbouring cells,
-    the spacing over the cells of the corridor ahead of each agent), walls from
+    range l_max + 8 D is quickest: the repulsion goes once over each pair within reach, the
+    spacing over the cells of the box round the corridor ahead of each agent), walls from
     a precomputed cell list (CSR: wall_cell_start, wall_cell_items into wall_seg[k] = x1,y1,x2,y2).
     A WALKING agent whose step crosses an exit segment is out: evac_time_s gets the crossing time
     interpolated within the step, evac_exit the exit index, and it becomes LEAVING — it keeps
@@ -336,86 +333,116 @@ def crowd_step(x, y, state, v0, radius, exit_of,
     EVACUATED. (Removing people on the line itself would let the next ones through at free
     speed: on a line in a thin wall that doubles the flow.) waited_s[i] grows by dt_s while a
     walking agent's speed is held below congested_fraction * v0 by the people ahead.
-    cell_list, occupied and members hold the neighbour grid (bin_agents) of this step.
+    cell_list, occupied, members, row_start, row_count, cell_of and row_of hold the neighbour grid
+    (bin_agents) of this step: arrays of the shapes bin_agents describes, row_count zero at the first
+    step (each step clears what its predecessor set).
     """
     n_present, l_max = bin_agents(x, y, state, radius, grid_x0, grid_y0, grid_cell_m, grid_nx, grid_ny,
-                       cell_list, occupied, members)
-    n_occupied = occupied[0]
+                                  cell_list, occupied, members, row_start, row_count, cell_of, row_of)
     # cells to search: the repulsion reaches l_max + 8 D, the spacing l_max + T v0 along e_i
     reach = int(math.ceil((l_max + 8.0 * d_agents_m) / grid_cell_m))
+    # 1 / cell of the direction raster where that is exact (a power of two: x / c == x * (1 / c))
+    inv_field_cell = 1.0 / field_cell_m if math.frexp(field_cell_m)[0] == 0.5 else 0.0
+    inv_grid_cell = 1.0 / grid_cell_m
+    inv_wall_cell = 1.0 / wall_cell_m if math.frexp(wall_cell_m)[0] == 0.5 else 0.0
+    # each walking agent's walls: nearest point and distance, computed for the repulsion and reused
+    # for the no-penetration limit (the first WALL_CACHE of a cell; more are computed again)
+    wall_q = np.empty((WALL_CACHE, 3))
 
     vx[:] = 0.0
     vy[:] = 0.0
-    # positions, sizes and who moves, copied in grid order: the loops over neighbours below then
-    # read consecutive memory instead of hopping through members[]
+    # positions, sizes, cells and who moves, copied in grid order: the loops over neighbours below
+    # then read consecutive memory instead of hopping through members[]
     gx = np.empty(n_present)
     gy = np.empty(n_present)
     gr = np.empty(n_present)
+    gci = np.empty(n_present, dtype=np.int64)
+    gcj = np.empty(n_present, dtype=np.int64)
     gmoving = np.empty(n_present, dtype=np.bool_)
     for m in range(n_present):
         i = members[m]
         gx[m] = x[i]
         gy[m] = y[i]
         gr[m] = radius[i]
+        gcj[m] = row_of[i]
+        gci[m] = cell_of[i] - row_of[i] * grid_nx
         gmoving[m] = state[i] == WALKING or state[i] == LEAVING
+    # desired directions of those who move, all first (each one alone: the processor overlaps them)
+    ge0x = np.empty(n_present)
+    ge0y = np.empty(n_present)
+    for m in range(n_present):
+        if gmoving[m]:
+            i = members[m]
+            k = exit_of[i] if state[i] == WALKING else evac_exit[i]
+            ge0x[m], ge0y[m] = _direction_of_exit(gx[m], gy[m], dir_xy, k, field_x0, field_y0, field_cell_m, inv_field_cell)
     # neighbour repulsion a exp((l_ij - s_ij)/D) e_ij, once per pair (it is antisymmetric), for pairs
     # with someone moving; left out beyond s_ij = l_ij + 8 D where it is below a e^-8 (under 0.2 %
-    # of the unit desired direction for a = 5). Summed per grid slot m, not per agent.
+    # of the unit desired direction for a = 5). Summed per grid slot m, not per agent. Each m meets
+    # the ones after it in its own cell and the cells to its right (one run of members), then
+    # each row below within reach (one run each): the pairs of bin_agents' cell-by-cell order, in
+    # the same order for every sum.
     rep_x = np.zeros(n_present)
     rep_y = np.zeros(n_present)
-    for k in range(1, n_occupied + 1):
-        c = occupied[k]
-        ci = c % grid_nx
-        cj = c // grid_nx
-        c0 = cell_list[c, 0]
-        c1 = c0 + cell_list[c, 1]
+    for m in range(n_present):
+        moving_m = gmoving[m]
+        ci = gci[m]
+        cj = gcj[m]
+        xm = gx[m]
+        ym = gy[m]
+        rm = gr[m]
         for cy in range(cj, min(cj + reach + 1, grid_ny)):
-            for cx in range(max(ci - reach, 0), min(ci + reach + 1, grid_nx)):
-                if cy == cj and cx < ci:
+            if cy == cj:
+                first = m + 1
+            elif row_count[cy] == 0:
+                continue
+            else:
+                first = row_start[cy, max(ci - reach, 0)]
+            end = row_start[cy, min(ci + reach, grid_nx - 1) + 1]
+            for m2 in range(first, end):
+                if not moving_m and not gmoving[m2]:
                     continue
-                d = cy * grid_nx + cx
-                if cell_list[d, 1] == 0:
+                dxij = xm - gx[m2]
+                dyij = ym - gy[m2]
+                s2 = dxij * dxij + dyij * dyij
+                l_ij = rm + gr[m2]
+                cut = l_ij + 8.0 * d_agents_m
+                if s2 < 1e-18 or s2 > cut * cut:
                     continue
-                d1 = cell_list[d, 0] + cell_list[d, 1]
-                for m in range(c0, c1):
-                    moving_m = gmoving[m]
-                    start = m + 1 if d == c else cell_list[d, 0]
-                    for m2 in range(start, d1):
-                        if not moving_m and not gmoving[m2]:
-                            continue
-                        dxij = gx[m] - gx[m2]
-                        dyij = gy[m] - gy[m2]
-                        s2 = dxij * dxij + dyij * dyij
-                        l_ij = gr[m] + gr[m2]
-                        cut = l_ij + 8.0 * d_agents_m
-                        if s2 < 1e-18 or s2 > cut * cut:
-                            continue
-                        s = math.sqrt(s2)
-                        rep = a_agents * math.exp((l_ij - s) / d_agents_m) / s
-                        rep_x[m] += rep * dxij
-                        rep_y[m] += rep * dyij
-                        rep_x[m2] -= rep * dxij
-                        rep_y[m2] -= rep * dyij
+                s = math.sqrt(s2)
+                rep = a_agents * math.exp((l_ij - s) / d_agents_m) / s
+                rep_x[m] += rep * dxij
+                rep_y[m] += rep * dyij
+                rep_x[m2] -= rep * dxij
+                rep_y[m2] -= rep * dyij
     # agents cell by cell: neighbours and the direction raster are then read from nearby memory
     evacuated = 0
     for idx in range(n_present):
         if not gmoving[idx]:
             continue
         i = members[idx]
-        k = exit_of[i] if state[i] == WALKING else evac_exit[i]
-        e0x, e0y = _direction_of_exit(x[i], y[i], dir_xy, k, field_x0, field_y0, field_cell_m)
+        e0x = ge0x[idx]
+        e0y = ge0y[idx]
         ex = e0x
         ey = e0y
         # neighbour repulsion, summed pair by pair above
         ex += rep_x[idx]
         ey += rep_y[idx]
         # wall repulsion: a_w exp((r_i - d_iw)/D_w) n_iw, n_iw from the wall's nearest point to the agent
-        wi = min(max(int((x[i] - wall_x0) / wall_cell_m), 0), wall_nx - 1)
-        wj = min(max(int((y[i] - wall_y0) / wall_cell_m), 0), wall_ny - 1)
+        if inv_wall_cell > 0.0:
+            wi = min(max(int((x[i] - wall_x0) * inv_wall_cell), 0), wall_nx - 1)
+            wj = min(max(int((y[i] - wall_y0) * inv_wall_cell), 0), wall_ny - 1)
+        else:
+            wi = min(max(int((x[i] - wall_x0) / wall_cell_m), 0), wall_nx - 1)
+            wj = min(max(int((y[i] - wall_y0) / wall_cell_m), 0), wall_ny - 1)
         wc = wj * wall_nx + wi
-        for m in range(wall_cell_start[wc], wall_cell_start[wc + 1]):
+        w0 = wall_cell_start[wc]
+        for m in range(w0, wall_cell_start[wc + 1]):
             w = wall_cell_items[m]
             qx, qy, dwall = _nearest_on_segment(x[i], y[i], wall_seg[w, 0], wall_seg[w, 1], wall_seg[w, 2], wall_seg[w, 3])
+            if m - w0 < WALL_CACHE:
+                wall_q[m - w0, 0] = qx
+                wall_q[m - w0, 1] = qy
+                wall_q[m - w0, 2] = dwall
             if dwall < 1e-9:
                 continue
             rep = a_walls * math.exp((radius[i] - dwall) / d_walls_m)
@@ -440,50 +467,29 @@ def crowd_step(x, y, state, v0, radius, exit_of,
         half_y = l_max * abs(ex)
         tip_x = x[i] + reach_ahead * ex
         tip_y = y[i] + reach_ahead * ey
-        bi0 = min(max(int((min(x[i], tip_x) - half_x - grid_x0) / grid_cell_m), 0), grid_nx - 1)
-        bi1 = min(max(int((max(x[i], tip_x) + half_x - grid_x0) / grid_cell_m), 0), grid_nx - 1)
-        bj0 = min(max(int((min(y[i], tip_y) - half_y - grid_y0) / grid_cell_m), 0), grid_ny - 1)
-        bj1 = min(max(int((max(y[i], tip_y) + half_y - grid_y0) / grid_cell_m), 0), grid_ny - 1)
-        # cells nearest along e_i first, so that `speed` falls early; a cell wholly behind i, or whose
-        # nearest point lies l_max + min(T v0, the smallest gap yet) or more ahead, or whose points all lie more than l_max to
-        # one side of the corridor's axis, holds nobody who could slow i further. Cells on the grid's
-        # rim may hold people clamped into them from outside: never skipped.
-        for a in range(bj1 - bj0 + 1):
-            cy = bj0 + a if ey >= 0.0 else bj1 - a
-            rim_y = cy == 0 or cy == grid_ny - 1
-            y_lo = grid_y0 + cy * grid_cell_m - y[i]
-            y_hi = y_lo + grid_cell_m
-            # along-axis offset (qx - x_i) ex + (qy - y_i) ey and side offset -ey (qx - x_i) + ex (qy - y_i):
-            # their y parts over the row
-            ahead_y_lo = min(ey * y_lo, ey * y_hi)
-            ahead_y_hi = max(ey * y_lo, ey * y_hi)
-            side_y_lo = min(ex * y_lo, ex * y_hi)
-            side_y_hi = max(ex * y_lo, ex * y_hi)
-            for b in range(bi1 - bi0 + 1):
-                cx = bi0 + b if ex >= 0.0 else bi1 - b
-                if not (rim_y or cx == 0 or cx == grid_nx - 1):
-                    x_lo = grid_x0 + cx * grid_cell_m - x[i]
-                    x_hi = x_lo + grid_cell_m
-                    # (a hair for rounding at cell edges in each test)
-                    if min(ex * x_lo, ex * x_hi) + ahead_y_lo - 1e-9 >= l_max + min(time_gap_s * speed, gap_min):
-                        continue
-                    if max(ex * x_lo, ex * x_hi) + ahead_y_hi + 1e-9 < 0.0:
-                        continue
-                    if min(-ey * x_lo, -ey * x_hi) + side_y_lo - 1e-9 > l_max:
-                        continue
-                    if max(-ey * x_lo, -ey * x_hi) + side_y_hi + 1e-9 < -l_max:
-                        continue
-                c = cy * grid_nx + cx
-                c0 = cell_list[c, 0]
-                for m in range(c0, c0 + cell_list[c, 1]):
-                    # everyone is computed, no branch: which ones bind is a coin toss for the
-                    # branch predictor, and a mispredicted branch costs more than a square root
-                    rx = gx[m] - xi
-                    ry = gy[m] - yi
-                    l_ij = ri + gr[m]
-                    gap = math.sqrt(rx * rx + ry * ry) - l_ij
-                    binds = (rx * ex + ry * ey >= 0.0) & (abs(-ey * rx + ex * ry) <= l_ij) & (m != idx)
-                    gap_min = min(gap_min, gap if binds else NO_GAP)
+        # (times 1 / cell and a millionth of a cell wider: never a cell fewer than the exact box, and
+        # a cell more only holds people further ahead than T v0, who cannot slow i)
+        bi0 = min(max(int((min(x[i], tip_x) - half_x - grid_x0) * inv_grid_cell - 1e-6), 0), grid_nx - 1)
+        bi1 = min(max(int((max(x[i], tip_x) + half_x - grid_x0) * inv_grid_cell + 1e-6), 0), grid_nx - 1)
+        bj0 = min(max(int((min(y[i], tip_y) - half_y - grid_y0) * inv_grid_cell - 1e-6), 0), grid_ny - 1)
+        bj1 = min(max(int((max(y[i], tip_y) + half_y - grid_y0) * inv_grid_cell + 1e-6), 0), grid_ny - 1)
+        # row by row, the cells bi0..bi1 of the row as one run of members (min() does not depend
+        # on the order; the few in the corners of the box who cannot bind cost less than telling
+        # the cells apart)
+        for cy in range(bj0, bj1 + 1):
+            if row_count[cy] == 0:
+                continue
+            m_first = row_start[cy, bi0]
+            m_end = row_start[cy, bi1 + 1]
+            for m in range(m_first, m_end):
+                # everyone is computed, no branch: which ones bind is a coin toss for the
+                # branch predictor, and a mispredicted branch costs more than a square root
+                rx = gx[m] - xi
+                ry = gy[m] - yi
+                l_ij = ri + gr[m]
+                gap = math.sqrt(rx * rx + ry * ry) - l_ij
+                binds = (rx * ex + ry * ey >= 0.0) & (abs(-ey * rx + ex * ry) <= l_ij) & (m != idx)
+                gap_min = min(gap_min, gap if binds else NO_GAP)
         # optimal-velocity function V(s) = max(0, (s - l)/T) of the nearest one ahead, capped by v0
         speed = min(speed, max(0.0, gap_min / time_gap_s))
         if state[i] == WALKING and speed < congested_fraction * v0[i]:
@@ -492,9 +498,14 @@ def crowd_step(x, y, state, v0, radius, exit_of,
         vyi = speed * ey
         # walls are impenetrable: remove the approach component that would bring the body
         # centre closer than its radius to a wall within this step
-        for m in range(wall_cell_start[wc], wall_cell_start[wc + 1]):
-            w = wall_seg[wall_cell_items[m]]
-            qx, qy, dwall = _nearest_on_segment(xi, yi, w[0], w[1], w[2], w[3])
+        for m in range(w0, wall_cell_start[wc + 1]):
+            if m - w0 < WALL_CACHE:
+                qx = wall_q[m - w0, 0]
+                qy = wall_q[m - w0, 1]
+                dwall = wall_q[m - w0, 2]
+            else:
+                w = wall_seg[wall_cell_items[m]]
+                qx, qy, dwall = _nearest_on_segment(xi, yi, w[0], w[1], w[2], w[3])
             if dwall < 1e-9:
                 continue
             nx_ = (xi - qx) / dwall
@@ -534,6 +545,8 @@ def crowd_step(x, y, state, v0, radius, exit_of,
     return evacuated
 
 
+
+
 @njit(cache=True, error_model="numpy")
 def crowd_steps(n_steps, x, y, state, v0, radius, exit_of,
                 dir_xy, field_x0, field_y0, field_cell_m,
@@ -545,6 +558,10 @@ def crowd_steps(n_steps, x, y, state, v0, radius, exit_of,
                 clear_m, congested_fraction, waited_s, cell_list, occupied, members):
     """n_steps of crowd_step from time t_s, in one call (nothing outside the crowd happens meanwhile)."""
     out = 0
+    row_start = np.empty((grid_ny, grid_nx + 1), dtype=np.int64)
+    row_count = np.zeros(grid_ny, dtype=np.int64)
+    cell_of = np.empty(x.shape[0], dtype=np.int64)
+    row_of = np.empty(x.shape[0], dtype=np.int64)
     for k in range(n_steps):
         out += crowd_step(x, y, state, v0, radius, exit_of,
                           dir_xy, field_x0, field_y0, field_cell_m,
@@ -553,7 +570,8 @@ def crowd_steps(n_steps, x, y, state, v0, radius, exit_of,
                           exit_seg, exit_seg_exit,
                           time_gap_s, a_agents, d_agents_m, a_walls, d_walls_m,
                           t_s + k * dt_s, dt_s, evac_time_s, evac_exit, vx, vy,
-                          clear_m, congested_fraction, waited_s, cell_list, occupied, members)
+                          clear_m, congested_fraction, waited_s, cell_list, occupied, members,
+                          row_start, row_count, cell_of, row_of)
     return out
 
 
@@ -595,7 +613,7 @@ def release_at_doors(candidates, door_x, door_y, x, y, state, radius, margin_m,
     return released
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _nearest_on_segment(px, py, ax, ay, bx, by):
     """Nearest point (qx, qy) of segment a-b to p and its distance."""
     sx = bx - ax

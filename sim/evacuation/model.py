@@ -307,7 +307,7 @@ def simulate(scenario: Scenario | str | os.PathLike, settings: Settings | None =
     csm = settings.csm
     # neighbour cells as wide as the repulsion range (kernels.crowd_step scans the 3 x 3 block round
     # each agent for the repulsion and the cells under the corridor ahead of it for the spacing;
-    # kernels.bin_agents touches only the occupied cells, so a large site costs nothing where nobody is)
+    # kernels.bin_agents touches the occupied cells and the rows they lie in, not the whole site)
     grid_cell = 2.0 * float(radius.max(initial=0.15)) + 8.0 * csm.neighbour_range_m
     gx0, gy0 = geo.x0, geo.y0
     gnx = int(math.ceil(geo.walkable.shape[1] * geo.cell_m / grid_cell)) + 1

@@ -106,7 +106,8 @@ def test_crowd_step_matches_reference_on_twelve_agents():
         p.time_gap_s, p.neighbour_strength, p.neighbour_range_m, p.wall_strength, p.wall_range_m,
         0.0, dt, evac_t, evac_e, np.zeros(n), np.zeros(n),
         1.5, 0.5, waited, np.zeros((8 * 8, 2), dtype=np.int64), np.zeros(n + 1, dtype=np.int64),
-        np.zeros(n, dtype=np.int64))
+        np.zeros(n, dtype=np.int64), np.zeros((8, 8 + 1), dtype=np.int64), np.zeros(8, dtype=np.int64),
+        np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64))
     np.testing.assert_allclose(kx, rx, atol=1e-12)
     # waiting in congestion: dt for those the people ahead hold below half their free speed
     assert congested.any() and not congested.all()
