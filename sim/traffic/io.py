@@ -12,8 +12,9 @@ end, number, period, period="exp(rate)", vehsPerHour, probability); depart (s or
 (missing: the desired speed, as SUMO 1.28 inserts), arrivalPos; a vehicle's <stop lane|edge endPos duration> (a bus stop and its dwell).
 
 The files netconvert would take with the edge file are found next to it (`companion_files`): X.typ.xml
-(or the folder's only .typ.xml / .type.xml) supplies edge types; a .con.xml or .tll.xml there is named
-in a warning, as this engine does not apply lane-to-lane connections or signal programs. vTypes a
+(or the folder's only .typ.xml / .type.xml) supplies edge types, a .con.xml the lanes of the movements
+(fromLane, toLane), a .tll.xml fixed-time signal programs (phases, offset; link indices numbered as
+netconvert numbers them, or as the file's own <connection linkIndex> give them). vTypes a
 route file uses but does not define are taken from .add.xml files next to it (SUMO's additional files).
 
 Anything read but not applied as SUMO would apply it is named in a `SumoInputWarning` (file, element,
@@ -33,7 +34,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from .model import Demand, DemandError, Trip, VType, VTYPES
-from .network import Edge, LANE_WIDTH_M, Network, NetworkError, Node
+from .network import Connection, Edge, LANE_WIDTH_M, Network, NetworkError, Node
+from .signals import SignalPlan
 
 
 class SumoInputWarning(UserWarning):
@@ -268,17 +270,80 @@ def read_edges(path, types=None) -> list[Edge]:
     return edges
 
 
+def read_connections(path) -> list[Connection]:
+    """Lane-to-lane connections of a .con.xml (from, to, fromLane, toLane). What else the file holds
+    (deletions, prohibitions, per-connection speeds...) is named in a SumoInputWarning."""
+    unapplied = _Unapplied(path)
+    out = []
+    for n, el in enumerate(_parse(path)):
+        eid = f"{el.get('from', '?')}->{el.get('to', '?')}"
+        where = f"{path}: {el.tag} {eid}"
+        if el.tag != "connection":
+            unapplied.add("connection file", f"<{el.tag}>", eid if el.get("from") else el.get("id", "-"), "not applied")
+            continue
+        if not el.get("from") or not el.get("to"):
+            unapplied.add("connection", "without from and to", f"#{n}", "ignored")
+            continue
+        lanes = [int(_float(el, a, where, -1)) for a in ("fromLane", "toLane")]
+        unapplied.check(el, "connection", eid, {"from", "to", "fromLane", "toLane"})
+        out.append(Connection(from_edge=el.get("from"), to_edge=el.get("to"), from_lane=lanes[0], to_lane=lanes[1], source=str(path)))
+    unapplied.report()
+    return out
+
+
+def read_signal_plans(path) -> dict[str, SignalPlan]:
+    """Fixed-time programs of a .tll.xml by tlLogic id (the junction's id): phases (duration, state),
+    offset, and the file's <connection ... linkIndex> elements when it has them. Actuated programs run
+    with their phases' durations (named in a SumoInputWarning), as do other attributes not applied."""
+    unapplied = _Unapplied(path)
+    root = _parse(path)
+    links: dict[str, list[tuple[str, str, int, int]]] = {}
+    for el in root.iter("connection"):
+        if el.get("tl") and el.get("linkIndex") is not None:
+            where = f"{path}: connection {el.get('from')}->{el.get('to')}"
+            links.setdefault(el.get("tl"), []).append((el.get("from", ""), el.get("to", ""), int(_float(el, "fromLane", where, -1)),
+                                                        int(_float(el, "linkIndex", where))))
+    plans: dict[str, SignalPlan] = {}
+    for el, tid, where in _elements(path, "tlLogic"):
+        if tid in plans:
+            unapplied.add("tlLogic", f"programID={el.get('programID', '')}", tid, "a second program for the same signal: the first is used")
+            continue
+        if el.get("type", "static") != "static":
+            unapplied.add("tlLogic", f"type={el.get('type')}", tid, "run as fixed time with the phases' durations")
+        unapplied.check(el, "tlLogic", tid, {"id", "type", "programID", "offset"})
+        phases = []
+        for ph in el.iter("phase"):
+            if ph.get("duration") is None or ph.get("state") is None:
+                raise NetworkError(f"{where}: a phase needs duration and state")
+            phases.append((_float(ph, "duration", where), ph.get("state")))
+            unapplied.check(ph, "phase", tid, {"duration", "state"})
+        plans[tid] = SignalPlan(phases=tuple(phases), offset_s=_float(el, "offset", where, 0.0), link_index=tuple(links.get(tid, ())),
+                                source=str(path))
+    unapplied.report()
+    return plans
+
+
 def read_network(nod_path, edg_path, types=None) -> Network:
-    """Nodes and edges; the edge types and the companions next to the edge file as `read_edges` and
-    `companion_files` say. Connections (.con.xml) and signal programs (.tll.xml) found there are named
-    in a warning: this engine lets any lane take any movement and runs fixed two-phase signals."""
+    """Nodes and edges; the edge types, lane connections (.con.xml) and signal programs (.tll.xml) found
+    next to the edge file (`companion_files`). What the engine cannot apply as given (a program whose
+    link indices it cannot number as netconvert does, a connection to a lane that does not exist) is
+    named in a SumoInputWarning when the network is read."""
     network = Network(nodes=read_nodes(nod_path), edges=read_edges(edg_path, types), source=f"{nod_path} + {edg_path}")
     companions = companion_files(edg_path)
     if companions["connections"] is not None:
-        _warn(f"{companions['connections']}: connections not applied (any lane here takes any movement; lane-to-lane "
-              "connections and removed turns are not modelled)")
+        network.connections = read_connections(companions["connections"])
     if companions["tls"] is not None:
-        _warn(f"{companions['tls']}: traffic-light programs not applied (signals here run two fixed phases, 42 s green + 3 s yellow)")
+        plans = read_signal_plans(companions["tls"])
+        nodes = {n.id: n for n in network.nodes}
+        for tid in sorted(plans):
+            if tid not in nodes or nodes[tid].kind != "traffic_light":
+                _warn(f"{companions['tls']}: tlLogic {tid!r} is not a traffic_light node here: not applied")
+        network.signal_plans = {tid: p for tid, p in plans.items() if tid in nodes and nodes[tid].kind == "traffic_light"}
+    if network.connections or network.signal_plans:
+        from .network import compile_network
+
+        for note in dict.fromkeys(compile_network(network).notes):
+            _warn(note)
     return network
 
 

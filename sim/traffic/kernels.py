@@ -39,6 +39,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .signals import SIGNAL_GREEN, SIGNAL_RED, SIGNAL_YELLOW  # noqa: F401  (link states, used by the callers too)
+
 # vehicle states
 SCHEDULED = 0   # not departed yet
 WAITING = 1     # departed, waiting for room to enter the network (counts as a gate/insertion queue)
@@ -46,12 +48,14 @@ DRIVING = 2
 ARRIVED = 3
 
 ALLWAY_STOP = 2  # network.KIND_CODE["allway_stop"]
-SIGNAL_RED, SIGNAL_GREEN, SIGNAL_YELLOW = 0, 1, 2
 VISIBILITY_M = 4.5
 """Distance before the stop line from which a giving-way driver sees the crossing road (SUMO's default)."""
 SQUEEZE_AFTER_S = 60.0
 """After waiting this long at a single-track street, a driver squeezes past the oncoming cars (using
 driveways and gaps between parked cars) instead of waiting for the street to empty."""
+CROSSING_CLEAR_M = 2.0
+"""How far (m) past the point where two paths cross a vehicle's rear must be before the other may go
+(half a lane each side: the two vehicles' half widths and a margin)."""
 QUEUE_SPEED_MPS = 5 / 3.6
 """A vehicle slower than 5 km/h near the stop line or behind a queued vehicle is queued (HCM practice)."""
 EMERGENCY_YIELD_DISTANCE_M = 60.0
@@ -117,6 +121,38 @@ def _find_link(edge_link_start, link_to, e, ne):
     return -1
 
 
+@njit(cache=True, inline="always", _nrt=False)
+def _movement_lanes(e, i, r, edge_lanes, edge_link_start, link_to, link_lane_lo, link_lane_hi, route_flat, route_start, route_len):
+    """The lanes (lo, hi within edge e, 0 = rightmost) vehicle i may use on e, the r-th edge of its
+    route: those of its next movement; every lane on the last edge."""
+    if r + 1 < route_len[i]:
+        k = _find_link(edge_link_start, link_to, e, route_flat[route_start[i] + r + 1])
+        if k >= 0:
+            return link_lane_lo[k], link_lane_hi[k]
+    return 0, edge_lanes[e] - 1
+
+
+@njit(cache=True, _nrt=False)
+def _entry_lane(from_lane, k, ne, i, edge_first_lane, edge_lanes, edge_link_start, link_to, link_lane_lo, link_lane_hi,
+                link_to_lo, link_to_hi, route_flat, route_start, route_len, r, lane_rear):
+    """The lane of edge ne (the r-th of vehicle i's route) that movement k from lane `from_lane` leads
+    onto: of the lanes the movement reaches and the vehicle's next movement leaves from, the one
+    nearest the lane matching its own (SUMO's straight-on lane i -> lane i); ties to the one with
+    more room. Where the two sets do not meet, the nearest lane its next movement leaves from."""
+    lo, hi = _movement_lanes(ne, i, r, edge_lanes, edge_link_start, link_to, link_lane_lo, link_lane_hi, route_flat,
+                             route_start, route_len)
+    want = min(max(from_lane - link_lane_lo[k] + link_to_lo[k], link_to_lo[k]), link_to_hi[k])
+    a, b = max(lo, link_to_lo[k]), min(hi, link_to_hi[k])
+    if a > b:
+        a, b = lo, hi
+    best = -1
+    for l2 in range(a, b + 1):
+        if best < 0 or abs(l2 - want) < abs(best - want) or (
+                abs(l2 - want) == abs(best - want) and lane_rear[edge_first_lane[ne] + l2] > lane_rear[edge_first_lane[ne] + best] + 1e-9):
+            best = l2
+    return edge_first_lane[ne] + best
+
+
 MOBIL_POLITENESS = 0.2
 """MOBIL politeness p (Kesting, Treiber & Helbing 2007: 0.1-0.5; 0.2 here)."""
 MOBIL_THRESHOLD_MPS2 = 0.1
@@ -151,11 +187,14 @@ def _accel_behind(i, leader, pos, speed, vlen, s0, amax, bcomf, tau, v0_i, delta
 
 @njit(cache=True, _nrt=False)
 def lane_changes(order, lane_start, occ, n_occ, touched, lane_edge, edge_first_lane, edge_lanes, edge_length, edge_speed, state, lane, pos, speed,
-                 vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta, cur_link):
+                 vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta, cur_link, edge_link_start, link_to, link_lane_lo,
+                 link_lane_hi, route_flat, route_start, route_len, route_idx):
     """MOBIL (Kesting, Treiber & Helbing 2007) on multi-lane edges, after the step's moves: a driver
     changes to an adjacent lane when its own gain plus p times its followers' change exceeds the
     threshold and the new follower need not brake harder than MOBIL_SAFE_DECEL_MPS2. At most one
-    change into and out of a lane per step; not inside a junction or in the last 20 m of an edge."""
+    change into and out of a lane per step; not inside a junction or in the last 20 m of an edge.
+    Only into lanes its next movement leaves from; a driver on a lane that does not lead where it
+    goes changes towards one whatever the gain (up to the stop line), if the new follower is safe."""
     touched[:] = 0
     for q in range(n_occ):     # lanes nobody was on at the start of the step have nobody to change
         l = occ[q]
@@ -165,7 +204,13 @@ def lane_changes(order, lane_start, occ, n_occ, touched, lane_edge, edge_first_l
         a0, a1 = lane_start[l], lane_start[l + 1]
         for j in range(a1 - 1, a0 - 1, -1):
             i = order[j]
-            if state[i] != DRIVING or lane[i] != l or pos[i] < vlen[i] or edge_length[e] - pos[i] < 20.0:
+            if state[i] != DRIVING or lane[i] != l or pos[i] < vlen[i]:
+                continue
+            lo, hi = _movement_lanes(e, i, route_idx[i], edge_lanes, edge_link_start, link_to, link_lane_lo, link_lane_hi,
+                                     route_flat, route_start, route_len)
+            rel = l - edge_first_lane[e]
+            wrong = rel < lo or rel > hi
+            if not wrong and edge_length[e] - pos[i] < 20.0:
                 continue
             v0_i = min(vmax[i], edge_speed[e] * speed_factor[i])
             lead, old_follow = _lane_neighbours(order, a0, a1, lane, l, pos, pos[i], i)
@@ -177,6 +222,8 @@ def lane_changes(order, lane_start, occ, n_occ, touched, lane_edge, edge_first_l
             for side in (-1, 1):
                 tl = l + side
                 if tl < edge_first_lane[e] or tl >= edge_first_lane[e] + edge_lanes[e] or touched[tl]:
+                    continue
+                if (wrong and (side > 0) != (rel < lo)) or (not wrong and not (lo <= rel + side <= hi)):
                     continue
                 b0, b1 = lane_start[tl], lane_start[tl + 1]
                 new_lead, new_follow = _lane_neighbours(order, b0, b1, lane, tl, pos, pos[i], -1)
@@ -202,6 +249,8 @@ def lane_changes(order, lane_start, occ, n_occ, touched, lane_edge, edge_first_l
                     a_o_new = _accel_behind(old_follow, lead, pos, speed, vlen, s0, amax, bcomf, tau, v0_o, delta)
                 a_c_new = _accel_behind(i, new_lead, pos, speed, vlen, s0, amax, bcomf, tau, v0_i, delta)
                 gain = a_c_new - a_c + MOBIL_POLITENESS * (a_n_new - a_n_now + a_o_new - a_o_now)
+                if wrong:
+                    gain = 1e9      # strategic: towards the lanes that lead where it goes
                 if gain > best_gain:
                     best_gain = gain
                     best_lane = tl
@@ -219,11 +268,11 @@ def step_work(lane_edge, edge_length, n_links, nv):
     n_lanes, n_edges = lane_edge.shape[0], edge_length.shape[0]
     lanes_i = (np.empty(n_lanes + 1, np.int32), np.empty(n_lanes + 1, np.int32), np.empty(n_lanes, np.int32),
                np.empty(n_lanes, np.int32), np.empty(n_lanes, np.int32), np.empty(n_lanes, np.int32), np.empty(n_lanes, np.int32))
-    lanes_f = (edge_length[lane_edge], np.empty(n_lanes), np.empty(n_lanes), np.empty(n_lanes), np.empty(n_lanes))
+    lanes_f = (edge_length[lane_edge], np.empty(n_lanes), np.empty(n_lanes), np.empty(n_lanes), np.empty(n_lanes), np.empty(n_lanes))
     lanes_b = (np.empty(n_lanes, np.int8), np.empty(n_lanes, np.int8))
     vehicles = (np.empty(nv, np.int32), np.empty(nv, np.int32), np.empty(nv, np.int8), np.empty(nv), np.empty(nv), np.empty(nv))
     links = (np.empty(n_links, np.int32), np.empty(n_links, np.int32), np.empty(n_links), np.empty(n_links, np.int8),
-             np.empty(n_links, np.int8))
+             np.empty(n_links, np.int8), np.empty(n_links), np.empty(n_links))
     edges = (np.empty(n_edges, np.int32), np.empty(n_edges, np.int32), np.empty(n_edges, np.int32), np.empty(n_edges))
     return lanes_i, lanes_f, lanes_b, vehicles, links, edges
 
@@ -233,7 +282,7 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                  lane_edge, edge_first_lane, edge_lanes, edge_length, edge_speed, edge_to, edge_opposite,
                  edge_single_track, edge_start_service, edge_end_service,
                  edge_link_start, link_to, link_length, link_speed, link_node, link_state, link_minor,
-                 foe_start, foe_link, foe_yield, foe_crossing, node_kind,
+                 link_lane_lo, link_lane_hi, link_to_lo, link_to_hi, foe_start, foe_link, foe_yield, foe_crossing, foe_clear_m, node_kind,
                  state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta,
                  emergency, vwidth, edge_pass_width,
                  route_flat, route_start, route_len, route_idx, cur_link, committed, allowed, next_lane,
@@ -247,10 +296,10 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
     n_lanes = lane_edge.shape[0]
     lanes_i, lanes_f, lanes_b, vehicles, links, edges = work
     lane_count, lane_start, fill, occ, lane_cand, cand, cand_idx = lanes_i
-    lane_len, lane_rear, lane_rear_speed, lane_min_rear, cand_key = lanes_f
+    lane_len, lane_rear, lane_rear_speed, lane_min_rear, cand_key, lane_used = lanes_f
     lane_em, touched = lanes_b
     order, cand_link, yielding, t_arr_v, t_leave_v, new_v = vehicles
-    link_occ, link_front, link_arr, link_waiting, link_committed = links
+    link_occ, link_front, link_arr, link_waiting, link_committed, link_leave, link_rear_in = links
     edge_count, edge_passing, edge_claim, st_wait = edges
 
     # 1. vehicles by lane, ascending position
@@ -291,12 +340,14 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
 
     # 2. junction occupancy, edge occupancy, approaching front vehicles
     link_occ[:] = 0
+    link_rear_in[:] = 1e18      # how far (m) the rearmost vehicle inside the junction on each link is along its path
     edge_count[:] = 0
     for j in range(n_active):
         i = order[j]
         edge_count[lane_edge[lane[i]]] += 1
         if cur_link[i] >= 0 and pos[i] - vlen[i] < 0.0:
             link_occ[cur_link[i]] += 1
+            link_rear_in[cur_link[i]] = min(link_rear_in[cur_link[i]], link_length[cur_link[i]] + pos[i] - vlen[i])
     # a single vehicle about to leave an edge at its end is at the passing place (the junction)
     edge_passing[:] = 0
     for q in range(n_occ):
@@ -340,6 +391,7 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
     link_front[:] = -1
     link_waiting[:] = 0
     link_committed[:] = 0
+    link_leave[:] = -1e18       # latest time (from now, s) a committed driver on the link leaves the junction
     nc = 0
     for q in range(n_occ):
         l = occ[q]
@@ -368,6 +420,7 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
             link_waiting[k] = 1 if (v < 0.5 and d_end < 3.0 and stopped_s[f] > dt) else 0
         if committed[f] == 1:
             link_committed[k] = 1
+            link_leave[k] = max(link_leave[k], tl)
             edge_claim[link_to[k]] += 1     # a committed driver holds its single-track street
         cand[nc] = f
         cand_key[nc] = ta - 1e-6 * min(stopped_s[f], 1e5)
@@ -378,11 +431,14 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
     for l in range(n_lanes):
         lane_rear[l] = lane_len[l]
     lane_rear_speed[:] = 1e3
+    lane_used[:] = 0.0          # length the lane's vehicles take up, with their standstill gaps (SUMO's brutto occupancy)
     for q in range(n_occ):
         l = occ[q]
         r = order[lane_start[l]]
         lane_rear[l] = pos[r] - vlen[r]
         lane_rear_speed[l] = speed[r]
+        for j in range(lane_start[l], lane_start[l + 1]):
+            lane_used[l] += vlen[order[j]] + s0[order[j]]
     # longest wait of a driver at the entry of each single-track edge (they take turns)
     st_wait[:] = 0.0
     for q in range(nc):
@@ -407,10 +463,12 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
         ne = link_to[k]
         d_end = edge_length[e] - pos[f]
         # lane on the next edge with the most room
-        best = edge_first_lane[ne]
-        for l2 in range(edge_first_lane[ne], edge_first_lane[ne] + edge_lanes[ne]):
-            if lane_rear[l2] > lane_rear[best] + 1e-9:
-                best = l2
+        if committed[f] == 1 and lane_edge[next_lane[f]] == ne:
+            best = next_lane[f]      # a driver in the junction keeps the lane it chose
+        else:
+            best = _entry_lane(lane[f] - edge_first_lane[e], k, ne, f, edge_first_lane, edge_lanes, edge_link_start, link_to,
+                               link_lane_lo, link_lane_hi, link_to_lo, link_to_hi, route_flat, route_start, route_len,
+                               route_idx[f] + 1, lane_rear)
         next_lane[f] = best
         ok = True
         st_opp = edge_opposite[ne]
@@ -446,10 +504,13 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
             if ok:
                 for m in range(foe_start[k], foe_start[k + 1]):
                     fl = foe_link[m]
-                    if link_occ[fl] > 0 and foe_crossing[m] == 1:
-                        ok = False
+                    if link_occ[fl] > 0 and foe_crossing[m] == 1 and link_rear_in[fl] < foe_clear_m[m] + CROSSING_CLEAR_M:
+                        ok = False     # a vehicle inside the junction not yet past the point where our paths cross
                         break
-                    if link_committed[fl] == 1 and (foe_crossing[m] == 1 or link_arr[fl] < t_leave_v[f]):
+                    # a committed foe: wait while it would still be on a crossing path when we arrive
+                    # (gap_s after it leaves), or reach the lane we merge into first
+                    if link_committed[fl] == 1 and ((foe_crossing[m] == 1 and link_leave[fl] + gap_s > t_arr_v[f]) or
+                                                    (foe_crossing[m] == 0 and link_arr[fl] < t_leave_v[f])):
                         ok = False
                         break
                     fv = link_front[fl]
@@ -463,7 +524,9 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                             ok = False
                             break
                         continue
-                    if foe_yield[m] == 1 and link_waiting[fl] == 0 and link_arr[fl] < t_leave_v[f] + gap_s:
+                    if foe_yield[m] == 1 and link_waiting[fl] == 0 and link_state[fl] != SIGNAL_RED and link_arr[fl] < t_leave_v[f] + gap_s \
+                            and not (link_state[fl] == SIGNAL_YELLOW and edge_length[lane_edge[lane[fv]]] - pos[fv] > speed[fv] * speed[fv] / (2.0 * bcomf[fv])):
+                        # (a foe on yellow that can stop will stop: no need to give way to it)
                         ok = False
                         break
             if ok and edge_single_track[ne] and not squeeze:
@@ -478,19 +541,24 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                     if edge_single_track[nne] and opp2 >= 0 and edge_count[opp2] + edge_claim[opp2] > 0:
                         ok = False
         if ok and not pass_next:
-            # room the lane will have when we get there (its last car keeps moving for ~2 s);
-            # checked even after committing, so nobody drives into a junction it cannot leave
+            # room the lane will have when we get there (its last car keeps moving for ~2 s), or, behind
+            # a moving last car, room on the lane as SUMO counts it (length less what its vehicles take
+            # up: a long junction a discharging queue crosses is no reason to stop); checked even after
+            # committing, so nobody drives into a junction it cannot leave
+            need = vlen[f] + 0.5 * s0[f]
             room = lane_rear[best] + 2.0 * min(lane_rear_speed[best], 1e3)
-            if room < vlen[f] + 0.5 * s0[f]:
+            if room < need and not (lane_rear_speed[best] >= QUEUE_SPEED_MPS and lane_len[best] - lane_used[best] >= need):
                 ok = False
         if ok and committed[f] == 0:
             commit_at = VISIBILITY_M if link_minor[k] == 1 and emergency[f] == 0 else speed[f] * speed[f] / (2.0 * bcomf[f]) + 2.0
             if d_end <= commit_at:
                 committed[f] = 1
                 link_committed[k] = 1
+                link_leave[k] = max(link_leave[k], t_leave_v[f])
                 edge_claim[ne] += 1
                 lane_rear[best] = min(lane_rear[best], 0.0)
                 lane_rear_speed[best] = speed[f]
+                lane_used[best] += vlen[f] + s0[f]
         allowed[f] = 1 if ok else 0
 
     # 4a. new speeds (simultaneous update from the old state)
@@ -635,7 +703,8 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
             pos[i] = x
 
     lane_changes(order, lane_start, occ, n_occ, touched, lane_edge, edge_first_lane, edge_lanes, edge_length, edge_speed, state, lane, pos, speed,
-                 vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta, cur_link)
+                 vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta, cur_link, edge_link_start, link_to, link_lane_lo,
+                 link_lane_hi, route_flat, route_start, route_len, route_idx)
 
     # queues per edge: contiguous slow vehicles from the stop line back
     edge_queue_now[:] = 0.0
@@ -675,8 +744,10 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
     for p in range(n_pending):
         i = pending[p]
         e = route_flat[route_start[i]]
-        best = edge_first_lane[e]
-        for l2 in range(edge_first_lane[e], edge_first_lane[e] + edge_lanes[e]):
+        lo, hi = _movement_lanes(e, i, 0, edge_lanes, edge_link_start, link_to, link_lane_lo, link_lane_hi, route_flat,
+                                 route_start, route_len)
+        best = edge_first_lane[e] + lo
+        for l2 in range(edge_first_lane[e] + lo, edge_first_lane[e] + hi + 1):
             if lane_rear[l2] > lane_rear[best] + 1e-9:
                 best = l2
         room = lane_rear[best]
@@ -710,7 +781,7 @@ def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, live_lo, su
                  lane_edge, edge_first_lane, edge_lanes, edge_length, edge_speed, edge_to, edge_opposite,
                  edge_single_track, edge_start_service, edge_end_service,
                  edge_link_start, link_to, link_length, link_speed, link_node, link_state, link_minor,
-                 foe_start, foe_link, foe_yield, foe_crossing, node_kind,
+                 link_lane_lo, link_lane_hi, link_to_lo, link_to_hi, foe_start, foe_link, foe_yield, foe_crossing, foe_clear_m, node_kind,
                  state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta,
                  emergency, vwidth, edge_pass_width,
                  route_flat, route_start, route_len, route_idx, cur_link, committed, allowed, next_lane,
@@ -744,7 +815,7 @@ def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, live_lo, su
         kept, m, back = traffic_step(t + s * dt, dt, substeps, gap_s, live_lo, rel, lane_edge, edge_first_lane, edge_lanes, edge_length,
                                    edge_speed, edge_to, edge_opposite, edge_single_track, edge_start_service,
                                    edge_end_service, edge_link_start, link_to, link_length, link_speed, link_node,
-                                   link_state, link_minor, foe_start, foe_link, foe_yield, foe_crossing, node_kind,
+                                   link_state, link_minor, link_lane_lo, link_lane_hi, link_to_lo, link_to_hi, foe_start, foe_link, foe_yield, foe_crossing, foe_clear_m, node_kind,
                                    state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta,
                                    emergency, vwidth, edge_pass_width, route_flat, route_start, route_len, route_idx, cur_link, committed, allowed,
                                    next_lane, stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,

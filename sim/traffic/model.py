@@ -12,7 +12,7 @@ without a free charger) drive on to the nearest with room — and returns a sim.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -20,8 +20,9 @@ import simpy
 
 from sim.result import Result
 
-from . import kernels
+from . import kernels, signals
 from .network import CompiledNetwork, Network, NetworkError, compile_network, LANE_WIDTH_M
+from .signals import SignalProgram
 from .routing import Router
 
 ENGINE_VERSION = "0.1.0"
@@ -123,8 +124,8 @@ class Settings:
     horizon_s: float = 3600.0       # s, how long after the last departure the run may go on
     yield_gap_s: float = 1.0        # s, time gap a giving-way driver accepts (SUMO jmTimegapMinor 1 s)
     jam_s: float = 300.0            # s, a vehicle standing this long is gridlocked (SUMO time-to-teleport 300 s)
-    signal_green_s: float = 42.0    # s, green per phase of a fixed-time signal (SUMO's static default)
-    signal_yellow_s: float = 3.0    # s
+    signal_green_s: float | None = None   # s, green of every main phase of a default signal program; None: netconvert's split of its 90 s cycle
+    signal_yellow_s: float | None = None  # s, yellow of a default program; None: netconvert's rule from the speed (3 s to 60 km/h)
     frame_interval_s: float = 1.0   # s
     record_frames: bool = False
     series_interval_s: float = 5.0  # s, series and gridlock checks when no frames are kept (with frames: frame_interval_s)
@@ -287,8 +288,8 @@ class Simulation:
         self.t = 0.0
         self._env = simpy.Environment()
         self._env.process(self.vehicles_depart())
-        for node in net.signal_nodes:
-            self._env.process(self.signal_program(node))
+        for program in net.signal_programs:
+            self._env.process(self.signal_program(program))
         self._chunk = 1 << 30     # steps per kernel call at most (1 when stepped from outside)
         self.depart_s_sorted = np.array([tr.depart_s for tr in trips], dtype=np.float64)
         self.announced = 0        # trips 0..announced-1 are on the departure board
@@ -395,17 +396,28 @@ class Simulation:
             tick = max(tick + ahead, math.floor(self.trips[self.announced].depart_s / interval))
             yield env.timeout(tick * interval - env.now)
 
-    def signal_program(self, node: int):
-        """Fixed-time two-phase signal: green, yellow for one axis, then the other (all red 0 s)."""
-        net, s = self.net, self.settings
-        links = np.nonzero(net.link_node == node)[0]
-        groups = net.link_signal_group[links]
-        phase = 0
+    def signal_program(self, program: SignalProgram):
+        """A fixed-time signal: its phases in turn (signals.py: netconvert's default program, or a given
+        tlLogic from its offset on). Settings.signal_green_s / signal_yellow_s replace the green and
+        yellow times of a default program."""
+        s = self.settings
+        durations = program.durations_s.copy()
+        if s.signal_green_s is not None:
+            durations[program.kinds == signals.MAIN] = s.signal_green_s
+        if s.signal_yellow_s is not None:
+            durations[program.kinds == signals.YELLOW] = s.signal_yellow_s
+        program = replace(program, durations_s=durations)
+        if durations.sum() <= 0:        # no time in the cycle: the first phase stands
+            self.link_state[program.links] = program.states[0]
+            return
+        phase, left = program.phase_at(self._env.now)
         while True:
-            for state, duration in ((kernels.SIGNAL_GREEN, s.signal_green_s), (kernels.SIGNAL_YELLOW, s.signal_yellow_s)):
-                self.link_state[links] = np.where(groups == phase, state, kernels.SIGNAL_RED)
-                yield self._env.timeout(duration)
-            phase = 1 - phase
+            self.link_state[program.links] = program.states[phase]
+            # a green-minor movement gives way (and approaches as if to stop); on a full green it need not
+            self.link_minor[program.links] = program.minor[phase] & (program.states[phase] == signals.SIGNAL_GREEN)
+            yield self._env.timeout(left)
+            phase = (phase + 1) % len(durations)
+            left = durations[phase]
 
     def traffic_moves(self):
         """Advance all vehicles every step; frames, series and gridlock checks every frame interval.
@@ -452,7 +464,8 @@ class Simulation:
             net.lane_edge, net.edge_first_lane, net.edge_lanes, net.edge_length, net.edge_speed, net.edge_to, net.edge_opposite,
             net.edge_single_track, self.edge_start_service, self.edge_end_service,
             net.edge_link_start, net.link_to, net.link_length, net.link_speed, net.link_node, self.link_state, self.link_minor,
-            net.foe_start, net.foe_link, net.foe_yield, net.foe_crossing, net.node_kind,
+            net.link_lane_lo, net.link_lane_hi, net.link_to_lo, net.link_to_hi,
+            net.foe_start, net.foe_link, net.foe_yield, net.foe_crossing, net.foe_clear_m, net.node_kind,
             self.state, self.lane, self.pos, self.speed, self.vlen, self.s0, self.amax, self.bcomf, self.tau, self.vmax, self.sf,
             self.delta, self.emergency, self.vwidth, self.edge_pass_width, self.route_flat, self.route_start, self.route_len, self.route_idx, self.cur_link, self.committed,
             self.allowed, self.next_lane, self.stopped_s, self.hold_s, self.depart_t, self.arrive_t, self.dist_m,

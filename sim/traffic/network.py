@@ -24,6 +24,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .signals import SIGNAL_GREEN as SIGNAL_GREEN_STATE, SignalPlan, SignalProgram, bearing_from, default_program, given_program
+
 JUNCTION_TYPES = ("priority", "right_before_left", "allway_stop", "traffic_light", "dead_end")
 KIND_CODE = {name: i for i, name in enumerate(JUNCTION_TYPES)}
 LANE_WIDTH_M = 3.2
@@ -91,20 +93,38 @@ class Edge:
         return (self.width_m if self.width_m is not None else self.lanes * LANE_WIDTH_M) - self.parked_width_m
 
 
+@dataclass(frozen=True, kw_only=True)
+class Connection:
+    """A lane-to-lane connection (SUMO .con.xml): lane `from_lane` of edge `from_edge` (0 = rightmost)
+    leads to `to_edge` (its lane `to_lane`; -1: not given). Where an edge has connections, its
+    movements use the lanes they name; elsewhere the default: right turns from the rightmost lane,
+    left turns from the leftmost, straight on from every lane."""
+
+    from_edge: str
+    to_edge: str
+    from_lane: int = -1
+    to_lane: int = -1
+    source: str = ""
+
+
 @dataclass(kw_only=True)
 class Network:
-    """Nodes and directed edges. Closures and one-way changes are `with_closure` / `with_one_way`."""
+    """Nodes and directed edges. Closures and one-way changes are `with_closure` / `with_one_way`.
+    connections: lane-to-lane connections where given; signal_plans: fixed-time programs of
+    signalised junctions by node id (else netconvert's default program, see signals.py)."""
 
     nodes: list[Node] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
     source: str = ""
+    connections: list[Connection] = field(default_factory=list)
+    signal_plans: dict[str, SignalPlan] = field(default_factory=dict)
 
     def with_closure(self, edge_ids) -> "Network":
         """The network with these edges closed (a proposal action)."""
         closed = set(edge_ids)
         self._check_ids(closed)
         return Network(nodes=list(self.nodes), edges=[replace(e, closed=True) if e.id in closed else e for e in self.edges],
-                       source=self.source)
+                       source=self.source, connections=list(self.connections), signal_plans=dict(self.signal_plans))
 
     def with_one_way(self, edge_ids) -> "Network":
         """The network where these edges become one-way: their opposite direction is removed."""
@@ -117,7 +137,9 @@ class Network:
             for other in self.edges:
                 if other.from_node == e.to_node and other.to_node == e.from_node:
                     drop.add(other.id)
-        return Network(nodes=list(self.nodes), edges=[e for e in self.edges if e.id not in drop], source=self.source)
+        return Network(nodes=list(self.nodes), edges=[e for e in self.edges if e.id not in drop], source=self.source,
+                       connections=[c for c in self.connections if c.from_edge not in drop and c.to_edge not in drop],
+                       signal_plans=dict(self.signal_plans))
 
     def _check_ids(self, ids) -> None:
         known = {e.id for e in self.edges}
@@ -160,15 +182,20 @@ class CompiledNetwork:
     link_speed: np.ndarray       # m/s, turning speed limit
     link_turn: np.ndarray        # int8 STRAIGHT/RIGHT/LEFT/UTURN
     link_major: np.ndarray       # int8, 1 on the major road of a priority junction
-    link_signal_group: np.ndarray  # int32, -1 when not signalised
+    link_lane_lo: np.ndarray     # int32, the movement's lanes on its incoming edge: lane_lo..lane_hi (0 = rightmost)
+    link_lane_hi: np.ndarray
+    link_to_lo: np.ndarray       # int32, the lanes of the outgoing edge it leads onto: to_lo..to_hi
+    link_to_hi: np.ndarray
     edge_link_start: np.ndarray  # int32 (E+1,) CSR of links by incoming edge
     foe_start: np.ndarray        # int32 (K+1,) CSR of conflicting links
     foe_link: np.ndarray         # int32
     foe_yield: np.ndarray        # int8: 1 = this link must yield to that foe
     foe_crossing: np.ndarray     # int8: 1 = paths cross (0 = they merge into the same edge)
-    signal_nodes: list[int]      # node indices with a signal
+    foe_clear_m: np.ndarray      # m along the foe's path where it crosses this link's path (its length when they merge)
+    signal_programs: list[SignalProgram]   # one per signalised junction
     link_entry_xy: np.ndarray    # (K, 2)
     link_exit_xy: np.ndarray     # (K, 2)
+    notes: list[str] = field(default_factory=list)   # connections or programs given but not applied as given (why)
 
     @property
     def n_lanes(self) -> int:
@@ -197,6 +224,20 @@ def _segments_cross(p1, p2, q1, q2) -> bool:
     d1, d2 = orient(q1, q2, p1), orient(q1, q2, p2)
     d3, d4 = orient(p1, p2, q1), orient(p1, p2, q2)
     return (d1 * d2 < 0) and (d3 * d4 < 0)
+
+
+def _distance_to_crossing(pb, pa, b0, b1, a0, a1) -> float:
+    """How far (m) along path pb (a polyline) it crosses path pa; where the polylines only touch, the
+    point where the straight chords b0-b1 and a0-a1 cross, as a share of pb's length."""
+    db = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pb, axis=0), axis=1))])
+    for j in range(len(pb) - 1):
+        for i in range(len(pa) - 1):
+            if _segments_cross(pb[j], pb[j + 1], pa[i], pa[i + 1]):
+                return float(db[j] + db[j + 1]) / 2
+    d_b, d_a = np.subtract(b1, b0), np.subtract(a1, a0)
+    den = d_b[0] * d_a[1] - d_b[1] * d_a[0]
+    t = ((a0[0] - b0[0]) * d_a[1] - (a0[1] - b0[1]) * d_a[0]) / den if abs(den) > 1e-12 else 0.5
+    return float(min(max(t, 0.0), 1.0) * db[-1])
 
 
 def compile_network(net: Network) -> CompiledNetwork:
@@ -290,7 +331,7 @@ def compile_network(net: Network) -> CompiledNetwork:
     out_by_node: dict[int, list[int]] = {k: [] for k in range(N)}
     for i in range(E):
         out_by_node[int(efrom[i])].append(i)
-    lf, lt, ln, llen, lspd, lturn, lentry, lexit = [], [], [], [], [], [], [], []
+    lf, lt, ln, llen, lspd, lturn, lentry, lexit, langle, lcurve = [], [], [], [], [], [], [], [], [], []
     edge_link_start = np.zeros(E + 1, dtype=np.int32)
     for i in range(E):
         node = int(eto[i])
@@ -322,7 +363,7 @@ def compile_network(net: Network) -> CompiledNetwork:
                 r = seg / max(abs(d), 1e-3)   # arc length / turning angle
                 v = min(v, math.sqrt(TURN_LATERAL_ACCEL_MPS2 * r))
             lf.append(i); lt.append(j); ln.append(node); llen.append(seg); lspd.append(max(v, 1.0)); lturn.append(turn)
-            lentry.append(p0); lexit.append(p2)
+            lentry.append(p0); lexit.append(p2); langle.append(math.pi if u else d); lcurve.append(curve)
         edge_link_start[i + 1] = len(lf)
     K = len(lf)
     link_from = np.array(lf, dtype=np.int32); link_to = np.array(lt, dtype=np.int32)
@@ -351,22 +392,12 @@ def compile_network(net: Network) -> CompiledNetwork:
         if len(major_in) == len(ins):   # all approaches equal: nobody is major
             link_major[[k for k in ks]] = 0
 
-    # signal groups: approaches whose axis (heading mod 180) is within 45 deg of the first one
-    link_group = np.full(K, -1, dtype=np.int32)
-    signal_nodes = []
-    for node, ks in links_at.items():
-        if kind[node] != KIND_CODE["traffic_light"] or not ks:
-            continue
-        signal_nodes.append(node)
-        ins = sorted({int(link_from[k]) for k in ks})
-        axis0 = _heading(*end_dir[ins[0]]) % math.pi
-        for k in ks:
-            ax = _heading(*end_dir[int(link_from[k])]) % math.pi
-            diff = abs(_angle_diff(axis0 * 2, ax * 2)) / 2
-            link_group[k] = 0 if diff < math.radians(45) else 1
+    notes: list[str] = []
+    lane_lo, lane_hi, to_lo, to_hi = _link_lanes(net, edges, lanes, link_from, link_to, np.array(langle), edge_link_start, notes)
 
-    # conflicts
-    foe_lists: list[list[tuple[int, int, int]]] = [[] for _ in range(K)]
+    # conflicts: paths that cross, or merge onto the same lanes of the same edge
+    conflict: dict[tuple[int, int], int] = {}     # (a, b) -> 1 crossing, 0 merging
+    crossing_at: dict[tuple[int, int], float] = {}  # (a, b) -> m along b's path where it crosses a's
     for node, ks in links_at.items():
         if len(ks) < 2 or kind[node] == KIND_CODE["dead_end"]:
             continue
@@ -374,12 +405,48 @@ def compile_network(net: Network) -> CompiledNetwork:
             for b in ks:
                 if a == b or link_from[a] == link_from[b]:
                     continue
-                merge = link_to[a] == link_to[b]
-                cross = _segments_cross(entry[a], exit_[a], entry[b], exit_[b])
-                if not (merge or cross):
-                    continue
-                y = _must_yield(a, b, kind[node], link_major, link_turn, link_group, end_dir, link_from)
-                foe_lists[a].append((b, int(y), int(cross and not merge)))
+                merge = link_to[a] == link_to[b] and to_lo[a] <= to_hi[b] and to_lo[b] <= to_hi[a]
+                # opposite left turns pass each other (as in SUMO), though their curves here touch
+                opposite_lefts = link_turn[a] == LEFT and link_turn[b] == LEFT and abs(_angle_diff(
+                    _heading(*end_dir[link_from[a]]), _heading(*end_dir[link_from[b]]))) > math.radians(135)
+                cross = not opposite_lefts and _segments_cross(entry[a], exit_[a], entry[b], exit_[b])
+                if cross:
+                    crossing_at[a, b] = _distance_to_crossing(lcurve[b], lcurve[a], entry[b], exit_[b], entry[a], exit_[a])
+                if merge or cross:
+                    conflict[a, b] = int(cross and not merge)
+
+    def rule_yield(a, b) -> bool:   # who gives way between equal approaches (also between two greens)
+        return _must_yield(a, b, KIND_CODE["right_before_left"], link_major, link_turn, end_dir, link_from)
+
+    # signal programs; who gives way at a signal: a green-minor movement to the green ones it conflicts with
+    programs = []
+    signal_yield: set[tuple[int, int]] = set()
+    for node, ks in links_at.items():
+        if kind[node] != KIND_CODE["traffic_light"] or not ks:
+            continue
+        program = _signal_program(net, node, ks, link_from, link_to, link_turn, np.array(langle), lane_lo, lane_hi, lanes,
+                                  end_dir, prio, speeds, conflict, rule_yield, notes)
+        programs.append(program)
+        col = {int(k): j for j, k in enumerate(program.links)}
+        for p in range(len(program.durations_s)):
+            green = [k for k in ks if program.states[p, col[k]] == SIGNAL_GREEN_STATE]
+            for a in green:
+                for b in green:
+                    if (a, b) in conflict:
+                        low_a, low_b = program.minor[p, col[a]], program.minor[p, col[b]]
+                        if (low_a and not low_b) or (low_a == low_b and rule_yield(a, b)):
+                            signal_yield.add((a, b))
+
+    foe_lists: list[list[tuple[int, int, int]]] = [[] for _ in range(K)]
+    foe_clear: list[float] = []
+    for (a, b), crossing in sorted(conflict.items()):
+        node = int(link_node[a])
+        if kind[node] == KIND_CODE["traffic_light"]:
+            y = (a, b) in signal_yield
+        else:
+            y = _must_yield(a, b, kind[node], link_major, link_turn, end_dir, link_from)
+        foe_lists[a].append((b, int(y), crossing))
+        foe_clear.append(crossing_at.get((a, b), llen[b]) if crossing else llen[b])
     foe_start = np.zeros(K + 1, dtype=np.int32)
     flat = []
     for k in range(K):
@@ -397,24 +464,21 @@ def compile_network(net: Network) -> CompiledNetwork:
         lane_edge=lane_edge, lane_index=lane_idx,
         link_from=link_from, link_to=link_to, link_node=link_node, link_length=np.array(llen, dtype=np.float64),
         link_speed=np.array(lspd, dtype=np.float64), link_turn=link_turn, link_major=link_major,
-        link_signal_group=link_group, edge_link_start=edge_link_start,
+        link_lane_lo=lane_lo, link_lane_hi=lane_hi, link_to_lo=to_lo, link_to_hi=to_hi, edge_link_start=edge_link_start,
         foe_start=foe_start, foe_link=foe_arr[:, 0].copy(), foe_yield=foe_arr[:, 1].astype(np.int8),
-        foe_crossing=foe_arr[:, 2].astype(np.int8), signal_nodes=signal_nodes,
-        link_entry_xy=entry, link_exit_xy=exit_,
+        foe_crossing=foe_arr[:, 2].astype(np.int8), foe_clear_m=np.array(foe_clear, dtype=np.float64), signal_programs=programs,
+        link_entry_xy=entry, link_exit_xy=exit_, notes=notes,
     )
 
 
-def _must_yield(a, b, kind, link_major, link_turn, link_group, end_dir, link_from) -> bool:
-    """Does movement a give way to movement b at their junction?"""
+def _must_yield(a, b, kind, link_major, link_turn, end_dir, link_from) -> bool:
+    """Does movement a give way to movement b at their (unsignalised) junction?"""
     h_a = _heading(*end_dir[int(link_from[a])])
     h_b = _heading(*end_dir[int(link_from[b])])
     rel = _angle_diff(h_a, h_b)   # foe's heading relative to ours: +90 deg = the foe comes from our right
     opposite = abs(rel) > math.radians(135)
     from_right = math.radians(45) <= rel <= math.radians(135)
     left_vs_oncoming = opposite and link_turn[a] == LEFT and link_turn[b] in (STRAIGHT, RIGHT)
-    if kind == KIND_CODE["traffic_light"]:
-        # same phase: a permissive left turn gives way to oncoming traffic; other phases are red anyway
-        return bool(link_group[a] == link_group[b] and left_vs_oncoming)
     if kind == KIND_CODE["priority"] and link_major[a] != link_major[b]:
         return bool(link_major[b] > link_major[a])
     if left_vs_oncoming:
@@ -423,3 +487,114 @@ def _must_yield(a, b, kind, link_major, link_turn, link_group, end_dir, link_fro
         return False
     # right before left (also the rule between equal approaches at priority and all-way stop junctions)
     return bool(from_right)
+
+
+def _link_lanes(net: Network, edges, lanes, link_from, link_to, angle, edge_link_start, notes):
+    """Each movement's lanes on its incoming edge (lo..hi, 0 = rightmost) and on its outgoing edge.
+    From the connections where an edge has them, else SUMO's default: the straightest movement from
+    every lane onto the matching lanes, movements right of it from the rightmost lane onto the
+    rightmost lane, left of it from the leftmost onto the leftmost (without a movement within 60 deg of
+    straight on the lanes are shared out from right to left)."""
+    K = len(link_from)
+    lo, hi = np.zeros(K, dtype=np.int32), np.zeros(K, dtype=np.int32)
+    tlo, thi = np.zeros(K, dtype=np.int32), np.zeros(K, dtype=np.int32)
+    ids = [e.id for e in edges]
+    given: dict[str, dict[str, list]] = {}
+    for c in net.connections:
+        given.setdefault(c.from_edge, {}).setdefault(c.to_edge, []).append(c)
+    for i in range(len(edges)):
+        ks = list(range(edge_link_start[i], edge_link_start[i + 1]))
+        if not ks:
+            continue
+        n = int(lanes[i])
+        order = sorted(ks, key=lambda k: angle[k])          # rightmost turn first
+        main = min(ks, key=lambda k: abs(angle[k]))         # the straightest movement (netconvert's main direction)
+        if abs(angle[main]) >= math.radians(60):
+            main = -1
+        for pos, k in enumerate(order):
+            nto = int(lanes[link_to[k]])
+            if len(order) == 1 or k == main:
+                lo[k], hi[k], tlo[k], thi[k] = 0, n - 1, 0, nto - 1
+            elif main >= 0:
+                side = 0 if angle[k] < angle[main] else 1
+                lo[k] = hi[k] = side * (n - 1)
+                tlo[k] = thi[k] = side * (nto - 1)
+            else:
+                a = pos * n // len(order)
+                lo[k], hi[k] = a, max((pos + 1) * n // len(order) - 1, a)
+                tlo[k], thi[k] = (0, 0) if pos == 0 else (nto - 1, nto - 1) if pos == len(order) - 1 else (0, nto - 1)
+        mine = given.get(ids[i])
+        if not mine:
+            continue
+        for k in ks:
+            to_id = ids[link_to[k]]
+            cs = mine.get(to_id)
+            if not cs:
+                notes.append(f"{mine[next(iter(mine))][0].source or net.source}: no connection {ids[i]} -> {to_id}: SUMO "
+                             "removes that movement, here it stays on its default lanes")
+                continue
+            froms = [c.from_lane for c in cs if 0 <= c.from_lane < n]
+            tos = [c.to_lane for c in cs if 0 <= c.to_lane < lanes[link_to[k]]]
+            if len(froms) < sum(1 for c in cs if c.from_lane >= 0) or len(tos) < sum(1 for c in cs if c.to_lane >= 0):
+                notes.append(f"{cs[0].source or net.source}: connection {ids[i]} -> {to_id} names a lane the edge does not have: ignored")
+            if froms:
+                lo[k], hi[k] = min(froms), max(froms)
+                if hi[k] - lo[k] + 1 > len(set(froms)):
+                    notes.append(f"{cs[0].source or net.source}: connection {ids[i]} -> {to_id} from lanes {sorted(set(froms))}: "
+                                 f"here from lanes {lo[k]}..{hi[k]}")
+            if tos:
+                tlo[k], thi[k] = min(tos), max(tos)
+        known = {ids[link_to[k]] for k in ks}
+        for to_id, cs in mine.items():
+            if to_id not in known:
+                notes.append(f"{cs[0].source or net.source}: connection {ids[i]} -> {to_id} is not a movement of the network "
+                             "(no such turn, or a U-turn): ignored")
+    return lo, hi, tlo, thi
+
+
+def _signal_program(net: Network, node, ks, link_from, link_to, link_turn, angle, lane_lo, lane_hi, lanes, end_dir, prio,
+                    speeds, conflict, rule_yield, notes) -> SignalProgram:
+    """The junction's program: its SignalPlan mapped onto the movements when it has one that can be
+    mapped faithfully, else netconvert's default (signals.py)."""
+    ids = [e.id for e in net.edges]
+    node_id = net.nodes[node].id
+    bearing = {int(e): bearing_from(*end_dir[e]) for e in {int(link_from[k]) for k in ks}}
+    ins = sorted(bearing, key=lambda e: (bearing[e], e))            # SUMO's link order: clockwise from north
+    links_of = {e: sorted((k for k in ks if link_from[k] == e), key=lambda k: (angle[k], k)) for e in ins}
+    links = [k for e in ins for k in links_of[e]]
+    plan = net.signal_plans.get(node_id)
+    if plan is not None:
+        order, why_not = _sumo_link_order(net, ins, links_of, link_to, lanes, ids)
+        program, msgs = given_program(node, node_id, plan, order, why_not, links,
+                                      {k: (ids[link_from[k]], ids[link_to[k]]) for k in links})
+        notes.extend(msgs)
+        if program is not None:
+            return program
+
+    def dedicated_left(k) -> bool:   # no other movement but a U-turn uses its lanes
+        return all(j == k or link_turn[j] == UTURN for j in links_of[int(link_from[k])]
+                   if lane_lo[j] <= lane_hi[k] and lane_lo[k] <= lane_hi[j])
+
+    return default_program(node, ins, links_of, lambda a, b: (a, b) in conflict, rule_yield, lambda k: link_turn[k] == LEFT,
+                           dedicated_left, bearing, {e: float(prio[e]) for e in ins}, float(max(speeds[e] for e in ins)))
+
+
+def _sumo_link_order(net: Network, ins, links_of, link_to, lanes, ids):
+    """netconvert's link indices at a junction as (movement, lane) in index order, or None and why when
+    this engine cannot reproduce them: an approach's lane-to-lane connections are known only when
+    given with both lanes, or when it and the roads it leads onto have one lane each."""
+    given: dict[str, list[Connection]] = {}
+    for c in net.connections:
+        given.setdefault(c.from_edge, []).append(c)
+    order = []
+    for e in ins:
+        cs = given.get(ids[e])
+        if cs and all(c.from_lane >= 0 and c.to_lane >= 0 for c in cs):
+            rank = {ids[link_to[k]]: (r, k) for r, k in enumerate(links_of[e])}
+            for c in sorted((c for c in cs if c.to_edge in rank), key=lambda c: (c.from_lane, rank[c.to_edge][0], c.to_lane)):
+                order.append((rank[c.to_edge][1], c.from_lane))
+        elif lanes[e] == 1 and all(lanes[link_to[k]] == 1 for k in links_of[e]):
+            order.extend((k, 0) for k in links_of[e])
+        else:
+            return None, f"edge {ids[e]} has {lanes[e]} lane(s) leading onto multi-lane roads and no lane connections given"
+    return order, ""

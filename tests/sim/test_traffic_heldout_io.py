@@ -63,12 +63,17 @@ def test_undefined_edge_type_takes_netconverts_defaults_with_a_warning(tmp_path)
     assert any("type=nowhere" in m and "n.edg.xml" in m and "ab" in m for m in messages)
 
 
-def test_connections_and_signal_programs_next_to_the_edges_are_named(tmp_path):
-    _write(tmp_path, n_nod_xml=NODES, n_edg_xml='<edges><edge id="ab" from="a" to="b"/></edges>',
-           n_con_xml='<connections/>', n_tll_xml='<tlLogics/>')
-    _, messages = _read(read_network, tmp_path / "n.nod.xml", tmp_path / "n.edg.xml")
-    assert any("n.con.xml: connections not applied" in m for m in messages)
-    assert any("n.tll.xml: traffic-light programs not applied" in m for m in messages)
+def test_connections_and_signal_programs_next_to_the_edges_are_read(tmp_path):
+    # both are applied now (tests/sim/test_traffic_signals.py); what cannot be applied is named
+    _write(tmp_path, n_nod_xml=NODES, n_edg_xml='<edges><edge id="ab" from="a" to="b"/><edge id="bc" from="b" to="c"/></edges>',
+           n_con_xml='<connections><connection from="ab" to="bc" fromLane="0" toLane="3"/><delete from="ab" to="bc"/></connections>',
+           n_tll_xml='<tlLogics><tlLogic id="b" type="static" programID="0" offset="0"><phase duration="30" state="G"/></tlLogic></tlLogics>')
+    net, messages = _read(read_network, tmp_path / "n.nod.xml", tmp_path / "n.edg.xml")
+    assert [(c.from_edge, c.to_edge, c.from_lane, c.to_lane) for c in net.connections] == [("ab", "bc", 0, 3)]
+    assert any("n.con.xml" in m and "<delete>" in m for m in messages)
+    assert any("n.con.xml: connection ab -> bc names a lane the edge does not have" in m for m in messages)
+    assert any("n.tll.xml: tlLogic 'b' is not a traffic_light node here" in m for m in messages)
+    assert net.signal_plans == {}
 
 
 def test_node_types_approximated_with_a_warning_or_refused(tmp_path):
