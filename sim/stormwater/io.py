@@ -6,7 +6,9 @@ engine does not simulate are kept verbatim (`Model.extra_sections`) and written 
 one that would change the hydraulics is named in a warning (`InpWarning`), never dropped
 silently; so are values read but not applied (SURCHARGE_METHOD SLOT, LENGTHENING_STEP,
 IGNORE_ROUTING, force mains' friction law, [FILES] USE). [PATTERNS] is kept verbatim too, and
-applied to [DWF] and [INFLOWS] baselines when the model runs (patterns.py). LID
+applied to [DWF] and [INFLOWS] baselines when the model runs (patterns.py). [CONTROLS] rules are
+parsed into `Model.controls` and written back (controls.py; rules it cannot simulate are named in a
+warning and written back as read). LID
 usage is checked as SWMM does: DrainTo names a node, the units cover no more than their
 subcatchment. `write_inp(model)` writes the file in the model's own FLOW_UNITS, so a file read
 and written again runs the same in SWMM (tests check this by running both through SWMM).
@@ -19,9 +21,11 @@ import warnings
 from dataclasses import replace
 from pathlib import Path
 
+from .controls import format_controls, parse_controls
 from .model import (Conduit, Curve, CurveNumber, DryWeatherFlow, Evaporation, GreenAmpt, Horton,
                     Inflow, Junction, LidControl, LidUsage, Model, Options, Orifice, Outfall, Pump,
                     RainGage, Storage, StormwaterInputError, Subcatchment, TimeSeries, Weir, XSection)
+from .model import canonical_name as _canon
 from .patterns import lookup as lookup_patterns
 from .patterns import parse_patterns
 
@@ -152,7 +156,11 @@ def parse_inp(text: str, source: str = "<inp>") -> Model:
     sections = _sections(text, source)
     by_name: dict[str, list[tuple[int, list[str]]]] = {}
     model = Model(source=source)
+    control_lines: list[str] = []
     for name, lines in sections:
+        if name == "CONTROLS":
+            control_lines.extend(l for _, l in lines)
+            continue
         if name in KNOWN_SECTIONS:
             rows = by_name.setdefault(name, [])
             if name == "TITLE":
@@ -288,6 +296,7 @@ def parse_inp(text: str, source: str = "<inp>") -> Model:
             report_file=t[8] if len(t) > 8 else "*", drain_to=t[9] if len(t) > 9 else "*",
             from_perv_frac=_num(t, 10, where, "FromPerv", 0.0) / 100.0))
     _check_references(model)
+    model.controls, control_messages = parse_controls(control_lines, model, u, source, _split)
     not_simulated = [name for name, lines in model.extra_sections.items()
                      if name not in QUIET_SECTIONS and any(_split(l) for l in lines)]
     if model.evaporation.raw:
@@ -295,7 +304,7 @@ def parse_inp(text: str, source: str = "<inp>") -> Model:
     if not_simulated:
         warnings.warn(f"{source}: sections kept but not simulated: {', '.join(not_simulated)}",
                       InpWarning, stacklevel=2)
-    for message in _ignored_inputs(model):
+    for message in [*control_messages, *_ignored_inputs(model)]:
         warnings.warn(f"{source}: {message}", InpWarning, stacklevel=2)
     return model
 
@@ -334,17 +343,6 @@ def unsupported_sections(model: Model) -> list[str]:
     """Names of the sections with data that the engine keeps but does not simulate."""
     return [name for name, lines in model.extra_sections.items()
             if name not in QUIET_SECTIONS and any(_split(l) for l in lines)]
-
-
-def _canon(table: dict, name: str) -> str | None:
-    """The key of `table` naming `name`: SWMM object names are case-insensitive."""
-    if name in table:
-        return name
-    upper = name.upper()
-    for key in table:
-        if key.upper() == upper:
-            return key
-    return None
 
 
 def _lookup(table: dict, name: str, where: str):
@@ -698,6 +696,7 @@ def write_inp(model: Model, path: str | os.PathLike | None = None) -> str:
             tl.append(f"{ts.name} {date} {_fmt_time(t)} {_g(v)}".replace("  ", " "))
         tl.append(";")
     section("TIMESERIES", tl)
+    section("CONTROLS", format_controls(model.controls, u))
     for name, lines in model.extra_sections.items():
         out.append(f"[{name}]")
         out.extend(lines)

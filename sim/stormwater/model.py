@@ -10,13 +10,27 @@ Equations: SWMM 5 Reference Manual Vol. I (hydrology, Rossman & Huber 2016) and 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from .controls import Controls
 
 ENGINE_VERSION = "0.1.0"
 
 
 class StormwaterInputError(ValueError):
     """Bad stormwater input; the message names the file, section, element and field."""
+
+
+def canonical_name(names, name: str) -> str | None:
+    """The one of `names` (a dict's keys or a list) naming `name`: SWMM names are case-insensitive."""
+    if name in names:
+        return name
+    upper = name.upper()
+    for key in names:
+        if key.upper() == upper:
+            return key
+    return None
 
 
 # ---------------------------------------------------------------------------- hydrology
@@ -326,6 +340,12 @@ class Evaporation:
     raw: list[str] = field(default_factory=list)   # lines of forms not simulated (TIMESERIES, TEMPERATURE...)
 
 
+def _no_controls():
+    from .controls import Controls
+
+    return Controls()
+
+
 @dataclass(kw_only=True)
 class Model:
     """A whole drainage system as one SWMM input file holds it (SI units)."""
@@ -349,6 +369,7 @@ class Model:
     lid_controls: dict[str, LidControl] = field(default_factory=dict)
     lid_usage: list[LidUsage] = field(default_factory=list)
     extra_sections: dict[str, list[str]] = field(default_factory=dict)  # kept verbatim, written back
+    controls: Controls = field(default_factory=lambda: _no_controls())   # [CONTROLS] rules (controls.py)
     source: str = ""             # where it was read from, for messages
 
     @property

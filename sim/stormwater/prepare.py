@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -66,12 +66,21 @@ class Prepared:
     lid_kind: np.ndarray
     lid_par: np.ndarray
     lid_area: np.ndarray
+    rules: list = field(default_factory=list)   # control rules simulated (controls.Rule)
+    rule_step_s: float = 0.0                     # [OPTIONS] RULE_STEP (0: after every routing step)
+    start: datetime = datetime(2000, 1, 1)
 
     def run(self, progress=None):
-        """Run the kernel; progress(fraction, message), if given, is called about twice a second."""
+        """Run the kernel; progress(fraction, message), if given, is called about twice a second.
+
+        With control rules the run is cut at each rule evaluation (a SimPy process, controls.py) and
+        resumed with the settings the rules chose; without, it is one kernel call."""
         from sim.result import Result, Series
 
-        if progress is None:
+        actions: list = []
+        if self.rules:
+            out = self._run_controlled(progress, actions)
+        elif progress is None:
             out = K.run_system(*self.args)
         else:
             out = _watched(self.args, self.t_end_s, progress)
@@ -113,6 +122,7 @@ class Prepared:
         result.node_flooding_m3 = {n: float(v) for n, v in zip(self.node_ids, node_vols[:, 0]) if v > 0.0}
         result.node_flooding_s = {n: float(v) for n, v in zip(self.node_ids, flood_time) if v > 0.0}
         result.routing_iterations = int(totals[16])   # Picard iterations of the dynamic wave (speed reports)
+        result.control_actions = actions   # (time s, link, new setting, rule) of every change a rule made
         if self.settings.keep_frames and fr_depth.shape[0] == n:
             stride = max(1, int(round(self.settings.frame_interval_s / self.report_step_s)))
             full = np.where(self.link_full_q > 0, self.link_full_q, np.nan)
@@ -126,6 +136,198 @@ class Prepared:
                 "node_flooding_m3s": fr_flood[::stride].astype(np.float32),
             }
         return result
+
+
+    def _run_controlled(self, progress, actions: list):
+        """The kernel run in pieces between rule evaluations, driven by the SimPy rule process."""
+        import time
+
+        import simpy
+
+        from .controls import rule_controller
+
+        running = Running(self)
+        env = simpy.Environment()
+        env.process(rule_controller(env, running, self.rules, self.rule_step_s, self.start, actions))
+        if progress is None:
+            env.run()
+        else:
+            last = time.monotonic()
+            while env.peek() < float("inf"):
+                env.step()
+                if time.monotonic() - last > 0.5:
+                    last = time.monotonic()
+                    days = f"{running.t / 86400:.1f} of {self.t_end_s / 86400:.1f} days"
+                    progress(min(running.t / self.t_end_s, 1.0), days)
+        return running.finish()
+
+
+
+
+class Running:
+    """A run that stops and resumes (pyswmm-style stepping): `advance(t)` routes to the end of the first
+    step at or after t; node and link states are read by name; link settings changed between calls
+    (pump on/off and speed, orifice and weir opening, conduit open/closed) apply from the next step.
+    Without changes, the pieces add up bit for bit to one uninterrupted run (kernels.advance_system)."""
+
+    def __init__(self, prepared: Prepared):
+        self.prepared = prepared
+        self.args = prepared.args
+        self.arg = dict(zip(K.RUN_PARAMS, self.args))
+        self.state = K.start_system(*[self.arg[n] for n in K.START_PARAMS])
+        f = {name: k for k, name in enumerate(K.STATE_FIELDS)}
+        for name in ("y", "q", "vol", "lat_new", "link_y", "pump_state", "link_setting", "sc"):
+            setattr(self, "_" + name, self.state[f[name]])
+        self.node_index = {n: i for i, n in enumerate(prepared.node_ids)}
+        self.link_index = {n: k for k, n in enumerate(prepared.link_ids)}
+        self.gage_index = {g: k for k, g in enumerate(prepared.model.raingages)}
+        model = prepared.model
+        n_link = len(prepared.link_ids)
+        self.close_time = np.zeros(n_link)
+        for name, o in model.orifices.items():
+            self.close_time[self.link_index[name]] = o.close_time_s
+        kind = self.arg["link_kind"]
+        self.is_pump = kind == K.LINK_PUMP
+        self.setting = np.where(self.is_pump, self._pump_state.astype(float), 1.0)
+        self.target = self.setting.copy()
+        self.time_last_set = np.zeros(n_link)
+        self.t = 0.0
+        self._watch_ready = False
+
+    # ---- clock
+    @property
+    def done(self) -> bool:
+        return self.t >= self.prepared.t_end_s - 1e-9
+
+    @property
+    def step_s(self) -> float:
+        """Length of the last routing step (s)."""
+        return float(self._sc[K.SC_DT_LAST])
+
+    @property
+    def moving(self) -> bool:
+        """An orifice gate still moving to its target (it moves a little every step)."""
+        return bool(np.any(self.setting != self.target))
+
+    @property
+    def t_end(self) -> float:
+        return self.prepared.t_end_s
+
+    def advance(self, t_stop: float, watch=None) -> float:
+        """Route to the end of the first step at or after t_stop (s); with a controls.Watch, stop earlier
+        when a watched comparison changes truth or a pump is about to switch on its own depths."""
+        if watch is None:
+            self.t = float(K.advance_system(*self.args, self.state, t_stop, K.NO_WATCH_INT, K.NO_WATCH_CONST,
+                                            K.NO_WATCH_LAST, False))
+            self._sync_pumps()
+        else:
+            if not self._watch_ready:
+                self._watch_ready = True
+                K.watch_update(watch.rows, watch.values, watch.last, self.t, self._y, self.arg["invert"], self._vol,
+                               self._lat_new, self._q, self._link_y, self.arg["rain_times"], self.arg["rain_rate"])
+            self.t = float(K.advance_system(*self.args, self.state, t_stop, watch.rows, watch.values, watch.last,
+                                            watch.stop_on_switch))
+            self._sync_pumps()
+        return self.t
+
+    def _sync_pumps(self) -> None:
+        """Pump settings as the kernel left them (its start-up / shut-off depths switch pumps between calls)."""
+        for k in np.flatnonzero(self.is_pump):
+            now = float(self._link_setting[k]) if self._pump_state[k] else 0.0
+            if now != self.setting[k]:
+                if (now > 0.0) != (self.setting[k] > 0.0):
+                    self.time_last_set[k] = self.t
+                self.setting[k] = now
+                self.target[k] = now
+
+    def finish(self):
+        return K.finish_system(*K.finish_inputs(self.arg, self.state))
+
+    # ---- reading
+    def node_value(self, name: str, attribute: str) -> float:
+        i = self.node_index[name]
+        if attribute == "DEPTH":
+            return float(self._y[i])
+        if attribute == "HEAD":
+            return float(self._y[i] + self.arg["invert"][i])
+        if attribute == "VOLUME":
+            return float(self._vol[i])
+        if attribute == "INFLOW":   # lateral inflow (runoff, external, dry weather), as SWMM
+            return float(self._lat_new[i])
+        if attribute == "MAXDEPTH":
+            return float(self.arg["full_depth"][i])
+        raise KeyError(attribute)
+
+    def link_value(self, name: str, attribute: str):
+        k = self.link_index[name]
+        if attribute == "FLOW":
+            return float(self._q[k])
+        if attribute == "DEPTH":
+            return float(self._link_y[k])
+        if attribute in ("STATUS", "SETTING"):
+            return float(self.setting[k])
+        if attribute in ("TIMEOPEN", "TIMECLOSED"):
+            is_open = self.setting[k] > 0.0
+            if is_open != (attribute == "TIMEOPEN"):
+                return None
+            return self.t - float(self.time_last_set[k])
+        if attribute == "FULLFLOW":
+            return float(self.prepared.link_full_q[k])
+        if attribute == "FULLDEPTH":
+            return float(self.arg["g1"][k])
+        if attribute == "LENGTH":
+            return float(self.arg["length"][k])
+        if attribute == "SLOPE":
+            return float(self.arg["slope"][k])
+        raise KeyError(attribute)
+
+    def rain_intensity(self, gage: str) -> float:
+        """The gauge's rain rate now (m/s)."""
+        times, rate = self.arg["rain_times"], self.arg["rain_rate"]
+        j = min(max(int(np.searchsorted(times, self.t, side="right")) - 1, 0), rate.shape[0] - 1)
+        return float(rate[j, self.gage_index[gage]])
+
+    # ---- settings
+    def switch_pumps_on_depth(self) -> None:
+        """Pumps with start-up / shut-off depths switch as the kernel would at the next step's start (then
+        the rules may override), and the kernel is told not to switch them again for that step."""
+        start, stop = self.arg["pump_start"], self.arg["pump_stop"]
+        lf = self.arg["link_from"]
+        for k in np.flatnonzero(self.is_pump):
+            self.target[k] = self.setting[k]
+            if self.arg["dynamic"] and start[k] > 0.0:
+                if self._y[lf[k]] >= start[k]:
+                    if self.setting[k] <= 0.0:
+                        self.target[k] = 1.0
+                elif self._y[lf[k]] <= stop[k]:
+                    self.target[k] = 0.0
+        self._sc[K.SC_SWITCHED] = 1.0
+
+    def set_target(self, link: str, value: float) -> bool:
+        """Ask for a new setting; True when it differs from the target already set."""
+        k = self.link_index[link]
+        if self.target[k] == value:
+            return False
+        self.target[k] = value
+        return True
+
+    def move_settings(self) -> None:
+        """Settings to their targets: at once, or for an orifice with a closing time, by the fraction of it
+        one step takes (SWMM's gradual gate)."""
+        for k in np.flatnonzero(self.setting != self.target):
+            old, new = self.setting[k], self.target[k]
+            if self.close_time[k] > 0.0:
+                d = self.step_s / self.close_time[k]
+                new = min(new, old + d) if new > old else max(new, old - d)
+            if (old > 0.0) != (new > 0.0):
+                self.time_last_set[k] = self.t
+            self.setting[k] = new
+            if self.is_pump[k]:
+                self._pump_state[k] = new > 0.0
+                if new > 0.0:
+                    self._link_setting[k] = new
+            else:
+                self._link_setting[k] = new
 
 
 def _watched(args: tuple, t_end_s: float, progress):
@@ -289,6 +491,7 @@ def prepare(model: Model, settings: Settings) -> Prepared:
     rough, length, slope, barrels, q0, q_full = arr(), arr(), arr(), arr(), arr(), arr()
     gated, gated_to = arr(np.bool_), arr(np.bool_)
     weir_kind, weir_cw, weir_endcon, weir_endcoeff = arr(np.int64), arr(), arr(), arr()
+    weir_surcharge = arr(np.bool_)
     orif_kind, orif_cd = arr(np.int64), arr()
     pump_type, pump_curve, pump_on, pump_start, pump_stop = arr(np.int64), arr(np.int64), arr(np.bool_), arr(), arr()
     barrels[:] = 1.0
@@ -363,6 +566,7 @@ def prepare(model: Model, settings: Settings) -> Prepared:
             if weir_kind[k] < 0:
                 raise StormwaterInputError(f"{src} [WEIRS] {name}: type {w.kind} not supported")
             weir_cw[k], weir_endcon[k], weir_endcoeff[k] = w.discharge_coeff, w.end_contractions, w.end_coeff
+            weir_surcharge[k] = w.surcharge
             gated[k] = w.gated
     # node full depth from the highest pipe crown when the file gives 0 (as SWMM does)
     crown = np.zeros(n_node)
@@ -561,13 +765,32 @@ def prepare(model: Model, settings: Settings) -> Prepared:
             node_kind, invert, full_depth, sur_depth, ponded, y0, st_a, st_b, st_c, st_curve,
             out_kind, out_stage, out_curve, crown, out_link, cx, cy, cn,
             link_kind, lf, lt, z1, z2, shape, g1, g2, g3, g4, rough, length, slope, barrels, q0, q_full,
-            gated, gated_to, weir_kind, weir_cw, weir_endcon, weir_endcoeff, orif_kind, orif_cd,
+            gated, gated_to, weir_kind, weir_cw, weir_endcon, weir_endcoeff, weir_surcharge, orif_kind, orif_cd,
             pump_type, pump_curve, pump_on, pump_start, pump_stop, kin_order,
             *_xs_tables(link_kind, shape, g1, g2, g3, g4, rough, slope), *lid, n_frames, keep, K.RES_TABLES, np.zeros(1))
     full_for_ratio = np.array([q_full[k] if link_kind[k] == K.LINK_CONDUIT else 0.0 for k in range(n_link)])
     return Prepared(model=model, settings=settings, args=args, node_ids=node_ids, link_ids=link_ids,
                     link_full_q=full_for_ratio, total_area_m2=float(area.sum()), report_step_s=report,
-                    t_end_s=t_end, dynamic=dynamic, lid_kind=lid[6], lid_par=lid[7], lid_area=lid[1])
+                    t_end_s=t_end, dynamic=dynamic, lid_kind=lid[6], lid_par=lid[7], lid_area=lid[1],
+                    rules=_rules_to_run(model, dynamic, src), rule_step_s=_seconds(o.get("RULE_STEP"), 0.0),
+                    start=start)
+
+
+def _rules_to_run(model: Model, dynamic: bool, src: str) -> list:
+    """The model's control rules the run evaluates (those io.py could not read are already named)."""
+    rules = model.controls.active
+    if not dynamic:
+        for r in rules:
+            for a in (*r.then_actions, *r.else_actions):
+                if a.obj == "CONDUIT":
+                    raise StormwaterInputError(f"{src} [CONTROLS] rule {r.name}: CONDUIT {a.name} STATUS is "
+                                               f"simulated in dynamic wave only (FLOW_ROUTING DYNWAVE)")
+            for p in r.premises:
+                for v in (p.lhs, p.rhs):
+                    if v is not None and v.attribute == "DEPTH" and v.obj != "NODE":
+                        raise StormwaterInputError(f"{src} [CONTROLS] rule {r.name}: LINK {v.name} DEPTH is "
+                                                   f"simulated in dynamic wave only (FLOW_ROUTING DYNWAVE)")
+    return rules
 
 
 def _xs_tables(link_kind, shape, g1, g2, g3, g4, rough, slope) -> tuple:

@@ -7,8 +7,12 @@ reservoir runoff, ch. 4 Horton / Green-Ampt / curve-number infiltration with rec
 continuity and link momentum, surcharge by the dQ/dH node correction, flooding above the rim).
 `run_system` is the whole run: runoff steps (wet/dry), routing steps (variable, Courant-limited)
 with runoff interpolated in between, dry periods skipped when nothing flows, and the records the
-Result needs. Tests check the pieces against closed forms and pure-Python references.
+Result needs; it is `start_system` (the state at t = 0), `advance_system` (on to a given time, or
+until a watched control-rule comparison changes; link settings may change between calls) and
+`finish_system` (the final balances), so a run can stop and resume bit for bit. Tests check the
+pieces against closed forms and pure-Python references.
 """
+import inspect
 import math
 
 import numpy as np
@@ -924,17 +928,24 @@ def _heads_upstream_first(l, y, invert, link_from, link_to, gated):
 
 
 @njit(cache=True, _nrt=False)
-def weir_flow(l, y, invert, link_from, link_to, kind, crest, cw, end_con, end_coeff, g1, g2, g3, g4, gated):
-    """Weir flow (m3/s) and dq/dh: transverse/sideflow/v-notch/trapezoidal with Villemonte submergence."""
+def weir_flow(l, y, invert, link_from, link_to, kind, crest, cw, end_con, end_coeff, g1, g2, g3, g4, gated,
+              opening=1.0, can_surcharge=True):
+    """Weir flow (m3/s) and dq/dh: transverse/sideflow/v-notch/trapezoidal with Villemonte submergence.
+
+    opening (0..1, a control rule's SETTING): the open fraction of the weir's height; the crest moves up
+    by the closed part, its top stays (SWMM Vol. II §6.4, controlled weirs). Above its top a weir that
+    can surcharge flows as an orifice; one that cannot (Surcharge NO) passes the flow of a full opening."""
+    if opening <= 0.0:
+        return 0.0, 0.0
     H1, H2, sign = _heads_upstream_first(l, y, invert, link_from, link_to, gated)
     if sign == 0.0:
         return 0.0, 0.0
-    h_crest = invert[link_from[l]] + crest[l]
+    h_crest = invert[link_from[l]] + crest[l] + (1.0 - opening) * g1[l]
     h = H1 - h_crest
     if h <= FUDGE:
         return 0.0, 0.0
-    h_open = g1[l]
-    surcharged = h > h_open > 0.0
+    h_open = opening * g1[l]
+    surcharged = can_surcharge and h > h_open > 0.0
     he = min(h, h_open) if h_open > 0.0 else h
     k = kind[l]
     if k == 2:   # V-NOTCH: Q = Cw s h^2.5, s = half top width / height
@@ -964,23 +975,35 @@ def weir_flow(l, y, invert, link_from, link_to, kind, crest, cw, end_con, end_co
 
 
 @njit(cache=True, _nrt=False)
-def orifice_flow(l, y, invert, link_from, link_to, kind, offset, cd, shape, g1, g2, gated):
-    """Orifice flow (m3/s) and dq/dh: Cd A sqrt(2 g h), weir flow while the opening is partly full."""
+def orifice_flow(l, y, invert, link_from, link_to, kind, offset, cd, shape, g1, g2, gated, opening=1.0):
+    """Orifice flow (m3/s) and dq/dh: Cd A sqrt(2 g h), weir flow while the opening is partly full.
+
+    opening (0..1, a control rule's SETTING): the open fraction of its height, a gate lowered from the
+    top (side) or slid across (bottom): the open area is the section's area up to that fraction."""
+    if opening <= 0.0:
+        return 0.0, 0.0
     H1, H2, sign = _heads_upstream_first(l, y, invert, link_from, link_to, gated)
     if sign == 0.0:
         return 0.0, 0.0
     h_crest = invert[link_from[l]] + offset[l]
-    height = g1[l] if kind[l] == 0 else 0.0
-    if shape[l] == SHAPE_CIRCULAR:
+    full = g1[l]
+    if opening < 1.0:
+        full = opening * g1[l]
+        if shape[l] == SHAPE_CIRCULAR:
+            area = xs_area(SHAPE_CIRCULAR, g1[l], 0.0, 0.0, 0.0, full)
+        else:
+            area = full * g2[l]
+    elif shape[l] == SHAPE_CIRCULAR:
         area = math.pi * g1[l] * g1[l] / 4.0
     else:
         area = g1[l] * g2[l]
+    height = full if kind[l] == 0 else 0.0
     c_orif = cd[l] * area * math.sqrt(2.0 * G)
     h_crown = h_crest + height
     h_mid = h_crest + 0.5 * height
     if kind[l] == 1:
         # bottom orifice: weir-like until the depth over it reaches a quarter of its size
-        height = g1[l]
+        height = full
         h_crown = h_crest + 0.25 * height
         h_mid = h_crest
     if H1 <= h_crest + FUDGE:
@@ -1056,6 +1079,90 @@ FUDGE_AREA = 1e-4 * 0.3048 ** 2    # m2 (0.0001 ft2)
 FUDGE_FT = 1e-4 * 0.3048           # m (0.0001 ft)
 
 
+# quantities a control-rule premise may watch inside the kernel (advance_system's `watch` rows)
+WATCH_CONST, WATCH_NODE_DEPTH, WATCH_NODE_HEAD, WATCH_NODE_VOLUME, WATCH_NODE_INFLOW, WATCH_LINK_FLOW, \
+    WATCH_LINK_DEPTH, WATCH_GAGE_RAIN = range(-1, 7)
+RELATIONS = ("=", "<>", "<", "<=", ">", ">=")
+NO_WATCH_INT = np.zeros((0, 5), dtype=np.int64)
+NO_WATCH_CONST = np.zeros(0)
+NO_WATCH_LAST = np.zeros(0, dtype=np.bool_)
+
+
+@njit(cache=True, _nrt=False)
+def _watched_value(kind, i, t, y, invert, vol, lat_new, q, link_y, rain_times, rain_rate):
+    if kind == WATCH_NODE_DEPTH:
+        return y[i]
+    if kind == WATCH_NODE_HEAD:
+        return y[i] + invert[i]
+    if kind == WATCH_NODE_VOLUME:
+        return vol[i]
+    if kind == WATCH_NODE_INFLOW:
+        return lat_new[i]
+    if kind == WATCH_LINK_FLOW:
+        return q[i]
+    if kind == WATCH_LINK_DEPTH:
+        return link_y[i]
+    # rain gauge i: the rate of the interval holding t
+    k = np.searchsorted(rain_times, t, side="right") - 1
+    k = min(max(k, 0), rain_rate.shape[0] - 1)
+    return rain_rate[k, i]
+
+
+@njit(cache=True, _nrt=False)
+def watch_update(watch, watch_value, watch_last, t, y, invert, vol, lat_new, q, link_y, rain_times, rain_rate):
+    """Re-evaluate the watched comparisons at t into watch_last; True when any truth changed."""
+    changed = False
+    for w in range(watch.shape[0]):
+        lhs = _watched_value(watch[w, 0], watch[w, 1], t, y, invert, vol, lat_new, q, link_y, rain_times, rain_rate)
+        if watch[w, 3] == WATCH_CONST:
+            rhs = watch_value[w]
+        else:
+            rhs = _watched_value(watch[w, 3], watch[w, 4], t, y, invert, vol, lat_new, q, link_y, rain_times,
+                                 rain_rate)
+        r = watch[w, 2]
+        if r == 0:
+            truth = lhs == rhs
+        elif r == 1:
+            truth = lhs != rhs
+        elif r == 2:
+            truth = lhs < rhs
+        elif r == 3:
+            truth = lhs <= rhs
+        elif r == 4:
+            truth = lhs > rhs
+        else:
+            truth = lhs >= rhs
+        if truth != watch_last[w]:
+            watch_last[w] = truth
+            changed = True
+    return changed
+
+
+@njit(cache=True, _nrt=False)
+def _pump_would_switch(link_kind, link_from, pump_start, pump_stop, pump_state, y):
+    """Whether a pump's start-up / shut-off depth would switch it now (the step's first act)."""
+    for l in range(link_kind.shape[0]):
+        if link_kind[l] == LINK_PUMP and pump_start[l] > 0.0:
+            if y[link_from[l]] >= pump_start[l]:
+                if not pump_state[l]:
+                    return True
+            elif y[link_from[l]] <= pump_stop[l] and pump_state[l]:
+                return True
+    return False
+
+
+# run state (start_system / advance_system / finish_system): the arrays in order, then the scalars
+STATE_FIELDS = ('depth', 'sub_runoff', 'new_runoff', 'old_runoff', 'inflow_buf', 'vols', 'infil_state',
+                'lid_state', 'lid_in', 'lid_ev', 'lid_flux', 'treated', 'extra_perv', 'lid_node_q', 'y',
+                'y_old', 'q', 'q_old', 'q_last', 'a_mid', 'a_mid_old', 'dqdh', 'vol', 'vol_old', 'surf',
+                'old_surf', 'sumdqdh', 'node_in', 'node_out', 'net_old', 'overflow', 'lat_new', 'lat_old',
+                'outfall_q', 'pump_state', 'kin_a1', 'kin_a2', 'kin_q1', 'link_vol', 'link_sa1', 'link_sa2',
+                'node_conv', 'fe_free', 'link_y', 'out_q', 'out_y', 'totals', 'series', 'fr_depth', 'fr_q',
+                'fr_flood', 'flood_time', 'node_vols', 'link_setting', 'sc')
+(SC_T, SC_T_RUN_OLD, SC_T_RUN_NEW, SC_K_RAIN, SC_NEXT_FRAME, SC_STEPS, SC_DT_LAST, SC_EVENT_PEAK, SC_RAIN_LAST,
+ SC_CALM_LAST, SC_SWITCHED, N_SCALARS) = range(12)   # SC_SWITCHED: the caller switched the pumps for the next step
+
+
 @njit(cache=True, _nrt=False)
 def variable_step(route_step, var_step, min_step, link_kind, q, barrels, a_mid, link_vol, link_y, length, shape,
                   g1, g2, g3, g4, node_kind, y, y_old, crown_depth, dt_last):
@@ -1103,22 +1210,7 @@ def variable_step(route_step, var_step, min_step, link_kind, q, barrels, a_mid, 
     return min(math.floor(dt * 1000.0) / 1000.0, route_step)
 
 
-@njit(cache=True, nogil=True)
-def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report_step, max_trials, head_tol,
-               dynamic, normal_limited, damping, allow_ponding, min_surf_area, skip_dry, tail_frac, start_hour,
-               rain_times, rain_rate, evap_rate, dry_only,
-               area, frac, alpha, dstore, f_outlet, route_to, out_sub, out_node, gage,
-               infil_kind, infil_par, infil_state,
-               ser_t, ser_v, ser_n, inflow_node, inflow_series, inflow_factor, const_inflow,
-               node_kind, invert, full_depth, sur_depth, ponded_area, y_init, st_a, st_b, st_c, st_curve,
-               out_kind, out_stage, out_curve, crown_depth, out_link,
-               cx, cy, cn,
-               link_kind, link_from, link_to, z1, z2, shape, g1, g2, g3, g4, rough, length, slope, barrels,
-               q_init, q_full, gated, gated_to, weir_kind, weir_cw, weir_endcon, weir_endcoeff,
-               orif_kind, orif_cd, pump_type, pump_curve, pump_on, pump_start, pump_stop, kin_order,
-               tab_s, tab_y, tab_a, link_tab, kin_a_full, kin_a_max, kin_s_max, kin_beta, tab_yn, tab_yc, xs_qc_max,
-               lid_sub, lid_area, lid_from_imp, lid_from_perv, lid_to_perv, lid_drain_node, lid_kind, lid_par,
-               lid_state, n_frames, keep_frames, res_tab, clock):
+def run_system(*args):
     """Runoff and routing of the whole system from 0 to t_end (s); SWMM's step logic (see module doc).
 
     Returns (totals[16], series[n_frames, 4] (rain m/s area-averaged, runoff m3/s, outfall m3/s,
@@ -1132,6 +1224,20 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
     11 peak outfall flow, 12 routing steps, 13 runoff total (all subcatchments), 14 runon, 15 skipped s,
     16 Picard iterations (dynamic wave).
     """
+    named = dict(zip(RUN_PARAMS, args))
+    state = start_system(*[named[n] for n in START_PARAMS])
+    advance_system(*args, state, named["t_end"], np.zeros((0, 5), dtype=np.int64), np.zeros(0),
+                   np.zeros(0, dtype=np.bool_), False)
+    return finish_system(*finish_inputs(named, state))
+
+
+@njit(cache=True, nogil=True)
+def start_system(route_step, min_surf_area, area, infil_state, node_kind, invert, full_depth, ponded_area, y_init,
+                 st_a, st_b, st_c, st_curve, cx, cy, cn, link_kind, link_from, link_to, z1, z2, shape, g1, g2, g3,
+                 g4, rough, length, slope, barrels, q_init, pump_on, lid_sub, lid_state, n_frames, keep_frames):
+    """The run's state at t = 0: a tuple of arrays (STATE_FIELDS) that advance_system carries on and
+    finish_system closes; sc (last) holds the clocks and counters (SCALARS), link_setting (pump speed,
+    orifice / weir opening, conduit open 1 / closed 0) the settings a caller may change between calls."""
     n_sub = area.shape[0]
     n_node = invert.shape[0]
     n_link = link_from.shape[0]
@@ -1160,10 +1266,6 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
     treated = np.zeros(n_sub)
     extra_perv = np.zeros(n_sub)
     lid_node_q = np.zeros(invert.shape[0])
-    t_run_old = 0.0
-    t_run_new = 0.0
-    k_rain = 0
-    n_rain = rain_rate.shape[0]
     # ---- routing state
     y = y_init.copy()
     y_old = y.copy()
@@ -1228,20 +1330,74 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
     for l in range(n_link):
         storage0 += a_mid[l] * length[l] * barrels[l]
     totals[9] = storage0
-    t = 0.0
-    next_frame = 0
-    steps = 0
-    dt_last = route_step
-    # the event's tail: no rain, nothing flooding, every flow below tail_frac of the event's peak
-    event_peak = 0.0
-    rain_last = False
-    calm_last = False
+    link_setting = np.ones(n_link)
+    sc = np.zeros(N_SCALARS)
+    sc[SC_DT_LAST] = route_step
+    return (
+        depth, sub_runoff, new_runoff, old_runoff, inflow_buf, vols, infil_state, lid_state, lid_in, lid_ev,
+        lid_flux, treated, extra_perv, lid_node_q, y, y_old, q, q_old, q_last, a_mid, a_mid_old, dqdh, vol,
+        vol_old, surf, old_surf, sumdqdh, node_in, node_out, net_old, overflow, lat_new, lat_old, outfall_q,
+        pump_state, kin_a1, kin_a2, kin_q1, link_vol, link_sa1, link_sa2, node_conv, fe_free, link_y, out_q, out_y,
+        totals, series, fr_depth, fr_q, fr_flood, flood_time, node_vols, link_setting, sc)
+
+
+@njit(cache=True, nogil=True)
+def advance_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report_step, max_trials, head_tol,
+                   dynamic, normal_limited, damping, allow_ponding, min_surf_area, skip_dry, tail_frac, start_hour,
+                   rain_times, rain_rate, evap_rate, dry_only,
+                   area, frac, alpha, dstore, f_outlet, route_to, out_sub, out_node, gage,
+                   infil_kind, infil_par, infil_state,
+                   ser_t, ser_v, ser_n, inflow_node, inflow_series, inflow_factor, const_inflow,
+                   node_kind, invert, full_depth, sur_depth, ponded_area, y_init, st_a, st_b, st_c, st_curve,
+                   out_kind, out_stage, out_curve, crown_depth, out_link,
+                   cx, cy, cn,
+                   link_kind, link_from, link_to, z1, z2, shape, g1, g2, g3, g4, rough, length, slope, barrels,
+                   q_init, q_full, gated, gated_to, weir_kind, weir_cw, weir_endcon, weir_endcoeff, weir_surcharge,
+                   orif_kind, orif_cd, pump_type, pump_curve, pump_on, pump_start, pump_stop, kin_order,
+                   tab_s, tab_y, tab_a, link_tab, kin_a_full, kin_a_max, kin_s_max, kin_beta, tab_yn, tab_yc, xs_qc_max,
+                   lid_sub, lid_area, lid_from_imp, lid_from_perv, lid_to_perv, lid_drain_node, lid_kind, lid_par,
+                   lid_state, n_frames, keep_frames, res_tab, clock,
+                   state, t_stop, watch, watch_value, watch_last, stop_on_switch):
+    """Carry the run `state` (start_system) on to the end of the first routing step at or after t_stop (s),
+    or to t_end; the same steps as one uninterrupted run, so a run cut into pieces is bit-identical to
+    run_system when nothing changes between the pieces. Returns the time reached (s).
+
+    It stops earlier at the end of a step after which a watched comparison (control-rule premises,
+    `watch` rows: WATCH_* kind, index, relation, right kind, right index; `watch_value` the constant
+    right side) no longer has the truth in `watch_last` (updated), or, with stop_on_switch, before a
+    step at whose start a pump's start-up / shut-off depth would switch it (dynamic wave)."""
+    (
+        depth, sub_runoff, new_runoff, old_runoff, inflow_buf, vols, infil_state, lid_state, lid_in, lid_ev,
+        lid_flux, treated, extra_perv, lid_node_q, y, y_old, q, q_old, q_last, a_mid, a_mid_old, dqdh, vol,
+        vol_old, surf, old_surf, sumdqdh, node_in, node_out, net_old, overflow, lat_new, lat_old, outfall_q,
+        pump_state, kin_a1, kin_a2, kin_q1, link_vol, link_sa1, link_sa2, node_conv, fe_free, link_y, out_q, out_y,
+        totals, series, fr_depth, fr_q, fr_flood, flood_time, node_vols, link_setting, sc) = state
+    n_sub = area.shape[0]
+    n_node = invert.shape[0]
+    n_link = link_from.shape[0]
+    total_area = area.sum()
+    n_lid = lid_sub.shape[0]
+    n_rain = rain_rate.shape[0]
+    t = sc[SC_T]
+    t_run_old = sc[SC_T_RUN_OLD]
+    t_run_new = sc[SC_T_RUN_NEW]
+    k_rain = int(sc[SC_K_RAIN])
+    next_frame = int(sc[SC_NEXT_FRAME])
+    steps = int(sc[SC_STEPS])
+    dt_last = sc[SC_DT_LAST]
+    event_peak = sc[SC_EVENT_PEAK]
+    rain_last = sc[SC_RAIN_LAST] != 0.0
+    calm_last = sc[SC_CALM_LAST] != 0.0
+    switch_pumps = sc[SC_SWITCHED] == 0.0   # the caller has switched the pumps for this step already
     has_pumps = False
     for l in range(n_link):
         if link_kind[l] == LINK_PUMP:
             has_pumps = True
-    # lateral inflows at t = 0
-    while t < t_end - 1e-9:
+    lat_sum = 0.0
+    while t < t_end - 1e-9 and t < t_stop - 1e-9:
+        if stop_on_switch and switch_pumps and dynamic and steps > 0:
+            if _pump_would_switch(link_kind, link_from, pump_start, pump_stop, pump_state, y):
+                break
         # ---------------- step length
         max_step = route_step
         if (calm_last and t_run_new > t and not rain_last and inflow_node.shape[0] == 0 and not has_pumps
@@ -1417,13 +1573,15 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
             overflow[i] = 0.0
             outfall_q[i] = 0.0
         if dynamic:
-            # pump switching on depth (start/stop levels), once per step
+            # pump switching on depth (start/stop levels), once per step (unless the caller's control rules
+            # have just done it, with this switching first, for this step)
             for l in range(n_link):
-                if link_kind[l] == LINK_PUMP and pump_start[l] > 0.0:
+                if switch_pumps and link_kind[l] == LINK_PUMP and pump_start[l] > 0.0:
                     if y[link_from[l]] >= pump_start[l]:
                         pump_state[l] = True
                     elif y[link_from[l]] <= pump_stop[l]:
                         pump_state[l] = False
+            switch_pumps = True
             for it in range(max_trials):
                 first = it == 0
                 for i in range(n_node):
@@ -1443,6 +1601,9 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                             rough[l], length[l], slope[l], barrels[l], q_old[l], q_last[l], a_mid_old[l],
                             normal_limited, damping, gated_to[l], fe_free, tab_yn, tab_yc, link_tab[l], kin_s_max[l],
                             xs_qc_max[l])
+                        if link_setting[l] <= 0.0:   # closed by a control rule
+                            qn = 0.0
+                            dq = 0.0
                         q[l] = qn
                         a_mid[l] = am
                         dqdh[l] = dq
@@ -1454,15 +1615,16 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
                     else:
                         if k == LINK_WEIR:
                             qn, dq = weir_flow(l, y, invert, link_from, link_to, weir_kind, z1, weir_cw, weir_endcon,
-                                               weir_endcoeff, g1, g2, g3, g4, gated)
+                                               weir_endcoeff, g1, g2, g3, g4, gated, link_setting[l],
+                                               weir_surcharge[l])
                         elif k == LINK_ORIFICE:
                             qn, dq = orifice_flow(l, y, invert, link_from, link_to, orif_kind, z1, orif_cd, shape,
-                                                  g1, g2, gated)
+                                                  g1, g2, gated, link_setting[l])
                         else:
                             dq = 0.0
                             if pump_state[l]:
                                 qn = pump_flow(l, y, invert, link_from, link_to, pump_type, pump_curve, cx, cy, cn,
-                                               node_in, vol)
+                                               node_in, vol) * link_setting[l]
                                 if pump_type[l] != 0 and y[n1] <= FUDGE:
                                     qn = 0.0
                             else:
@@ -1622,6 +1784,35 @@ def run_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report
             next_frame += 1
         t = t_new
         clock[0] = t   # read by a watcher thread for progress (the kernel runs without the GIL)
+        if watch.shape[0] > 0:
+            if watch_update(watch, watch_value, watch_last, t, y, invert, vol, lat_new, q, link_y, rain_times,
+                            rain_rate):
+                break
+    sc[SC_T] = t
+    sc[SC_T_RUN_OLD] = t_run_old
+    sc[SC_T_RUN_NEW] = t_run_new
+    sc[SC_K_RAIN] = k_rain
+    sc[SC_NEXT_FRAME] = next_frame
+    sc[SC_STEPS] = steps
+    sc[SC_DT_LAST] = dt_last
+    sc[SC_EVENT_PEAK] = event_peak
+    sc[SC_RAIN_LAST] = 1.0 if rain_last else 0.0
+    sc[SC_CALM_LAST] = 1.0 if calm_last else 0.0
+    sc[SC_SWITCHED] = 0.0 if switch_pumps else 1.0
+    return t
+
+
+@njit(cache=True, nogil=True)
+def finish_system(dynamic, min_surf_area, area, frac, node_kind, invert, full_depth, ponded_area, st_a, st_b, st_c,
+                  st_curve, cx, cy, cn, link_kind, link_from, length, barrels,
+                  depth, vols, y, link_vol, kin_a1, kin_a2, totals, series, fr_depth, fr_q, fr_flood, flood_time,
+                  node_vols, lid_state, sc):
+    """Final balances of a run advanced to its end: the outputs run_system returns (inputs by name from
+    the run's inputs and its state, FINISH_PARAMS)."""
+    n_sub = area.shape[0]
+    n_node = invert.shape[0]
+    n_link = link_from.shape[0]
+    steps = int(sc[SC_STEPS])
     # ---------------- final balances
     for j in range(n_sub):
         totals[0] += vols[j, 0]
@@ -1840,3 +2031,19 @@ def _kinwave_step(dt, lat, node_in, overflow, outfall_q, node_kind, link_from, l
         if node_kind[i] == NODE_OUTFALL:
             outfall_q[i] = node_in[i]
             y[i] = 0.0
+
+
+def _parameters(kernel, drop: int = 0) -> tuple[str, ...]:
+    names = tuple(inspect.signature(kernel.py_func).parameters)
+    return names[:len(names) - drop]
+
+
+RUN_PARAMS = _parameters(advance_system, 6)     # a run's inputs in order (prepare.py builds them)
+START_PARAMS = _parameters(start_system)         # the ones start_system reads
+FINISH_PARAMS = _parameters(finish_system)        # the inputs and state arrays finish_system reads
+
+
+def finish_inputs(named_inputs: dict, state: tuple) -> list:
+    """finish_system's arguments: from a run's state (STATE_FIELDS) before its inputs of the same name."""
+    values = {**named_inputs, **dict(zip(STATE_FIELDS, state))}
+    return [values[n] for n in FINISH_PARAMS]

@@ -1,0 +1,624 @@
+"""Control rules (SWMM [CONTROLS]): parse, write back, and evaluate them as a SimPy process.
+
+A rule is `RULE name / IF premise / AND|OR premise ... / THEN action / AND action ... / ELSE action ...
+/ PRIORITY p`. Premises compare a variable (NODE DEPTH, LINK FLOW, PUMP STATUS, GAGE INTENSITY,
+SIMULATION TIME ...) with a value or with another variable; actions set a pump's STATUS or SETTING,
+an orifice's or weir's SETTING (open fraction) or a conduit's STATUS. Semantics as SWMM 5.2 (User's
+Manual §C "Control Rules"; controls.c): premises are read left to right, an OR joins the clause to the
+running result and an AND ends the rule false as soon as the result is false (so `A OR B AND C` is
+`(A OR B) AND C`); a true rule queues its THEN actions, a false one its ELSE actions; for one link the
+queued action of the rule with the strictly higher PRIORITY wins, on a tie the earlier rule (no PRIORITY
+is 0); an action is taken only when it changes the link's setting. Rules are evaluated at the end of every
+routing step (or every RULE_STEP), on the state the next step starts from, after the pumps' own
+start-up / shut-off depths have switched them; `=` / `<>` on a time hold within half a step of it.
+
+Values are held in SI (m, m3, m3/s, m/s, s); `parse_controls` converts from the file's units and
+`format_controls` writes them back in them. What is not simulated (named VARIABLE / EXPRESSION lines,
+past-rain premises, CURVE / TIMESERIES / PID settings, OUTLET links) keeps its rule's text for export and
+is named in a warning: that rule is not evaluated.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .model import StormwaterInputError
+from .model import canonical_name as _canon
+
+KEYWORDS = ("RULE", "IF", "AND", "OR", "THEN", "ELSE", "PRIORITY")
+OPERATORS = ("=", "<>", "<", "<=", ">", ">=")
+LINK_OBJECTS = ("LINK", "CONDUIT", "PUMP", "ORIFICE", "WEIR", "OUTLET")
+NODE_ATTRIBUTES = ("DEPTH", "MAXDEPTH", "HEAD", "VOLUME", "INFLOW")
+LINK_ATTRIBUTES = ("FLOW", "DEPTH", "STATUS", "SETTING", "FULLFLOW", "FULLDEPTH", "LENGTH", "SLOPE",
+                   "TIMEOPEN", "TIMECLOSED")
+TIME_ATTRIBUTES = ("TIME", "DATE", "CLOCKTIME", "DAY", "MONTH", "DAYOFYEAR")
+STATUS_WORDS = {"ON": 1.0, "OFF": 0.0, "OPEN": 1.0, "CLOSED": 0.0}
+
+
+class ControlRuleUnsupported(Exception):
+    """A clause the engine does not simulate (the message names it)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Variable:
+    """`object name attribute` of a premise (SIMULATION variables have no name)."""
+
+    obj: str          # NODE | LINK | CONDUIT | PUMP | ORIFICE | WEIR | GAGE | SIMULATION
+    name: str
+    attribute: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Premise:
+    """`variable relation value|variable`; value in SI: m, m3, m3/s, m/s (rain), s (times), 0/1 (status),
+    day ordinal (DATE), 1-7 Sunday first (DAY), 1-12 (MONTH), 1-366 (DAYOFYEAR)."""
+
+    join: str         # IF | AND | OR
+    lhs: Variable
+    relation: str     # = <> < <= > >=
+    value: float | None = None
+    rhs: Variable | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Action:
+    """`object name STATUS|SETTING = value` (STATUS as 1 on/open, 0 off/closed)."""
+
+    obj: str          # PUMP | ORIFICE | WEIR | CONDUIT | LINK
+    name: str
+    attribute: str    # STATUS | SETTING
+    value: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rule:
+    """One control rule. `unsupported` names what keeps it from being simulated; its text is then kept."""
+
+    name: str
+    premises: tuple[Premise, ...] = ()
+    then_actions: tuple[Action, ...] = ()
+    else_actions: tuple[Action, ...] = ()
+    priority: float = 0.0
+    unsupported: str = ""
+    text: tuple[str, ...] = field(default=(), compare=False)   # lines as read (written back when unsupported)
+
+
+@dataclass
+class Controls:
+    """The [CONTROLS] section: its rules in order, plus lines kept as read (VARIABLE / EXPRESSION)."""
+
+    rules: list[Rule] = field(default_factory=list)
+    kept_lines: list[str] = field(default_factory=list)
+
+    @property
+    def active(self) -> list[Rule]:
+        return [r for r in self.rules if not r.unsupported]
+
+
+# ---------------------------------------------------------------------------- parsing
+
+
+def _clauses(lines: list[str], split) -> list[tuple[str, list[str], str]]:
+    """(keyword, tokens, raw line) for each clause; a line holds one clause (SWMM refuses two)."""
+    out = []
+    for raw in lines:
+        tokens = split(raw)
+        if not tokens:
+            continue
+        out.append((tokens[0].upper(), tokens, raw))
+    return out
+
+
+def parse_controls(lines: list[str], model, units, source: str, split) -> tuple[Controls, list[str]]:
+    """Rules of a [CONTROLS] section (`lines` as read); returns them and warnings naming the rules
+    (and clauses) kept but not simulated. Errors (StormwaterInputError) name the rule and clause."""
+    controls = Controls()
+    messages: list[str] = []
+    current: dict | None = None
+    state = ""
+    named: set[str] = set()   # VARIABLE / EXPRESSION names (SWMM 5.2), upper case
+
+    def close():
+        if current is None:
+            return
+        if not current["premises"] and not current["unsupported"]:
+            raise StormwaterInputError(f"{source} [CONTROLS] rule {current['name']}: no IF clause")
+        if not current["then"] and not current["unsupported"]:
+            raise StormwaterInputError(f"{source} [CONTROLS] rule {current['name']}: no THEN clause")
+        rule = Rule(name=current["name"], premises=tuple(current["premises"]), then_actions=tuple(current["then"]),
+                    else_actions=tuple(current["else"]), priority=current["priority"],
+                    unsupported=current["unsupported"], text=tuple(current["text"]))
+        if rule.unsupported:
+            messages.append(f"[CONTROLS] rule {rule.name}: {rule.unsupported}; the rule is kept but not simulated")
+        controls.rules.append(rule)
+
+    for key, tokens, raw in _clauses(lines, split):
+        if key in ("VARIABLE", "EXPRESSION"):
+            controls.kept_lines.append(raw.strip())
+            if len(tokens) > 1:
+                named.add(tokens[1].upper())
+            messages.append(f"[CONTROLS] {key} {tokens[1] if len(tokens) > 1 else ''}: named variables and "
+                            f"expressions (SWMM 5.2) are not simulated; rules using them are not either")
+            continue
+        if key == "RULE":
+            close()
+            if len(tokens) != 2:
+                raise StormwaterInputError(f"{source} [CONTROLS] {raw.strip()!r}: expected RULE name")
+            current = {"name": tokens[1], "premises": [], "then": [], "else": [], "priority": 0.0,
+                       "unsupported": "", "text": [raw.rstrip()]}
+            state = "RULE"
+            continue
+        if current is None:
+            raise StormwaterInputError(f"{source} [CONTROLS] {raw.strip()!r}: clause before the first RULE")
+        current["text"].append(raw.rstrip())
+        where = f"{source} [CONTROLS] rule {current['name']}, clause {' '.join(tokens)!r}"
+        if key not in KEYWORDS:
+            raise StormwaterInputError(f"{where}: expected one of {', '.join(KEYWORDS)}")
+        try:
+            if key == "IF" and state == "RULE" or key in ("AND", "OR") and state == "IF":
+                state = "IF"
+                current["premises"].append(_premise(key, tokens[1:], model, units, where, named))
+            elif key == "THEN" and state == "IF" or key == "AND" and state == "THEN":
+                state = "THEN"
+                current["then"].append(_action(tokens[1:], model, where))
+            elif key == "ELSE" and state == "THEN" or key == "AND" and state == "ELSE":
+                state = "ELSE"
+                current["else"].append(_action(tokens[1:], model, where))
+            elif key == "PRIORITY" and state in ("THEN", "ELSE"):
+                state = "PRIORITY"
+                if len(tokens) != 2:
+                    raise StormwaterInputError(f"{where}: expected PRIORITY value")
+                current["priority"] = _number(tokens[1], where)
+            else:
+                raise StormwaterInputError(f"{where}: {key} cannot follow {state or 'the start'} "
+                                           f"(order: RULE, IF, AND/OR, THEN, AND, ELSE, AND, PRIORITY)")
+        except ControlRuleUnsupported as exc:
+            if not current["unsupported"]:
+                current["unsupported"] = f"clause {' '.join(tokens)!r}: {exc}"
+            if key in ("IF", "AND", "OR") and state in ("RULE", "IF"):
+                state = "IF"
+            elif key in ("THEN", "ELSE"):
+                state = key
+    close()
+    return controls, messages
+
+
+def _number(text: str, where: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise StormwaterInputError(f"{where}: {text!r} is not a number") from None
+
+
+def _variable(tokens: list[str], model, where: str, named=frozenset()) -> tuple[Variable, int]:
+    """The variable at the head of `tokens` and how many tokens it took."""
+    if not tokens:
+        raise StormwaterInputError(f"{where}: missing variable")
+    if tokens[0].upper() in named:
+        raise ControlRuleUnsupported(f"named variable or expression {tokens[0]} (SWMM 5.2) is not simulated")
+    obj = tokens[0].upper()
+    if obj == "SIMULATION":
+        if len(tokens) < 2:
+            raise StormwaterInputError(f"{where}: SIMULATION needs an attribute")
+        attr = tokens[1].upper()
+        if attr not in TIME_ATTRIBUTES:
+            raise StormwaterInputError(f"{where}: SIMULATION {attr}: expected one of {', '.join(TIME_ATTRIBUTES)}")
+        return Variable(obj=obj, name="", attribute=attr), 2
+    if len(tokens) < 3:
+        raise StormwaterInputError(f"{where}: expected object name attribute")
+    name, attr = tokens[1], tokens[2].upper()
+    if obj == "GAGE":
+        key = _canon(model.raingages, name)
+        if key is None:
+            raise StormwaterInputError(f"{where}: rain gage {name!r} not defined")
+        if attr != "INTENSITY":
+            raise ControlRuleUnsupported(f"GAGE {attr} (rain over past hours) is not simulated, only INTENSITY")
+        return Variable(obj=obj, name=key, attribute=attr), 3
+    if obj == "NODE":
+        key = _canon(model.node_names, name)
+        if key is None:
+            raise StormwaterInputError(f"{where}: node {name!r} not defined")
+        if attr not in NODE_ATTRIBUTES:
+            raise StormwaterInputError(f"{where}: NODE {attr}: expected one of {', '.join(NODE_ATTRIBUTES)}")
+        return Variable(obj=obj, name=key, attribute=attr), 3
+    if obj in LINK_OBJECTS:
+        key = _link(model, obj, name, where)
+        allowed = {"PUMP": ("FLOW", "STATUS", "SETTING"), "ORIFICE": ("FLOW", "SETTING"),
+                   "WEIR": ("FLOW", "SETTING")}.get(obj, LINK_ATTRIBUTES)
+        if attr not in allowed + ("TIMEOPEN", "TIMECLOSED"):
+            raise StormwaterInputError(f"{where}: {obj} {attr}: expected one of {', '.join(allowed)}")
+        if attr == "DEPTH" and key not in model.conduits:
+            raise ControlRuleUnsupported("LINK DEPTH of a pump, orifice or weir is not simulated")
+        if attr in ("STATUS", "FULLFLOW", "FULLDEPTH", "LENGTH", "SLOPE") and key not in model.conduits \
+                and not (attr == "STATUS" and key in model.pumps):
+            raise StormwaterInputError(f"{where}: {attr} is a conduit's (or a pump's STATUS)")
+        return Variable(obj=obj, name=key, attribute=attr), 3
+    raise StormwaterInputError(f"{where}: object {obj!r}: expected NODE, LINK, CONDUIT, PUMP, ORIFICE, WEIR, "
+                               f"GAGE or SIMULATION")
+
+
+def _link(model, obj: str, name: str, where: str) -> str:
+    if obj == "OUTLET":
+        raise ControlRuleUnsupported("OUTLET links ([OUTLETS]) are not simulated")
+    tables = {"CONDUIT": model.conduits, "PUMP": model.pumps, "ORIFICE": model.orifices, "WEIR": model.weirs}
+    if obj == "LINK":
+        key = _canon(model.link_names, name)
+    else:
+        key = _canon(tables[obj], name)
+    if key is None:
+        outlets = [l.split()[0] for l in model.extra_sections.get("OUTLETS", []) if l.split() and l.strip()[0] != ";"]
+        if _canon(outlets, name) is not None:
+            raise ControlRuleUnsupported(f"{name} is an OUTLET link ([OUTLETS]), not simulated")
+        raise StormwaterInputError(f"{where}: {obj.lower()} {name!r} not defined")
+    return key
+
+
+def _unit(var: Variable, units) -> float:
+    """SI per file unit of a variable's values."""
+    a = var.attribute
+    if a in ("DEPTH", "MAXDEPTH", "HEAD", "FULLDEPTH", "LENGTH"):
+        return units.length
+    if a == "VOLUME":
+        return units.length ** 3
+    if a in ("FLOW", "INFLOW", "FULLFLOW"):
+        return units.flow
+    if a == "INTENSITY":
+        return units.rate   # in/h | mm/h -> m/s
+    return 1.0
+
+
+def _premise(join: str, tokens: list[str], model, units, where: str, named=frozenset()) -> Premise:
+    lhs, n = _variable(tokens, model, where, named)
+    if n >= len(tokens):
+        raise StormwaterInputError(f"{where}: missing relation")
+    relation = tokens[n]
+    if relation not in OPERATORS:
+        raise StormwaterInputError(f"{where}: relation {relation!r}: expected one of {' '.join(OPERATORS)}")
+    rest = tokens[n + 1:]
+    if not rest:
+        raise StormwaterInputError(f"{where}: missing value")
+    if rest[0].upper() in ("NODE", "GAGE", "SIMULATION") + LINK_OBJECTS or rest[0].upper() in named:
+        rhs, m = _variable(rest, model, where, named)
+        if m != len(rest):
+            raise StormwaterInputError(f"{where}: unexpected {' '.join(rest[m:])!r}")
+        return Premise(join=join, lhs=lhs, relation=relation, rhs=rhs)
+    if len(rest) != 1 and not (lhs.attribute == "CLOCKTIME" and len(rest) == 2):
+        raise StormwaterInputError(f"{where}: unexpected {' '.join(rest[1:])!r} (one clause per line)")
+    return Premise(join=join, lhs=lhs, relation=relation, value=_premise_value(lhs, rest, units, where))
+
+
+def _clock_s(text: str, where: str) -> float:
+    """'H[:MM[:SS]]' or decimal hours (an AM / PM word may follow) -> s."""
+    parts = text.split()
+    ampm = parts[1].upper() if len(parts) > 1 else ""
+    t = parts[0]
+    try:
+        if ":" in t:
+            hms = [float(x) for x in t.split(":")]
+            while len(hms) < 3:
+                hms.append(0.0)
+            s = hms[0] * 3600 + hms[1] * 60 + hms[2]
+        else:
+            s = float(t) * 3600
+    except ValueError:
+        raise StormwaterInputError(f"{where}: time {text!r}, expected H:MM[:SS] or decimal hours") from None
+    if ampm in ("AM", "PM"):
+        s = s % 43200 + (43200 if ampm == "PM" else 0)
+    return s
+
+
+def _premise_value(lhs: Variable, rest: list[str], units, where: str) -> float:
+    a, text = lhs.attribute, rest[0]
+    if a == "STATUS":
+        if text.upper() not in STATUS_WORDS:
+            raise StormwaterInputError(f"{where}: status {text!r}: expected ON, OFF, OPEN or CLOSED")
+        return STATUS_WORDS[text.upper()]
+    if a in ("TIME", "CLOCKTIME", "TIMEOPEN", "TIMECLOSED"):
+        return _clock_s(" ".join(rest), where)
+    if a == "DATE":
+        try:
+            month, day, year = (int(x) for x in text.split("/"))
+            return float(datetime(year, month, day).toordinal())
+        except ValueError:
+            raise StormwaterInputError(f"{where}: date {text!r}, expected MM/DD/YYYY") from None
+    if a == "DAYOFYEAR":
+        if "/" in text:
+            try:
+                month, day = (int(x) for x in text.split("/")[:2])
+                return float(datetime(1947, month, day).timetuple().tm_yday)   # a non-leap year, as SWMM
+            except ValueError:
+                raise StormwaterInputError(f"{where}: day {text!r}, expected MM/DD or 1-365") from None
+    value = _number(text, where)
+    if a == "DAY" and not 1 <= value <= 7 or a == "MONTH" and not 1 <= value <= 12:
+        raise StormwaterInputError(f"{where}: {a} {text} out of range")
+    return value * _unit(lhs, units)
+
+
+def _action(tokens: list[str], model, where: str) -> Action:
+    if len(tokens) < 4:
+        raise StormwaterInputError(f"{where}: expected object name STATUS|SETTING = value")
+    obj, name, attr, eq = tokens[0].upper(), tokens[1], tokens[2].upper(), tokens[3]
+    if obj not in ("CONDUIT", "PUMP", "ORIFICE", "WEIR", "OUTLET"):
+        raise StormwaterInputError(f"{where}: action on {obj!r}: expected PUMP, ORIFICE, WEIR, OUTLET or CONDUIT")
+    key = _link(model, obj, name, where)
+    if eq != "=":
+        raise StormwaterInputError(f"{where}: expected '=' after {attr}")
+    values = tokens[4:]
+    if not values:
+        raise StormwaterInputError(f"{where}: missing setting")
+    if values[0].upper() in ("CURVE", "TIMESERIES", "PID"):
+        raise ControlRuleUnsupported(f"SETTING = {values[0].upper()} (modulated / PID control) is not simulated")
+    if len(values) > 1:
+        raise StormwaterInputError(f"{where}: unexpected {' '.join(values[1:])!r} (one clause per line)")
+    kind = ("CONDUIT" if key in model.conduits else "PUMP" if key in model.pumps
+            else "ORIFICE" if key in model.orifices else "WEIR")
+    if attr == "STATUS":
+        if kind not in ("PUMP", "CONDUIT"):
+            raise StormwaterInputError(f"{where}: STATUS is set on pumps and conduits; use SETTING for a "
+                                       f"{kind.lower()}")
+        word = values[0].upper()
+        allowed = ("ON", "OFF") if kind == "PUMP" else ("OPEN", "CLOSED")
+        if word not in allowed:
+            raise StormwaterInputError(f"{where}: {kind} STATUS {values[0]!r}: expected {' or '.join(allowed)}")
+        return Action(obj=obj, name=key, attribute=attr, value=STATUS_WORDS[word])
+    if attr == "SETTING":
+        if kind == "CONDUIT":
+            raise StormwaterInputError(f"{where}: a conduit takes STATUS = OPEN|CLOSED, not SETTING")
+        value = _number(values[0], where)
+        if value < 0 or (kind != "PUMP" and value > 1):
+            raise StormwaterInputError(f"{where}: {kind} SETTING {values[0]}: expected "
+                                       f"{'>= 0' if kind == 'PUMP' else 'an open fraction 0..1'}")
+        return Action(obj=obj, name=key, attribute=attr, value=value)
+    raise StormwaterInputError(f"{where}: action attribute {attr!r}: expected STATUS or SETTING")
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def _g(x: float) -> str:
+    return f"{x:.10g}"
+
+
+def _fmt_clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{(s % 3600) // 60:02d}:{s % 60:02d}"
+
+
+def _fmt_variable(v: Variable) -> str:
+    return f"SIMULATION {v.attribute}" if v.obj == "SIMULATION" else f"{v.obj} {v.name} {v.attribute}"
+
+
+def _fmt_value(p: Premise, units) -> str:
+    a, v = p.lhs.attribute, p.value
+    if a == "STATUS":
+        kind = "PUMP" if p.lhs.obj == "PUMP" else "LINK"
+        return ("ON" if v else "OFF") if kind == "PUMP" else ("OPEN" if v else "CLOSED")
+    if a in ("TIME", "CLOCKTIME", "TIMEOPEN", "TIMECLOSED"):
+        return _fmt_clock(v)
+    if a == "DATE":
+        return datetime.fromordinal(int(v)).strftime("%m/%d/%Y")
+    return _g(v / _unit(p.lhs, units))
+
+
+def format_controls(controls: Controls, units) -> list[str]:
+    """The [CONTROLS] lines in the file's units (rules not simulated: their text as read)."""
+    out = list(controls.kept_lines)
+    for r in controls.rules:
+        if out:
+            out.append("")
+        if r.unsupported and r.text:
+            out.extend(r.text)
+            continue
+        out.append(f"RULE {r.name}")
+        for p in r.premises:
+            rhs = _fmt_variable(p.rhs) if p.rhs is not None else _fmt_value(p, units)
+            out.append(f"{p.join:<4} {_fmt_variable(p.lhs)} {p.relation} {rhs}")
+        for word, actions in (("THEN", r.then_actions), ("ELSE", r.else_actions)):
+            for k, a in enumerate(actions):
+                if a.attribute == "STATUS":
+                    value = ("ON" if a.value else "OFF") if a.obj == "PUMP" else ("OPEN" if a.value else "CLOSED")
+                else:
+                    value = _g(a.value)
+                out.append(f"{word if k == 0 else 'AND':<4} {a.obj} {a.name} {a.attribute} = {value}")
+        if r.priority:
+            out.append(f"PRIORITY {_g(r.priority)}")
+    return out
+
+
+# ---------------------------------------------------------------------------- evaluation
+
+
+def _compare(lhs: float, relation: str, rhs: float) -> bool:
+    return {"=": lhs == rhs, "<>": lhs != rhs, "<": lhs < rhs, "<=": lhs <= rhs, ">": lhs > rhs,
+            ">=": lhs >= rhs}[relation]
+
+
+def _compare_time(lhs: float, relation: str, rhs: float, half_step: float) -> bool:
+    # SWMM: a time "equals" a value within half a routing step of it
+    if relation == "=":
+        return rhs - half_step <= lhs < rhs + half_step
+    if relation == "<>":
+        return lhs < rhs - half_step or lhs >= rhs + half_step
+    return _compare(lhs, relation, rhs)
+
+
+def variable_value(v: Variable, run, when: datetime) -> float:
+    """Current value of a premise variable (SI) from a running system (`prepare.Running`)."""
+    a = v.attribute
+    if v.obj == "SIMULATION":
+        if a == "TIME":
+            return run.t
+        if a == "CLOCKTIME":
+            return when.hour * 3600.0 + when.minute * 60.0 + when.second + when.microsecond * 1e-6
+        if a == "DATE":
+            return float(when.toordinal())
+        if a == "DAY":
+            return float(when.isoweekday() % 7 + 1)   # Sunday = 1
+        if a == "MONTH":
+            return float(when.month)
+        return float(when.timetuple().tm_yday)
+    if v.obj == "GAGE":
+        return run.rain_intensity(v.name)
+    if v.obj == "NODE":
+        return run.node_value(v.name, a)
+    return run.link_value(v.name, a)
+
+
+def rule_is_true(rule: Rule, run, when: datetime, step_s: float) -> bool:
+    """The rule's premises read left to right: OR joins the running result, AND stops it when false."""
+    result = True
+    for p in rule.premises:
+        if p.join == "OR":
+            if result:
+                continue
+        elif not result:
+            return False
+        lhs = variable_value(p.lhs, run, when)
+        rhs = variable_value(p.rhs, run, when) if p.rhs is not None else p.value
+        if lhs is None or rhs is None or (isinstance(lhs, float) and math.isnan(lhs)):
+            result = False
+        elif p.lhs.attribute in ("TIME", "CLOCKTIME", "TIMEOPEN", "TIMECLOSED"):
+            result = _compare_time(lhs, p.relation, rhs, 0.5 * step_s)
+        else:
+            result = _compare(lhs, p.relation, rhs)
+    return result
+
+
+def chosen_actions(rules: list[Rule], run, when: datetime, step_s: float) -> dict[str, tuple[Action, Rule]]:
+    """Per link, the action to take now: the THEN (true) or ELSE (false) actions of every rule, the
+    strictly higher priority winning for one link, the earlier rule on a tie (SWMM's action list)."""
+    chosen: dict[str, tuple[Action, Rule]] = {}
+    for rule in rules:
+        actions = rule.then_actions if rule_is_true(rule, run, when, step_s) else rule.else_actions
+        for a in actions:
+            held = chosen.get(a.name)
+            if held is None or rule.priority > held[1].priority:
+                chosen[a.name] = (a, rule)
+    return chosen
+
+
+WATCHED_NODE = {"DEPTH": 0, "HEAD": 1, "VOLUME": 2, "INFLOW": 3}
+WATCHED_LINK = {"FLOW": 4, "DEPTH": 5}
+CONSTANT_NODE = ("MAXDEPTH",)
+CONSTANT_LINK = ("FULLFLOW", "FULLDEPTH", "LENGTH", "SLOPE")
+
+
+class Watch:
+    """How the kernel can run many routing steps between rule evaluations and still act on the step
+    SWMM would: comparisons of levels, flows and rain are watched inside the kernel (it stops when one
+    changes truth); times (TIME, CLOCKTIME, DATE..., TIMEOPEN) give the next time a premise can change;
+    pump STATUS / SETTING change only at a stop or when a pump's own depths switch it (the kernel stops
+    before that step). Anything else makes the rules be evaluated after every step."""
+
+    def __init__(self, rules: list[Rule], run):
+        import numpy as np
+
+        from . import kernels as K
+
+        rows, consts = [], []
+        self.time_premises: list[Premise] = []
+        self.every_step = False
+        for rule in rules:
+            for p in rule.premises:
+                left = self._watched(p.lhs, run)
+                right = (K.WATCH_CONST, 0, p.value) if p.rhs is None else self._watched(p.rhs, run)
+                if left is not None and right is not None and left[0] != K.WATCH_CONST:
+                    rows.append((left[0], left[1], K.RELATIONS.index(p.relation), right[0], right[1]))
+                    consts.append(right[2])
+                elif p.rhs is None and p.lhs.attribute in ("STATUS", "SETTING"):
+                    continue
+                elif p.rhs is None and p.lhs.attribute in TIME_ATTRIBUTES + ("TIMEOPEN", "TIMECLOSED"):
+                    self.time_premises.append(p)
+                else:
+                    self.every_step = True
+        self.rows = np.array(rows, dtype=np.int64).reshape(-1, 5)
+        self.values = np.array(consts, dtype=float)
+        self.last = np.zeros(len(rows), dtype=np.bool_)
+        self.stop_on_switch = True
+
+    @staticmethod
+    def _watched(v: Variable, run):
+        """(kernel kind, index, constant) of a variable the kernel can read, else None."""
+        from . import kernels as K
+
+        if v.obj == "NODE":
+            if v.attribute in WATCHED_NODE:
+                return WATCHED_NODE[v.attribute], run.node_index[v.name], 0.0
+            return K.WATCH_CONST, 0, run.node_value(v.name, v.attribute)
+        if v.obj == "GAGE":
+            return K.WATCH_GAGE_RAIN, run.gage_index[v.name], 0.0
+        if v.obj in LINK_OBJECTS:
+            if v.attribute in WATCHED_LINK:
+                return WATCHED_LINK[v.attribute], run.link_index[v.name], 0.0
+            if v.attribute in CONSTANT_LINK:
+                return K.WATCH_CONST, 0, run.link_value(v.name, v.attribute)
+        return None
+
+    def next_stop(self, run, start: datetime, max_step_s: float) -> float:
+        """The time to run to before the rules must be evaluated again (s)."""
+        t = run.t
+        if self.every_step or run.moving:
+            return t + 1e-6
+        best = run.t_end
+        for p in self.time_premises:
+            a = p.lhs.attribute
+            if a in ("DATE", "DAY", "MONTH", "DAYOFYEAR"):
+                when = start + timedelta(seconds=t)
+                midnight = datetime(when.year, when.month, when.day) + timedelta(days=1)
+                best = min(best, (midnight - start).total_seconds())
+                continue
+            if a == "TIME":
+                events = [p.value]
+            elif a == "CLOCKTIME":
+                clock0 = start.hour * 3600.0 + start.minute * 60.0 + start.second
+                day = 86400.0
+                base = t - (clock0 + t) % day      # this day's midnight (s from start)
+                events = [base + p.value - day, base + p.value, base + p.value + day, base + day]
+            else:   # TIMEOPEN / TIMECLOSED: from the link's last switch between closed and open
+                k = run.link_index[p.lhs.name]
+                events = [float(run.time_last_set[k]) + p.value]
+            for e in events:
+                if p.relation in ("=", "<>"):
+                    # true within half a step of the time: evaluate every step around it
+                    if e - max_step_s <= t < e + max_step_s:
+                        return t + 1e-6
+                    if t < e - max_step_s:
+                        best = min(best, e - max_step_s)
+                elif abs(t - e) <= 1e-9:
+                    return t + 1e-6
+                elif t < e:
+                    best = min(best, e)
+        return max(best, t + 1e-6)
+
+
+def rule_controller(env, run, rules: list[Rule], rule_step_s: float, start: datetime, log: list):
+    """SimPy process: evaluate the rules on the state each routing step starts from, change the settings
+    their actions ask for, and let the routing run on to the next evaluation.
+
+    At every evaluation the pumps' own start-up / shut-off depths switch them first (the rules may
+    override). rule_step_s 0 evaluates before every routing step (SWMM's default), the kernel running
+    many steps at once while nothing a premise reads can change (Watch); else at the end of the first
+    routing step reaching each multiple of RULE_STEP (SWMM shortens that step to end on it). `log`
+    receives (time s, link, new setting, rule) for every change a rule makes."""
+    watch = Watch(rules, run) if rule_step_s <= 0.0 else None
+    max_step = max(run.arg["route_step"], run.arg["wet_step"])
+    next_rule_t = 0.0
+    while True:
+        run.switch_pumps_on_depth()
+        if rule_step_s <= 0.0 or run.t >= next_rule_t - 1e-6:
+            when = start + timedelta(seconds=run.t)
+            for name, (action, rule) in chosen_actions(rules, run, when, run.step_s).items():
+                if run.set_target(name, action.value):
+                    log.append((run.t, name, action.value, rule.name))
+            if rule_step_s > 0.0:
+                while next_rule_t <= run.t + 1e-6:
+                    next_rule_t += rule_step_s
+        run.move_settings()
+        if run.done:
+            break
+        if watch is not None:
+            run.advance(watch.next_stop(run, start, max_step), watch)
+        else:
+            run.advance(run.t + 1e-6 if run.moving else max(next_rule_t, run.t + 1e-6))
+        yield env.timeout(run.t - env.now)
