@@ -226,18 +226,24 @@ def _segments_cross(p1, p2, q1, q2) -> bool:
     return (d1 * d2 < 0) and (d3 * d4 < 0)
 
 
-def _distance_to_crossing(pb, pa, b0, b1, a0, a1) -> float:
-    """How far (m) along path pb (a polyline) it crosses path pa; where the polylines only touch, the
-    point where the straight chords b0-b1 and a0-a1 cross, as a share of pb's length."""
-    db = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pb, axis=0), axis=1))])
-    for j in range(len(pb) - 1):
-        for i in range(len(pa) - 1):
-            if _segments_cross(pb[j], pb[j + 1], pa[i], pa[i + 1]):
-                return float(db[j] + db[j + 1]) / 2
+def _distance_to_crossing(pb, pa, b0, b1, a0, a1, length_b) -> float:
+    """How far (m) along path b (polyline pb, length length_b) it crosses path a (polyline pa); with
+    pb None (two straight movements), or where the polylines only touch, the point where the chords
+    b0-b1 and a0-a1 cross, as a share of b's length."""
+    if pb is not None:
+        p, p2 = pb[:-1, None, :], pb[1:, None, :]        # segments of b (rows) against segments of a (columns)
+        q, q2 = pa[None, :-1, :], pa[None, 1:, :]
+
+        def orient(a, b, c):
+            return (b[..., 0] - a[..., 0]) * (c[..., 1] - a[..., 1]) - (b[..., 1] - a[..., 1]) * (c[..., 0] - a[..., 0])
+        hit = (orient(q, q2, p) * orient(q, q2, p2) < 0) & (orient(p, p2, q) * orient(p, p2, q2) < 0)
+        rows = np.nonzero(hit.any(axis=1))[0]
+        if len(rows):   # the middle of b's crossing segment (segments are 1/16 of the path, nearly equal)
+            return float((rows[0] + 0.5) / (len(pb) - 1) * length_b)
     d_b, d_a = np.subtract(b1, b0), np.subtract(a1, a0)
     den = d_b[0] * d_a[1] - d_b[1] * d_a[0]
     t = ((a0[0] - b0[0]) * d_a[1] - (a0[1] - b0[1]) * d_a[0]) / den if abs(den) > 1e-12 else 0.5
-    return float(min(max(t, 0.0), 1.0) * db[-1])
+    return float(min(max(t, 0.0), 1.0) * length_b)
 
 
 def compile_network(net: Network) -> CompiledNetwork:
@@ -411,7 +417,9 @@ def compile_network(net: Network) -> CompiledNetwork:
                     _heading(*end_dir[link_from[a]]), _heading(*end_dir[link_from[b]]))) > math.radians(135)
                 cross = not opposite_lefts and _segments_cross(entry[a], exit_[a], entry[b], exit_[b])
                 if cross:
-                    crossing_at[a, b] = _distance_to_crossing(lcurve[b], lcurve[a], entry[b], exit_[b], entry[a], exit_[a])
+                    curved = link_turn[a] != STRAIGHT or link_turn[b] != STRAIGHT
+                    crossing_at[a, b] = _distance_to_crossing(lcurve[b] if curved else None, lcurve[a], entry[b], exit_[b],
+                                                              entry[a], exit_[a], llen[b])
                 if merge or cross:
                     conflict[a, b] = int(cross and not merge)
 
