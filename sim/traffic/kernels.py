@@ -39,6 +39,7 @@ import math
 import numpy as np
 from numba import njit
 
+from .network import CROSSING_CLEAR_M, KIND_CODE
 from .signals import SIGNAL_GREEN, SIGNAL_RED, SIGNAL_YELLOW  # noqa: F401  (link states, used by the callers too)
 
 # vehicle states
@@ -47,15 +48,13 @@ WAITING = 1     # departed, waiting for room to enter the network (counts as a g
 DRIVING = 2
 ARRIVED = 3
 
-ALLWAY_STOP = 2  # network.KIND_CODE["allway_stop"]
+ALLWAY_STOP = KIND_CODE["allway_stop"]
+TRAFFIC_LIGHT = KIND_CODE["traffic_light"]
 VISIBILITY_M = 4.5
 """Distance before the stop line from which a giving-way driver sees the crossing road (SUMO's default)."""
 SQUEEZE_AFTER_S = 60.0
 """After waiting this long at a single-track street, a driver squeezes past the oncoming cars (using
 driveways and gaps between parked cars) instead of waiting for the street to empty."""
-CROSSING_CLEAR_M = 2.0
-"""How far (m) past the point where two paths cross a vehicle's rear must be before the other may go
-(half a lane each side: the two vehicles' half widths and a margin)."""
 QUEUE_SPEED_MPS = 5 / 3.6
 """A vehicle slower than 5 km/h near the stop line or behind a queued vehicle is queued (HCM practice)."""
 EMERGENCY_YIELD_DISTANCE_M = 60.0
@@ -151,6 +150,14 @@ def _entry_lane(from_lane, k, ne, i, edge_first_lane, edge_lanes, edge_link_star
                 abs(l2 - want) == abs(best - want) and lane_rear[edge_first_lane[ne] + l2] > lane_rear[edge_first_lane[ne] + best] + 1e-9):
             best = l2
     return edge_first_lane[ne] + best
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _gives_way_to(m, fl, fv, within_s, foe_yield, link_waiting, link_state, link_arr, edge_length, lane_edge, lane, pos, speed, bcomf):
+    """Must a driver give way to fv, the front driver of foe link fl (foe entry m), arriving within
+    within_s? Not to a foe standing at its line, at red, or on yellow able to stop (it will)."""
+    return (foe_yield[m] == 1 and link_waiting[fl] == 0 and link_state[fl] != SIGNAL_RED and link_arr[fl] < within_s
+            and not (link_state[fl] == SIGNAL_YELLOW and edge_length[lane_edge[lane[fv]]] - pos[fv] > speed[fv] * speed[fv] / (2.0 * bcomf[fv])))
 
 
 MOBIL_POLITENESS = 0.2
@@ -272,7 +279,7 @@ def step_work(lane_edge, edge_length, n_links, nv):
     lanes_b = (np.empty(n_lanes, np.int8), np.empty(n_lanes, np.int8))
     vehicles = (np.empty(nv, np.int32), np.empty(nv, np.int32), np.empty(nv, np.int8), np.empty(nv), np.empty(nv), np.empty(nv))
     links = (np.empty(n_links, np.int32), np.empty(n_links, np.int32), np.empty(n_links), np.empty(n_links, np.int8),
-             np.empty(n_links, np.int8), np.empty(n_links), np.empty(n_links))
+             np.empty(n_links, np.int8), np.empty(n_links), np.empty(n_links), np.empty(n_links, np.int32))
     edges = (np.empty(n_edges, np.int32), np.empty(n_edges, np.int32), np.empty(n_edges, np.int32), np.empty(n_edges))
     return lanes_i, lanes_f, lanes_b, vehicles, links, edges
 
@@ -282,10 +289,10 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                  lane_edge, edge_first_lane, edge_lanes, edge_length, edge_speed, edge_to, edge_opposite,
                  edge_single_track, edge_start_service, edge_end_service,
                  edge_link_start, link_to, link_length, link_speed, link_node, link_state, link_minor,
-                 link_lane_lo, link_lane_hi, link_to_lo, link_to_hi, foe_start, foe_link, foe_yield, foe_crossing, foe_clear_m, node_kind,
+                 link_lane_lo, link_lane_hi, link_to_lo, link_to_hi, link_wait_m, foe_start, foe_link, foe_yield, foe_crossing, foe_clear_m, node_kind,
                  state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta,
                  emergency, vwidth, edge_pass_width,
-                 route_flat, route_start, route_len, route_idx, cur_link, committed, allowed, next_lane,
+                 route_flat, route_start, route_len, route_idx, cur_link, committed, in_wait, allowed, next_lane,
                  stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
                  stop_ridx, stop_pos, stop_dwell, veh_stop_next, veh_stop_end, hand_back,
                  pending, n_pending, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits, work):
@@ -299,7 +306,7 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
     lane_len, lane_rear, lane_rear_speed, lane_min_rear, cand_key, lane_used = lanes_f
     lane_em, touched = lanes_b
     order, cand_link, yielding, t_arr_v, t_leave_v, new_v = vehicles
-    link_occ, link_front, link_arr, link_waiting, link_committed, link_leave, link_rear_in = links
+    link_occ, link_front, link_arr, link_waiting, link_committed, link_leave, link_rear_in, link_wait_in = links
     edge_count, edge_passing, edge_claim, st_wait = edges
 
     # 1. vehicles by lane, ascending position
@@ -341,13 +348,21 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
     # 2. junction occupancy, edge occupancy, approaching front vehicles
     link_occ[:] = 0
     link_rear_in[:] = 1e18      # how far (m) the rearmost vehicle inside the junction on each link is along its path
+    link_wait_in[:] = 0         # drivers waiting inside the junction for their gap (short of every path they give way to)
+    n_wait = 0
     edge_count[:] = 0
     for j in range(n_active):
         i = order[j]
         edge_count[lane_edge[lane[i]]] += 1
         if cur_link[i] >= 0 and pos[i] - vlen[i] < 0.0:
+            if in_wait[i] == 1:
+                link_wait_in[cur_link[i]] += 1
+                n_wait += 1
+                continue
             link_occ[cur_link[i]] += 1
             link_rear_in[cur_link[i]] = min(link_rear_in[cur_link[i]], link_length[cur_link[i]] + pos[i] - vlen[i])
+        elif in_wait[i] == 1:
+            in_wait[i] = 0
     # a single vehicle about to leave an edge at its end is at the passing place (the junction)
     edge_passing[:] = 0
     for q in range(n_occ):
@@ -398,6 +413,8 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
         allowed[order[lane_start[l + 1] - 1]] = 0
         f = lane_cand[l]
         allowed[f] = 0
+        if in_wait[f] == 2:
+            in_wait[f] = 0
         e = lane_edge[l]
         if route_idx[f] + 1 >= route_len[f]:
             continue
@@ -501,34 +518,41 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
             nk = link_node[k]
             if ok and node_kind[nk] == ALLWAY_STOP and not (speed[f] < 0.1 and d_end < 1.5):
                 ok = False
+            by_yield = False        # held only by foes it gives way to (it may wait inside the junction)
             if ok:
                 for m in range(foe_start[k], foe_start[k + 1]):
                     fl = foe_link[m]
                     if link_occ[fl] > 0 and foe_crossing[m] == 1 and link_rear_in[fl] < foe_clear_m[m] + CROSSING_CLEAR_M:
                         ok = False     # a vehicle inside the junction not yet past the point where our paths cross
+                        by_yield = False
                         break
                     # a committed foe: wait while it would still be on a crossing path when we arrive
                     # (gap_s after it leaves), or reach the lane we merge into first
                     if link_committed[fl] == 1 and ((foe_crossing[m] == 1 and link_leave[fl] + gap_s > t_arr_v[f]) or
                                                     (foe_crossing[m] == 0 and link_arr[fl] < t_leave_v[f])):
                         ok = False
+                        by_yield = False
                         break
                     fv = link_front[fl]
                     if fv < 0 or committed[fv] == 1:
                         continue
                     if emergency[fv] == 1 and link_arr[fl] < t_leave_v[f] + gap_s + 2.0:
                         ok = False     # give way to the emergency vehicle
+                        by_yield = False
                         break
                     if node_kind[nk] == ALLWAY_STOP:
                         if speed[fv] < 0.1 and link_arr[fl] * speed[fv] < 1.5 and stopped_s[fv] > stopped_s[f]:
                             ok = False
                             break
                         continue
-                    if foe_yield[m] == 1 and link_waiting[fl] == 0 and link_state[fl] != SIGNAL_RED and link_arr[fl] < t_leave_v[f] + gap_s \
-                            and not (link_state[fl] == SIGNAL_YELLOW and edge_length[lane_edge[lane[fv]]] - pos[fv] > speed[fv] * speed[fv] / (2.0 * bcomf[fv])):
-                        # (a foe on yellow that can stop will stop: no need to give way to it)
+                    if _gives_way_to(m, fl, fv, t_leave_v[f] + gap_s, foe_yield, link_waiting, link_state, link_arr, edge_length,
+                                     lane_edge, lane, pos, speed, bcomf):
                         ok = False
-                        break
+                        by_yield = True
+            if not ok and by_yield and node_kind[nk] == TRAFFIC_LIGHT and link_state[k] == SIGNAL_GREEN and emergency[f] == 0 \
+                    and link_wait_m[k] >= vlen[f] + 0.5 and link_wait_in[k] == 0:
+                ok = True          # drive in and wait for the gap short of the oncoming paths (SUMO's internal stop)
+                in_wait[f] = 2
             if ok and edge_single_track[ne] and not squeeze:
                 if st_opp >= 0 and edge_count[st_opp] - edge_passing[st_opp] + edge_claim[st_opp] > 0:
                     ok = False     # single-track street occupied from the other end: wait at the passing place
@@ -549,7 +573,12 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
             room = lane_rear[best] + 2.0 * min(lane_rear_speed[best], 1e3)
             if room < need and not (lane_rear_speed[best] >= QUEUE_SPEED_MPS and lane_len[best] - lane_used[best] >= need):
                 ok = False
-        if ok and committed[f] == 0:
+        if in_wait[f] == 2:
+            if ok:
+                link_wait_in[k] += 1
+            else:
+                in_wait[f] = 0
+        elif ok and committed[f] == 0:
             commit_at = VISIBILITY_M if link_minor[k] == 1 and emergency[f] == 0 else speed[f] * speed[f] / (2.0 * bcomf[f]) + 2.0
             if d_end <= commit_at:
                 committed[f] = 1
@@ -560,6 +589,32 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                 lane_rear_speed[best] = speed[f]
                 lane_used[best] += vlen[f] + s0[f]
         allowed[f] = 1 if ok else 0
+
+    # drivers waiting inside the junction go when their gap comes (as at the line, from where they stand)
+    if n_wait > 0:
+        for q in range(n_occ):
+            l = occ[q]
+            for j in range(lane_start[l], lane_start[l + 1]):
+                i = order[j]
+                if in_wait[i] != 1 or cur_link[i] < 0:
+                    continue
+                k = cur_link[i]
+                rest = link_length[k] - link_wait_m[k] + vlen[i]
+                t_go = math.sqrt(2.0 * rest / amax[i]) + gap_s
+                go = True
+                for m in range(foe_start[k], foe_start[k + 1]):
+                    fl = foe_link[m]
+                    if foe_crossing[m] == 1 and ((link_occ[fl] > 0 and link_rear_in[fl] < foe_clear_m[m] + CROSSING_CLEAR_M)
+                                                 or (link_committed[fl] == 1 and link_leave[fl] + gap_s > 0.0)):
+                        go = False
+                        break
+                    fv = link_front[fl]
+                    if fv >= 0 and committed[fv] == 0 and _gives_way_to(m, fl, fv, t_go, foe_yield, link_waiting, link_state, link_arr,
+                                                                        edge_length, lane_edge, lane, pos, speed, bcomf):
+                        go = False
+                        break
+                if go:
+                    in_wait[i] = 0
 
     # 4a. new speeds (simultaneous update from the old state)
     for q in range(n_occ):
@@ -612,6 +667,11 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
             if st < veh_stop_end[i] and stop_ridx[st] == route_idx[i] and stop_pos[st] - pos[i] + s0[i] < gap:
                 gap = max(stop_pos[st] - pos[i], 0.0) + s0[i]     # a bus stop ahead: brake for it
                 v_lead = 0.0
+            if in_wait[i] == 1 and cur_link[i] >= 0:      # waiting inside the junction: its waiting point ahead
+                gap_w = max(link_wait_m[cur_link[i]] - link_length[cur_link[i]] - pos[i], 0.0) + s0[i]
+                if gap_w < gap:
+                    gap = gap_w
+                    v_lead = 0.0
             v = idm_speed(speed[i], v0, gap, v_lead, amax[i], bcomf[i], s0[i], tau[i], delta[i], dt, substeps)
             if yielding[i] == 1:
                 v = min(v, max(0.0, speed[i] - bcomf[i] * dt))   # pulling over: braking to a stop at the kerb
@@ -699,6 +759,8 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                 cur_link[i] = k
                 committed[i] = 0
                 allowed[i] = 0
+                if in_wait[i] == 2:
+                    in_wait[i] = 1
                 edge_exits[e] += 1
             pos[i] = x
 
@@ -781,10 +843,10 @@ def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, live_lo, su
                  lane_edge, edge_first_lane, edge_lanes, edge_length, edge_speed, edge_to, edge_opposite,
                  edge_single_track, edge_start_service, edge_end_service,
                  edge_link_start, link_to, link_length, link_speed, link_node, link_state, link_minor,
-                 link_lane_lo, link_lane_hi, link_to_lo, link_to_hi, foe_start, foe_link, foe_yield, foe_crossing, foe_clear_m, node_kind,
+                 link_lane_lo, link_lane_hi, link_to_lo, link_to_hi, link_wait_m, foe_start, foe_link, foe_yield, foe_crossing, foe_clear_m, node_kind,
                  state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta,
                  emergency, vwidth, edge_pass_width,
-                 route_flat, route_start, route_len, route_idx, cur_link, committed, allowed, next_lane,
+                 route_flat, route_start, route_len, route_idx, cur_link, committed, in_wait, allowed, next_lane,
                  stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
                  stop_ridx, stop_pos, stop_dwell, veh_stop_next, veh_stop_end, hand_back,
                  pending, n_pending, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits,
@@ -815,9 +877,9 @@ def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, live_lo, su
         kept, m, back = traffic_step(t + s * dt, dt, substeps, gap_s, live_lo, rel, lane_edge, edge_first_lane, edge_lanes, edge_length,
                                    edge_speed, edge_to, edge_opposite, edge_single_track, edge_start_service,
                                    edge_end_service, edge_link_start, link_to, link_length, link_speed, link_node,
-                                   link_state, link_minor, link_lane_lo, link_lane_hi, link_to_lo, link_to_hi, foe_start, foe_link, foe_yield, foe_crossing, foe_clear_m, node_kind,
+                                   link_state, link_minor, link_lane_lo, link_lane_hi, link_to_lo, link_to_hi, link_wait_m, foe_start, foe_link, foe_yield, foe_crossing, foe_clear_m, node_kind,
                                    state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta,
-                                   emergency, vwidth, edge_pass_width, route_flat, route_start, route_len, route_idx, cur_link, committed, allowed,
+                                   emergency, vwidth, edge_pass_width, route_flat, route_start, route_len, route_idx, cur_link, committed, in_wait, allowed,
                                    next_lane, stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
                                    stop_ridx, stop_pos, stop_dwell, veh_stop_next, veh_stop_end, hand_back,
                                    pending, kept, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits, work)

@@ -227,6 +227,7 @@ class Simulation:
         self.route_idx = np.zeros(V, dtype=np.int32)
         self.cur_link = np.full(V, -1, dtype=np.int32)
         self.committed = np.zeros(V, dtype=np.int8)
+        self.in_wait = np.zeros(V, dtype=np.int8)      # 1: waiting inside a junction for its gap; 2: about to
         self.allowed = np.zeros(V, dtype=np.int8)
         self.next_lane = np.zeros(V, dtype=np.int32)
         self.stopped_s, self.hold_s = f64(), f64()
@@ -464,10 +465,10 @@ class Simulation:
             net.lane_edge, net.edge_first_lane, net.edge_lanes, net.edge_length, net.edge_speed, net.edge_to, net.edge_opposite,
             net.edge_single_track, self.edge_start_service, self.edge_end_service,
             net.edge_link_start, net.link_to, net.link_length, net.link_speed, net.link_node, self.link_state, self.link_minor,
-            net.link_lane_lo, net.link_lane_hi, net.link_to_lo, net.link_to_hi,
+            net.link_lane_lo, net.link_lane_hi, net.link_to_lo, net.link_to_hi, net.link_wait_m,
             net.foe_start, net.foe_link, net.foe_yield, net.foe_crossing, net.foe_clear_m, net.node_kind,
             self.state, self.lane, self.pos, self.speed, self.vlen, self.s0, self.amax, self.bcomf, self.tau, self.vmax, self.sf,
-            self.delta, self.emergency, self.vwidth, self.edge_pass_width, self.route_flat, self.route_start, self.route_len, self.route_idx, self.cur_link, self.committed,
+            self.delta, self.emergency, self.vwidth, self.edge_pass_width, self.route_flat, self.route_start, self.route_len, self.route_idx, self.cur_link, self.committed, self.in_wait,
             self.allowed, self.next_lane, self.stopped_s, self.hold_s, self.depart_t, self.arrive_t, self.dist_m,
             self.depart_speed, self.arrive_pos, self.stop_ridx, self.stop_pos, self.stop_dwell, self.veh_stop_next,
             self.veh_stop_end, self.hand_back, self.pending, self.n_pending, self.edge_queue_now, self.edge_queue_max,

@@ -38,6 +38,10 @@ TWO_WAY_CLEAR_WIDTH_M = 5.0
 """Clear carriageway width two moving cars need to pass: 2 x 1.8 m car + 3 x ~0.45 m margins."""
 FIRE_LANE_WIDTH_M = 4.0
 """Clear width a fire engine needs (GB 50016-2014 §7.1.8: fire lanes at least 4 m wide)."""
+CROSSING_CLEAR_M = 2.0
+"""How far (m) from the point where two paths cross a vehicle keeps clear of it: the other may go once
+its rear is this far past; a left-turner waiting inside a junction stops this far before it (half a
+lane each side: the two vehicles' half widths and a margin)."""
 GATE_APRON_M = 7.0
 """Drivable length kept on a road leading to a gate (one car, 4.8 m, and its standstill gap): the
 junction cut-back never eats into it, so the car being served at the barrier stands clear of the
@@ -192,6 +196,7 @@ class CompiledNetwork:
     foe_yield: np.ndarray        # int8: 1 = this link must yield to that foe
     foe_crossing: np.ndarray     # int8: 1 = paths cross (0 = they merge into the same edge)
     foe_clear_m: np.ndarray      # m along the foe's path where it crosses this link's path (its length when they merge)
+    link_wait_m: np.ndarray      # m into the junction where a green-minor driver may wait for its gap (0: it waits at the line)
     signal_programs: list[SignalProgram]   # one per signalised junction
     link_entry_xy: np.ndarray    # (K, 2)
     link_exit_xy: np.ndarray     # (K, 2)
@@ -455,6 +460,14 @@ def compile_network(net: Network) -> CompiledNetwork:
             y = _must_yield(a, b, kind[node], link_major, link_turn, end_dir, link_from)
         foe_lists[a].append((b, int(y), crossing))
         foe_clear.append(crossing_at.get((a, b), llen[b]) if crossing else llen[b])
+    # at a signal a driver giving way (a permissive left turn) may wait inside the junction, short of
+    # the first path it gives way to, as in SUMO; only where the whole vehicle (~5 m) fits before it
+    link_wait = np.zeros(K, dtype=np.float64)
+    for (b, a), crossing in conflict.items():
+        if crossing and kind[int(link_node[a])] == KIND_CODE["traffic_light"] and (a, b) in signal_yield and (b, a) in crossing_at:
+            at = crossing_at[b, a] - CROSSING_CLEAR_M
+            link_wait[a] = at if link_wait[a] == 0.0 else min(link_wait[a], at)
+    link_wait[link_wait < 5.5] = 0.0
     foe_start = np.zeros(K + 1, dtype=np.int32)
     flat = []
     for k in range(K):
@@ -474,7 +487,8 @@ def compile_network(net: Network) -> CompiledNetwork:
         link_speed=np.array(lspd, dtype=np.float64), link_turn=link_turn, link_major=link_major,
         link_lane_lo=lane_lo, link_lane_hi=lane_hi, link_to_lo=to_lo, link_to_hi=to_hi, edge_link_start=edge_link_start,
         foe_start=foe_start, foe_link=foe_arr[:, 0].copy(), foe_yield=foe_arr[:, 1].astype(np.int8),
-        foe_crossing=foe_arr[:, 2].astype(np.int8), foe_clear_m=np.array(foe_clear, dtype=np.float64), signal_programs=programs,
+        foe_crossing=foe_arr[:, 2].astype(np.int8), foe_clear_m=np.array(foe_clear, dtype=np.float64), link_wait_m=link_wait,
+        signal_programs=programs,
         link_entry_xy=entry, link_exit_xy=exit_, notes=notes,
     )
 

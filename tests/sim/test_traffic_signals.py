@@ -226,6 +226,19 @@ def test_left_turners_wait_in_their_own_lane():
     assert times[120.0] == pytest.approx(times[0.0], rel=0.05)
 
 
+def test_permissive_left_turners_wait_inside_the_junction():
+    # 150 veh/h turning left from their own lane against 660 veh/h straight on: the oncoming stream
+    # leaves no gap, so they go in the 6 s protected phase (~3 cars) and, as in SUMO, one waits inside
+    # the junction during the green and clears when the oncoming light turns: ~4 a cycle for 3.75
+    # arriving. Webster's uniform delay at g/C ~ 0.1 and x ~ 0.9, C (1 - g/C)^2 / (2 (1 - x g/C)),
+    # is ~40 s (measured 43 s); waiting at the line only they got ~3 a cycle and 159 s.
+    net, demand = _four_arm_three_lanes(150.0, 660.0)
+    d = run(net, demand, Settings()).details()
+    left = np.array([t[:2] in ("NE", "SW") for t in d.trip_ids])
+    assert np.isfinite(d.arrive_s).all()
+    assert 25.0 < np.mean((d.arrive_s - d.depart_s - d.free_time_s)[left]) < 70.0
+
+
 def test_default_lanes_of_movements():
     # no connections given: right turns from the rightmost lane, left from the leftmost, straight on
     # from all (netconvert's default on a three-lane cross); onto the matching lanes
