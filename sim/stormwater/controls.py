@@ -523,6 +523,8 @@ class Watch:
             for p in rule.premises:
                 left = self._watched(p.lhs, run)
                 right = (K.WATCH_CONST, 0, p.value) if p.rhs is None else self._watched(p.rhs, run)
+                if left is not None and right is not None and left[0] == right[0] == K.WATCH_CONST:
+                    continue   # two constants (e.g. a MAXDEPTH against a number): never changes
                 if left is not None and right is not None and left[0] != K.WATCH_CONST:
                     rows.append((left[0], left[1], K.RELATIONS.index(p.relation), right[0], right[1]))
                     consts.append(right[2])
@@ -615,10 +617,10 @@ def rule_controller(env, run, rules: list[Rule], rule_step_s: float, start: date
                 while next_rule_t <= run.t + 1e-6:
                     next_rule_t += rule_step_s
         run.move_settings()
-        if run.done:
-            break
         if watch is not None:
             run.advance(watch.next_stop(run, start, max_step), watch)
         else:
             run.advance(run.t + 1e-6 if run.moving else max(next_rule_t, run.t + 1e-6))
         yield env.timeout(run.t - env.now)
+        if run.done:
+            break   # (SWMM evaluates before each step: none after the last)
