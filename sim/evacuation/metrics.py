@@ -20,6 +20,19 @@ FRUIN_WALKWAY_P_M2 = (0.31, 0.43, 0.72, 1.08, 2.17)
 and Design: A > 3.25 m²/p, B 2.32-3.25, C 1.39-2.32, D 0.93-1.39, E 0.46-0.93, F < 0.46)."""
 CONGESTED_LOS = 4
 """Level E and worse counts as congestion for the bottleneck ranking (Fruin: movement restricted)."""
+JAM_DENSITY_P_M2 = 6.0
+"""Densities this model reports above this (persons/m²) mean "a severe queue", not a figure to quote: its
+bodies are 0.3 m discs, which pack to 8-11 p/m² in a queue where real crowds stop near 5.4 p/m²
+(Weidmann 1993; docs/evacuation.md, Known limits)."""
+
+
+def density_caveat(peak_p_m2: float | None) -> str | None:
+    """The note a reported peak density needs (None when it is below JAM_DENSITY_P_M2 or absent)."""
+    if peak_p_m2 is None or not peak_p_m2 > JAM_DENSITY_P_M2:
+        return None
+    return (f"above {JAM_DENSITY_P_M2:g} p/m² read as a severe queue: this model packs queues tighter than real "
+            f"crowds (~5.4 p/m², docs/evacuation.md)")
+
 
 
 def _quantile_time(times_sorted: np.ndarray, n_agents: int, fraction: float) -> float:
@@ -171,7 +184,8 @@ def build_result(*, scenario, exits, geometry, settings, evac_time_s, evac_exit,
         frames["los_max"] = level_of_service(peak)
         frames["los_names"] = np.array(FRUIN_LOS)
         put("max_local_density_p_m2", peak.max(), "persons/m²",
-            f"highest density in any {settings.density_cell_m:g} m cell at any second")
+            f"highest density in any {settings.density_cell_m:g} m cell at any second"
+            + (f" ({density_caveat(float(peak.max()))})" if density_caveat(float(peak.max())) else ""))
         put("area_los_e_or_worse_m2", (frames["los_max"] >= CONGESTED_LOS).sum() * settings.density_cell_m ** 2, "m²",
             "area that reached Fruin walkway level of service E or F at some second")
         bottlenecks = rank_bottlenecks(density, origin, settings.density_cell_m, settings.frame_interval_s, exits)

@@ -294,3 +294,26 @@ def test_parquet_without_pyarrow_is_refused_before_the_run_naming_the_extra(tmp_
     assert not (tmp_path / "t.parquet").exists()
     with pytest.raises(ModuleNotFoundError, match=r"community-twin\[parquet\]"):
         write_trajectories_parquet(tmp_path / "t.parquet", np.zeros((1, 4)), 2.0)
+
+
+def test_a_peak_density_above_a_real_jam_is_printed_with_its_caveat(tmp_path, capsys, monkeypatch):
+    from sim.evacuation import metrics
+    from sim.evacuation.metrics import JAM_DENSITY_P_M2, density_caveat
+    from twin.cli import main
+
+    # discs of 0.3 m pack tighter than people: above ~6 p/m² the figure means "a severe queue"
+    assert density_caveat(None) is None and density_caveat(5.4) is None and density_caveat(JAM_DENSITY_P_M2) is None
+    assert "severe queue" in density_caveat(10.88) and "docs/evacuation.md" in density_caveat(10.88)
+    path = tmp_path / "corridor.geojson"
+    path.write_text(json.dumps(_corridor_crowd_doc()))
+    assert main(["evacuation", "run", str(path), "--json"]) == 0
+    peak = json.loads(capsys.readouterr().out)["max_local_density_p_m2"]
+    assert 0.5 < peak < JAM_DENSITY_P_M2        # 24 people in 36 m², queueing at a 3 m end
+    assert main(["evacuation", "run", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert f"peak local density {peak:.2f} p/m²" in text and "severe queue" not in text
+    # the same run against a threshold below its peak: the line carries the caveat
+    monkeypatch.setattr(metrics, "JAM_DENSITY_P_M2", peak / 2)
+    assert main(["evacuation", "run", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert f"peak local density {peak:.2f} p/m²" in text and "severe queue" in text

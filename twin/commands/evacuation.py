@@ -190,6 +190,8 @@ def _fmt(v, unit="s") -> str:
 
 
 def _print_summary(s: dict) -> None:
+    from sim.evacuation.metrics import density_caveat
+
     print(f"{s['scenario']}: {s['evacuated']} of {s['agents']} residents out ({s['stuck']} not), route {s['route']}, {s['time_of_day']}")
     print(f"  total {_fmt(s['total_evacuation_time_s'])}; 50 % {_fmt(s['t50_s'])}, 90 % {_fmt(s['t90_s'])}, "
           f"95 % {_fmt(s['t95_s'])}")
@@ -202,6 +204,9 @@ def _print_summary(s: dict) -> None:
         print(f"  waited in congestion: mean {s['waited_mean_s']:.0f} s, 90 % {s['waited_p90_s']:.0f} s, max {s['waited_max_s']:.0f} s")
     if s.get("max_local_density_p_m2") is not None:
         print(f"  peak local density {s['max_local_density_p_m2']:.2f} p/m²; {s['area_los_e_or_worse_m2']:.0f} m² reached Fruin level E or F")
+        caveat = density_caveat(s["max_local_density_p_m2"])
+        if caveat:
+            print(f"    ({caveat})")
     for exit_id, e in s["exits"].items():
         flow = "—" if e["flow_p_s"] is None else f"{e['flow_p_s']:.2f} p/s ({e['specific_flow_p_m_s']:.2f} p/m/s)"
         print(f"  exit {e.get('name', exit_id)}: {e['evacuated']} out, {flow}")
