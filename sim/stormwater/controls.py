@@ -332,6 +332,8 @@ def _premise_value(lhs: Variable, rest: list[str], units, where: str) -> float:
     value = _number(text, where)
     if a == "DAY" and not 1 <= value <= 7 or a == "MONTH" and not 1 <= value <= 12:
         raise StormwaterInputError(f"{where}: {a} {text} out of range")
+    if a == "INTENSITY":   # converted as the rain itself is (prepare._rain_table), so that 30 > 30 stays false
+        return value * units.depth / 3600.0
     return value * _unit(lhs, units)
 
 

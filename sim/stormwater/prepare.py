@@ -223,7 +223,8 @@ class Running:
         else:
             if not self._watch_ready:
                 self._watch_ready = True
-                K.watch_update(watch.rows, watch.values, watch.last, self.t, self._y, self.arg["invert"], self._vol,
+                t_rain = K.rain_probe_time(self.t, self.step_s, self._sc[K.SC_T_RUN_OLD], self._sc[K.SC_T_RUN_NEW])
+                K.watch_update(watch.rows, watch.values, watch.last, t_rain, self._y, self.arg["invert"], self._vol,
                                self._lat_new, self._q, self._link_y, self.arg["rain_times"], self.arg["rain_rate"])
             self.t = float(K.advance_system(*self.args, self.state, t_stop, watch.rows, watch.values, watch.last,
                                             watch.stop_on_switch))
@@ -282,9 +283,10 @@ class Running:
         raise KeyError(attribute)
 
     def rain_intensity(self, gage: str) -> float:
-        """The gauge's rain rate now (m/s)."""
+        """The gauge's rain rate (m/s) as SWMM's rules see it before the next step (K.rain_probe_time)."""
         times, rate = self.arg["rain_times"], self.arg["rain_rate"]
-        j = min(max(int(np.searchsorted(times, self.t, side="right")) - 1, 0), rate.shape[0] - 1)
+        t_rain = K.rain_probe_time(self.t, self.step_s, self._sc[K.SC_T_RUN_OLD], self._sc[K.SC_T_RUN_NEW])
+        j = min(max(int(np.searchsorted(times, t_rain, side="right")) - 1, 0), rate.shape[0] - 1)
         return float(rate[j, self.gage_index[gage]])
 
     # ---- settings

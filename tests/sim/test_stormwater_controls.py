@@ -471,3 +471,26 @@ def test_partial_settings_agree_with_swmm(case, tmp_path):
     assert_same_actions(ours.control_actions, swmm_actions, tolerance_h=0.05)
     if case == "weir_partly_open":
         assert ref["flooding_volume_m3"] > 1000.0   # the raised crest floods J3, in both engines
+
+
+PUMP_RULES = TANK_RULES[:TANK_RULES.index("; the tank")]
+RAIN_AND_CALENDAR_RULES = {
+    # the gate shuts while it rains harder than 30 mm/h (the rain a rule sees is the runoff step's, as SWMM's)
+    "rain": "RULE RAIN\nIF GAGE RG1 INTENSITY > 30\nTHEN ORIFICE OR1 SETTING = 0\nELSE ORIFICE OR1 SETTING = 1\n",
+    # a time that "equals" 03:00 within half a routing step
+    "clock_equals": "RULE AT\nIF SIMULATION CLOCKTIME = 03:00:00\nTHEN ORIFICE OR1 SETTING = 0.3\n",
+    # 06/01/2020 is a Monday (DAY 2)
+    "calendar": "RULE D\nIF SIMULATION DAY = 2\nAND SIMULATION MONTH = 6\nAND SIMULATION DATE = 06/01/2020\n"
+                "THEN ORIFICE OR1 SETTING = 0\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(RAIN_AND_CALENDAR_RULES))
+def test_rain_and_calendar_premises_agree_with_swmm(case, tmp_path):
+    path = tmp_path / f"{case}.inp"
+    path.write_text(TANK_MODEL.format(extra_options="", controls=PUMP_RULES + "\n" + RAIN_AND_CALENDAR_RULES[case]))
+    ours = _quiet(simulate, _quiet(read_inp, path))
+    ref, swmm_actions = swmm_run(path, tmp_path)
+    assert_agrees(ours, ref)
+    assert len(ours.control_actions) >= 5
+    assert_same_actions(ours.control_actions, swmm_actions, tolerance_h=0.01)

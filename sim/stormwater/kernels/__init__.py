@@ -1089,6 +1089,13 @@ NO_WATCH_LAST = np.zeros(0, dtype=np.bool_)
 
 
 @njit(cache=True, _nrt=False)
+def rain_probe_time(t, dt, t_run_old, t_run_new):
+    """The time whose rain a control rule sees before the routing step [t, t + dt]: SWMM runs runoff up to
+    the end of the coming routing step first, so its gauges show the rain of the runoff step begun last."""
+    return t_run_new if t_run_new < t + dt else t_run_old
+
+
+@njit(cache=True, _nrt=False)
 def _watched_value(kind, i, t, y, invert, vol, lat_new, q, link_y, rain_times, rain_rate):
     if kind == WATCH_NODE_DEPTH:
         return y[i]
@@ -1109,15 +1116,15 @@ def _watched_value(kind, i, t, y, invert, vol, lat_new, q, link_y, rain_times, r
 
 
 @njit(cache=True, _nrt=False)
-def watch_update(watch, watch_value, watch_last, t, y, invert, vol, lat_new, q, link_y, rain_times, rain_rate):
-    """Re-evaluate the watched comparisons at t into watch_last; True when any truth changed."""
+def watch_update(watch, watch_value, watch_last, t_rain, y, invert, vol, lat_new, q, link_y, rain_times, rain_rate):
+    """Re-evaluate the watched comparisons into watch_last (rain as at t_rain); True when any truth changed."""
     changed = False
     for w in range(watch.shape[0]):
-        lhs = _watched_value(watch[w, 0], watch[w, 1], t, y, invert, vol, lat_new, q, link_y, rain_times, rain_rate)
+        lhs = _watched_value(watch[w, 0], watch[w, 1], t_rain, y, invert, vol, lat_new, q, link_y, rain_times, rain_rate)
         if watch[w, 3] == WATCH_CONST:
             rhs = watch_value[w]
         else:
-            rhs = _watched_value(watch[w, 3], watch[w, 4], t, y, invert, vol, lat_new, q, link_y, rain_times,
+            rhs = _watched_value(watch[w, 3], watch[w, 4], t_rain, y, invert, vol, lat_new, q, link_y, rain_times,
                                  rain_rate)
         r = watch[w, 2]
         if r == 0:
@@ -1785,7 +1792,8 @@ def advance_system(t_end, wet_step, dry_step, route_step, var_step, min_step, re
         t = t_new
         clock[0] = t   # read by a watcher thread for progress (the kernel runs without the GIL)
         if watch.shape[0] > 0:
-            if watch_update(watch, watch_value, watch_last, t, y, invert, vol, lat_new, q, link_y, rain_times,
+            t_rain = rain_probe_time(t, dt_last, t_run_old, t_run_new)
+            if watch_update(watch, watch_value, watch_last, t_rain, y, invert, vol, lat_new, q, link_y, rain_times,
                             rain_rate):
                 break
     sc[SC_T] = t
