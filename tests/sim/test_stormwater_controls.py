@@ -494,3 +494,17 @@ def test_rain_and_calendar_premises_agree_with_swmm(case, tmp_path):
     assert_agrees(ours, ref)
     assert len(ours.control_actions) >= 5
     assert_same_actions(ours.control_actions, swmm_actions, tolerance_h=0.01)
+
+
+def test_a_controlled_run_is_the_same_with_progress_reports_and_in_an_ensemble():
+    from sim.stormwater.model import simulate_ensemble
+
+    model = _quiet(parse_inp, TANK_MODEL.format(extra_options="", controls=TANK_RULES))
+    plain = _quiet(simulate, model)
+    seen = []
+    watched = simulate(model, progress=lambda fraction, message: seen.append(fraction))
+    batch = simulate_ensemble([model, model], workers=2)
+    assert seen[0] == 0.0 and seen[-1] == 1.0
+    for other in (watched, *batch):
+        assert other.control_actions == plain.control_actions
+        assert other.value("outfall_volume_m3") == plain.value("outfall_volume_m3")
