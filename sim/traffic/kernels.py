@@ -480,7 +480,9 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
         ne = link_to[k]
         d_end = edge_length[e] - pos[f]
         # lane on the next edge with the most room
-        if committed[f] == 1 and lane_edge[next_lane[f]] == ne:
+        if edge_lanes[ne] == 1:
+            best = edge_first_lane[ne]
+        elif committed[f] == 1 and lane_edge[next_lane[f]] == ne:
             best = next_lane[f]      # a driver in the junction keeps the lane it chose
         else:
             best = _entry_lane(lane[f] - edge_first_lane[e], k, ne, f, edge_first_lane, edge_lanes, edge_link_start, link_to,
@@ -806,8 +808,10 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
     for p in range(n_pending):
         i = pending[p]
         e = route_flat[route_start[i]]
-        lo, hi = _movement_lanes(e, i, 0, edge_lanes, edge_link_start, link_to, link_lane_lo, link_lane_hi, route_flat,
-                                 route_start, route_len)
+        lo, hi = 0, 0
+        if edge_lanes[e] > 1:
+            lo, hi = _movement_lanes(e, i, 0, edge_lanes, edge_link_start, link_to, link_lane_lo, link_lane_hi, route_flat,
+                                     route_start, route_len)
         best = edge_first_lane[e] + lo
         for l2 in range(edge_first_lane[e] + lo, edge_first_lane[e] + hi + 1):
             if lane_rear[l2] > lane_rear[best] + 1e-9:
