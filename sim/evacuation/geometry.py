@@ -6,6 +6,10 @@ widening at 45 degrees from the door jambs, added to the walkable raster as the 
 the distance field, so the field's zero level lies on the exit line and its gradient points
 through the opening. People who crossed the line walk on across the apron (kernels.LEAVING)
 before they leave the model, as they would into the street.
+An assembly area inside the walkable ground is a destination too (after the exits, in the same
+arrays): its cells are the target of its distance field, its "exit line" is the part of its
+outline that lies in the open (not along a wall), and inside it the field points away from that
+outline, so that who steps in walks on into the area before he leaves the model.
 """
 from __future__ import annotations
 
@@ -109,11 +113,25 @@ def _wall_segments(geom) -> np.ndarray:
     return np.ascontiguousarray(out[keep], dtype=np.float64)
 
 
-def prepare_geometry(*, walkable, obstacles, exits, cell_m: float = 0.25, apron_m: float = 2.5,
-                     wall_range_m: float = 1.0, wall_avoid_m: float = 1.0, wall_avoid_cost: float = 1.0) -> PreparedGeometry:
-    """Rasterise the walkable area, compute one distance field per exit, and index walls.
+def assembly_entry(area, polygon):
+    """(the part of an assembly area on the walkable ground, its outline in the open as a list of
+    LineStrings, their length m): the lines one steps in over (where the outline runs along a wall
+    or the site's edge nobody crosses it)."""
+    inside = area.intersection(polygon).buffer(0)
+    if inside.is_empty:
+        return inside, [], 0.0
+    edge = area.boundary.buffer(0.05)
+    open_part = inside.boundary.difference(edge)
+    lines = [g for g in getattr(open_part, "geoms", [open_part]) if isinstance(g, LineString) and g.length > 1e-6]
+    return inside, lines, float(sum(g.length for g in lines))
 
-    walkable: (Multi)Polygon; obstacles: list of Polygons; exits: list of LineStrings.
+
+def prepare_geometry(*, walkable, obstacles, exits, areas=(), cell_m: float = 0.25, apron_m: float = 2.5,
+                     wall_range_m: float = 1.0, wall_avoid_m: float = 1.0, wall_avoid_cost: float = 1.0) -> PreparedGeometry:
+    """Rasterise the walkable area, compute one distance field per exit and assembly area, and index walls.
+
+    walkable: (Multi)Polygon; obstacles: list of Polygons; exits: list of LineStrings; areas:
+    assembly areas (Polygons) that are destinations, numbered after the exits.
     wall_range_m: walls farther than this from a cell are not listed for it (the wall
     repulsion has decayed to nothing well before: exp(-1 m / D_w)).
     """
@@ -147,7 +165,8 @@ def prepare_geometry(*, walkable, obstacles, exits, cell_m: float = 0.25, apron_
     walkable_mask = shapely.contains_xy(full, gx, gy).astype(np.uint8)
     wall_seg = _wall_segments(full)
     open_x, open_y = kernels.wall_edges(wall_seg, x0, y0, cell_m, nx, ny)
-    n_exits = len(exits)
+    entries = [assembly_entry(area, p) for p in areas]
+    n_exits = len(exits) + len(areas)
     distance = np.empty((n_exits, ny, nx))
     dir_xy = np.empty((n_exits, ny, nx, 2), dtype=np.float32)   # float32: half the memory the kernel reads
     uniform = np.ones((ny, nx))
@@ -166,6 +185,25 @@ def prepare_geometry(*, walkable, obstacles, exits, cell_m: float = 0.25, apron_
         # inside the apron the field is flat: walk straight out through the opening
         ux[target == 1] = normals[k][0]
         uy[target == 1] = normals[k][1]
+        dir_xy[k, :, :, 0], dir_xy[k, :, :, 1] = ux, uy
+    for a, (inside, lines, _) in enumerate(entries):
+        k = len(exits) + a
+        target = np.zeros((ny, nx), dtype=np.uint8)
+        if not inside.is_empty:
+            shapely.prepare(inside)
+            target = (shapely.contains_xy(inside, gx, gy) & (walkable_mask == 1)).astype(np.uint8)
+            if not target.any():  # a sliver of an area: the cells its outline touches
+                target = (shapely.dwithin(inside, shapely.points(gx, gy), 0.5 * cell_m) & (walkable_mask == 1)).astype(np.uint8)
+        distance[k] = kernels.fast_marching(walkable_mask, target, cell_m, open_x, open_y, uniform)
+        steer = kernels.fast_marching(walkable_mask, target, cell_m, open_x, open_y, steering) if wall_avoid_m > 0 else distance[k]
+        ux, uy = kernels.descent_directions(steer, cell_m, open_x, open_y)
+        # inside the area: on, away from its open outline (uphill in the distance from the cells outside it)
+        from scipy import ndimage
+
+        depth = ndimage.distance_transform_edt(target == 1)
+        ix, iy = kernels.descent_directions(np.where(target == 1, -depth, np.inf), cell_m, open_x, open_y)
+        ux[target == 1] = ix[target == 1]
+        uy[target == 1] = iy[target == 1]
         dir_xy[k, :, :, 0], dir_xy[k, :, :, 1] = ux, uy
     wall_cell_m = 1.0
     wx0, wy0 = x0, y0
@@ -188,11 +226,13 @@ def prepare_geometry(*, walkable, obstacles, exits, cell_m: float = 0.25, apron_
     items = np.array([w for b in buckets for w in b], dtype=np.int64)
     exit_seg = []
     exit_seg_exit = []
-    for k, line in enumerate(exits):
-        c = np.asarray(line.coords)
-        for p, q in zip(c[:-1], c[1:]):
-            exit_seg.append([p[0], p[1], q[0], q[1]])
-            exit_seg_exit.append(k)
+    lines_of = [[line] for line in exits] + [lines for _, lines, _ in entries]
+    for k, lines in enumerate(lines_of):
+        for line in lines:
+            c = np.asarray(line.coords)
+            for p, q in zip(c[:-1], c[1:]):
+                exit_seg.append([p[0], p[1], q[0], q[1]])
+                exit_seg_exit.append(k)
     return PreparedGeometry(
         area=area, cell_m=cell_m, x0=x0, y0=y0, walkable=walkable_mask, distance_m=distance,
         dir_xy=dir_xy, wall_seg=wall_seg, wall_x0=wx0, wall_y0=wy0, wall_cell_m=wall_cell_m,

@@ -86,6 +86,7 @@ def scenario_from_geojson(doc: dict, *, name: str = "scenario") -> Scenario:
         if v is not None:
             settings[key] = v
     walkable, obstacles, exits, assembly, agents, stairwells = [], [], [], [], [], []
+    assembly_ids: list[str] = []
     exit_where = []
     for index, feat in enumerate(features):
         where = f"{name} feature {index}"
@@ -113,6 +114,11 @@ def scenario_from_geojson(doc: dict, *, name: str = "scenario") -> Scenario:
                 raise ScenarioError(f"{where}: field 'geometry' is not a valid polygon "
                                     f"({shapely.is_valid_reason(geom)})")
             {"walkable": walkable, "obstacle": obstacles, "assembly": assembly}[role].append(geom)
+            if role == "assembly":
+                ident = props.get("id", f"assembly-{len(assembly)}")
+                if not isinstance(ident, str) or not ident or ident in assembly_ids:
+                    raise ScenarioError(f"{where}: field 'id' of an assembly area must be a unique non-empty string, got {ident!r}")
+                assembly_ids.append(ident)
         elif role == "exit":
             width = _number(where, props, "width_m", positive=True)
             if width is None:
@@ -148,8 +154,8 @@ def scenario_from_geojson(doc: dict, *, name: str = "scenario") -> Scenario:
                                 source=where))
     if not walkable:
         raise ScenarioError(f"{name}: no feature with role 'walkable'")
-    if not exits:
-        raise ScenarioError(f"{name}: no feature with role 'exit'")
+    if not exits and not assembly:
+        raise ScenarioError(f"{name}: no feature with role 'exit' or 'assembly'")
     _refuse_overlapping(agents)
     area = unary_union(walkable)
     if obstacles:
@@ -160,8 +166,8 @@ def scenario_from_geojson(doc: dict, *, name: str = "scenario") -> Scenario:
             raise ScenarioError(f"{where}: exit {exit_.id!r} {problem}; draw the exit line across the opening, "
                                 f"on the edge of the walkable area")
     return Scenario(walkable=unary_union(walkable), obstacles=tuple(obstacles), exits=tuple(exits),
-                    assembly=tuple(assembly), agents=tuple(agents), stairwells=tuple(stairwells), name=name,
-                    settings=settings)
+                    assembly=tuple(assembly), assembly_ids=tuple(assembly_ids), agents=tuple(agents),
+                    stairwells=tuple(stairwells), name=name, settings=settings)
 
 
 def _refuse_overlapping(agents) -> None:
@@ -249,7 +255,8 @@ def scenario_to_geojson(scenario: Scenario) -> dict:
     features = [feature("walkable", scenario.walkable)]
     features += [feature("obstacle", o) for o in scenario.obstacles]
     features += [feature("exit", LineString(e.coords), id=e.id, width_m=e.width_m, open=e.open) for e in scenario.exits]
-    features += [feature("assembly", a) for a in scenario.assembly]
+    features += [feature("assembly", a, id=scenario.assembly_ids[k] if k < len(scenario.assembly_ids) else f"assembly-{k + 1}")
+                 for k, a in enumerate(scenario.assembly)]
     for a in scenario.agents:
         props = {"group": a.group}
         if a.speed_mps is not None:

@@ -132,11 +132,11 @@ def build_result(*, scenario, exits, geometry, settings, evac_time_s, evac_exit,
         m[name] = Metric(value=float(value), unit=unit, meaning=meaning)
 
     put("agents", n, "persons", "residents in the scenario (outdoors and in the stairwells)")
-    put("evacuated", int(out.sum()), "persons", "residents who crossed an exit line")
+    put("evacuated", int(out.sum()), "persons", "residents who crossed an exit line or stepped into an assembly area")
     put("stuck", int((state == kernels.STUCK).sum()), "persons",
         "residents not out at the end (no path to an exit, or not out by max_time_s)")
     put("total_evacuation_time_s", times[-1] if len(times) else float("nan"), "s",
-        "time the last evacuated resident crossed an exit line")
+        "time the last evacuated resident crossed an exit line or stepped into an assembly area")
     for pct in (50, 90, 95, 100):
         put(f"t{pct}_s", _quantile_time(times, n, pct / 100), "s",
             f"time by which {pct} % of all residents are out (NaN if never)")
@@ -144,6 +144,14 @@ def build_result(*, scenario, exits, geometry, settings, evac_time_s, evac_exit,
     for k, e in enumerate(exits):
         tk = evac_time_s[out & (evac_exit == k)]
         flow = exit_flow(tk)
+        if getattr(e, "area", None) is not None:
+            # an assembly area: who reached it, how fast they came in (its outline is no door: no flow per metre)
+            put(f"exit/{e.id}/evacuated", len(tk), "persons", f"residents safe in assembly area {e.id}")
+            put(f"exit/{e.id}/flow_p_s", flow, "persons/s",
+                f"steady rate of arrivals in assembly area {e.id} (10th-90th percentile arrivals)")
+            put(f"exit/{e.id}/specific_flow_p_m_s", float("nan"), "persons/m/s",
+                f"none: assembly area {e.id} is entered over {e.width_m} m of open outline, not through a door")
+            continue
         put(f"exit/{e.id}/evacuated", len(tk), "persons", f"residents out through exit {e.id}")
         put(f"exit/{e.id}/flow_p_s", flow, "persons/s", f"steady flow through exit {e.id} (10th-90th percentile passages)")
         put(f"exit/{e.id}/specific_flow_p_m_s", flow / e.width_m if e.width_m > 0 else float("nan"), "persons/m/s",
@@ -199,6 +207,7 @@ def build_result(*, scenario, exits, geometry, settings, evac_time_s, evac_exit,
     result = Result(engine="sim.evacuation", engine_version=engine_version, metrics=m, series=series, frames=frames)
     result.bottlenecks = result_bottlenecks
     result.closed_exits = [e.id for e in scenario.exits if not e.open]
+    result.assembly_areas = [e.id for e in exits if getattr(e, "area", None) is not None]
     return result
 
 
@@ -230,6 +239,8 @@ def summary(result: Result) -> dict:
         return table
 
     out["exits"] = nested("exit", ("evacuated",))
+    for ident, entry in out["exits"].items():
+        entry["kind"] = "assembly" if ident in getattr(result, "assembly_areas", []) else "exit"
     out["groups"] = nested("group", ("agents", "evacuated"))
     out["closed_exits"] = list(getattr(result, "closed_exits", []))
     out["bottlenecks"] = list(getattr(result, "bottlenecks", []))

@@ -72,21 +72,26 @@ class Exit:
     coords: tuple[tuple[float, float], ...]  # m, the LineString across the opening
     width_m: float                            # m, clear width (for specific flow)
     open: bool = True                         # a closed gate is no exit (kept for the report)
+    area: object = None                       # an assembly area as a destination: its polygon (coords:
+                                              # a point inside it; width_m: its outline in the open)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Scenario:
     """The outdoor evacuation problem: walkable area (holes are obstacles), obstacles, exits, agents.
 
-    walkable and obstacles are shapely geometries in metres; assembly areas are carried for the
-    viewer and report (agents finish at their exit line in this version). stairwells hold the
-    residents still in their flats at the start (stairwell.py), who come out at their doors.
+    walkable and obstacles are shapely geometries in metres; assembly areas (polygons on the
+    walkable ground, ids beside them in assembly_ids, default "assembly-N") are destinations as the
+    exits are, unless Settings.to_assembly is off: a resident is safe when he steps into one or
+    crosses an exit line. stairwells hold the residents still in their flats at the start
+    (stairwell.py), who come out at their doors.
     """
 
     walkable: object
     obstacles: tuple = ()
     exits: tuple[Exit, ...] = ()
     assembly: tuple = ()
+    assembly_ids: tuple[str, ...] = ()
     agents: tuple[Agent, ...] = ()
     stairwells: tuple = ()   # stairwell.Stairwell
     name: str = "scenario"
@@ -96,6 +101,24 @@ class Scenario:
     def residents(self) -> int:
         """Everyone in the scenario: agents outdoors plus the residents of every stairwell."""
         return len(self.agents) + sum(w.residents for w in self.stairwells)
+
+    def destinations(self, to_assembly: bool = True) -> tuple[Exit, ...]:
+        """The open exits, then (to_assembly) each assembly area as an Exit with its polygon in `area`."""
+        out = [e for e in self.exits if e.open]
+        if to_assembly:
+            from shapely.ops import unary_union
+
+            from .geometry import assembly_entry
+
+            walkable = self.walkable.difference(unary_union(self.obstacles)) if self.obstacles else self.walkable
+            for a, polygon in enumerate(self.assembly):
+                ident = self.assembly_ids[a] if a < len(self.assembly_ids) else f"assembly-{a + 1}"
+                inside, _, length = assembly_entry(walkable, polygon)
+                if inside.is_empty:
+                    continue
+                point = inside.representative_point()
+                out.append(Exit(id=ident, coords=((point.x, point.y),), width_m=round(length, 2), area=inside))
+        return tuple(out)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,6 +170,7 @@ class Settings:
     trajectory_interval_s: float | None = None  # s, positions kept for PedPy (None = not kept)
     csm: CSMParams = field(default_factory=CSMParams)
     route: str = "nearest"             # "nearest" exit by walking distance, or "quickest" (queues counted)
+    to_assembly: bool = True           # assembly areas are destinations as well as the exits (False: exits only)
     route_interval_s: float = 2.0      # s, how often "quickest" residents reconsider their exit
     clear_m: float = 1.5               # m, walked past the exit line before leaving the model
     congested_fraction: float = 0.5    # walking slower than this share of one's free speed = waiting in congestion
@@ -183,11 +207,14 @@ def _draw_premovement(agents, settings: Settings, rng) -> np.ndarray:
 
 
 def prepare(scenario: Scenario, settings: Settings) -> PreparedGeometry:
-    """Distance fields and wall index for a scenario's open exits (reuse it across runs on the same geometry)."""
+    """Distance fields and wall index for a scenario's destinations: open exits, then assembly areas
+    (Settings.to_assembly); reuse it across runs on the same geometry and settings."""
     from shapely.geometry import LineString
 
+    destinations = scenario.destinations(settings.to_assembly)
     return prepare_geometry(walkable=scenario.walkable, obstacles=list(scenario.obstacles),
-                            exits=[LineString(e.coords) for e in scenario.exits if e.open], cell_m=settings.cell_m)
+                            exits=[LineString(e.coords) for e in destinations if e.area is None],
+                            areas=[e.area for e in destinations if e.area is not None], cell_m=settings.cell_m)
 
 
 def _distances(geo: PreparedGeometry, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -195,6 +222,17 @@ def _distances(geo: PreparedGeometry, x: np.ndarray, y: np.ndarray) -> np.ndarra
     i = np.clip(((x - geo.x0) // geo.cell_m).astype(np.int64), 0, geo.walkable.shape[1] - 1)
     j = np.clip(((y - geo.y0) // geo.cell_m).astype(np.int64), 0, geo.walkable.shape[0] - 1)
     return geo.distance_m[:, j, i]
+
+
+def _area_of(destinations, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Index (into destinations) of the assembly area each point lies in, -1 where none: int64[n]."""
+    import shapely
+
+    out = np.full(len(x), -1, dtype=np.int64)
+    for k, d in enumerate(destinations):
+        if d.area is not None and len(x):
+            out[(out < 0) & shapely.contains_xy(d.area, x, y)] = k
+    return out
 
 
 def sfpe_exit_capacity_p_s(width_m: float) -> float:
@@ -238,10 +276,14 @@ def simulate(scenario: Scenario | str | os.PathLike, settings: Settings | None =
         scenario = io.read_scenario(scenario)
     if settings is None:
         settings = Settings(**{k: v for k, v in scenario.settings.items() if k in ("dt_s", "max_time_s")})
-    exits = tuple(e for e in scenario.exits if e.open)
+    exits = scenario.destinations(settings.to_assembly)   # open exits first, then assembly areas
     if not exits:
-        raise ScenarioError(f"{scenario.name}: no open exit (features with role 'exit' and open not false)")
+        raise ScenarioError(f"{scenario.name}: no open exit (features with role 'exit' and open not false)"
+                            + (" and no assembly area" if settings.to_assembly else ""))
     geo = geometry if geometry is not None else prepare(scenario, settings)
+    if geo.distance_m.shape[0] != len(exits):
+        raise ScenarioError(f"{scenario.name}: the prepared geometry has {geo.distance_m.shape[0]} destinations, "
+                            f"the scenario {len(exits)} (prepare it with the same settings.to_assembly)")
     import shapely
 
     for a in scenario.agents:
@@ -300,6 +342,15 @@ def simulate(scenario: Scenario | str | os.PathLike, settings: Settings | None =
     evac_time = np.full(n, np.nan)
     evac_exit = np.full(n, -1, dtype=np.int64)
     out_of_building = np.full(n, np.nan)
+    # who starts in an assembly area is safe from the start; who steps out of his door into one is
+    # safe when he comes out
+    start_area = _area_of(exits, x[:n_out], y[:n_out])
+    safe_now = (start_area >= 0) & (state[:n_out] != kernels.STUCK)
+    state[:n_out][safe_now] = kernels.EVACUATED
+    evac_time[:n_out][safe_now] = 0.0
+    evac_exit[:n_out][safe_now] = start_area[safe_now]
+    door_area = _area_of(exits, np.array([w.door_xy[0] for w in scenario.stairwells]),
+                         np.array([w.door_xy[1] for w in scenario.stairwells]))
     waited = np.zeros(n)
     vx = np.zeros(n)
     vy = np.zeros(n)
@@ -322,7 +373,7 @@ def simulate(scenario: Scenario | str | os.PathLike, settings: Settings | None =
     frame_xy: list[np.ndarray] = []
     frame_state: list[np.ndarray] = []
     traj: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
-    remaining = [int(np.sum(state != kernels.STUCK))]
+    remaining = [int(np.sum((state != kernels.STUCK) & (state != kernels.EVACUATED)))]
     done = env.event()
     at_door: list[tuple[int, object]] = []   # (resident, event) waiting in a doorway for room outside
 
@@ -349,6 +400,12 @@ def simulate(scenario: Scenario | str | os.PathLike, settings: Settings | None =
         for (i, event), out in zip(at_door, released):
             if out:
                 out_of_building[i] = now
+                k = door_area[stair_of[i]]
+                if k >= 0:  # his door opens into an assembly area: safe
+                    state[i] = kernels.EVACUATED
+                    evac_time[i] = now
+                    evac_exit[i] = k
+                    remaining[0] -= 1
                 event.succeed()
             else:
                 still.append((i, event))

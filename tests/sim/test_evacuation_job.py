@@ -22,7 +22,11 @@ def test_the_job_saves_the_result_and_reports_progress(tmp_path):
     # in 20 s nobody is out of his flat yet (households take 120 +- 60 s): all reported, none out --
     # the 6572 residents and, by day, the 298 people in the kindergarten, day-care station and centre
     assert out["metrics"]["agents"] == 6572 + 298 and out["metrics"]["evacuated"] == 0
-    assert {e["name"] for e in out["metrics"]["exits"].values()} == {"Gate S", "Gate E", "Gate N (pedestrian)", "Gate W"}
+    # the gates and the four assembly areas are the destinations
+    exits = out["metrics"]["exits"].values()
+    assert {e["name"] for e in exits if e["kind"] == "exit"} == {"Gate S", "Gate E", "Gate N (pedestrian)", "Gate W"}
+    assert {e["name"] for e in exits if e["kind"] == "assembly"} == {
+        "Assembly area: Park W2", "Assembly area: Central plaza", "Assembly area: Park E5", "Assembly area: Park M6"}
     npz = np.load(out["result_path"].replace(".json", ".npz"))
     assert npz["frames/positions_xy_m"].shape == (len(npz["frames/times_s"]), 6572 + 298, 2)
     assert calls[0] == 0.0 and calls[-1] == 1.0 and calls == sorted(calls)

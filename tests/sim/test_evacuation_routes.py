@@ -75,3 +75,53 @@ def test_the_worst_bottleneck_is_the_queue_at_the_narrow_door():
     # waiting in congestion: the queue waits, measured per resident; the far end of the queue most
     waited = frames["waited_outdoors_s"]
     assert waited.max() > 100.0 and s["waited_mean_s"] > 30.0
+
+
+def _yard_with_a_square(to_square_too=True):
+    # 60 m x 20 m yard, a 4 m gate in the east wall; a 10 m x 8 m square (an assembly area) by the
+    # west wall, its west side along that wall. Ten people near the square, ten near the gate, one in it.
+    from shapely.geometry import box as rect
+
+    yard = rect(0, 0, 60, 20)
+    square = rect(0, 6, 10, 14)
+    west = tuple(Agent(x=16.0 + (k % 5), y=4.0 + 3.0 * (k // 5), speed_mps=1.2) for k in range(10))
+    east = tuple(Agent(x=50.0 + (k % 5), y=4.0 + 3.0 * (k // 5), speed_mps=1.2) for k in range(10))
+    inside = (Agent(x=5.0, y=10.0, speed_mps=1.2),)
+    return Scenario(walkable=yard, agents=west + east + inside, assembly=(square,), assembly_ids=("square",),
+                    exits=(Exit(id="gate", coords=((60, 8), (60, 12)), width_m=4.0),))
+
+
+def test_an_assembly_area_is_a_destination_safe_on_stepping_in():
+    result = simulate(_yard_with_a_square(), Settings(max_time_s=120), seed=0)
+    s = summary(result)
+    assert s["evacuated"] == 21 and s["stuck"] == 0
+    assert s["exits"]["square"]["kind"] == "assembly" and s["exits"]["gate"]["kind"] == "exit"
+    # the ten by the square walk to it, the ten by the gate go out, the one in the square is safe at once
+    assert s["exits"]["square"]["evacuated"] == 11 and s["exits"]["gate"]["evacuated"] == 10
+    t = result.frames["evacuation_time_s"]
+    assert t[20] == 0.0
+    # from x = 16-20 to the square's east side at x = 10 (6-10 m, plus the way round to its open
+    # sides for those beside it) at 1.2 m/s; from x = 50-54 to the gate at x = 60 (6-10 m)
+    assert np.all((t[:10] > 4.0) & (t[:10] < 15.0)) and np.all((t[10:20] > 4.0) & (t[10:20] < 12.0))
+    # the square's west side lies along the wall: nobody enters over it (its open outline is the
+    # other three sides, 28 m, less 5 cm at each end where they meet the wall; all four: 36 m)
+    assert result.metrics["exit/square/specific_flow_p_m_s"].meaning.endswith("27.9 m of open outline, not through a door")
+    # those who stepped in walked on into the square before they left the model
+    last_xy = result.frames["positions_xy_m"]
+    assert np.isnan(last_xy[-1]).all()
+
+    # exits only: all 21 to the gate, the west ten walking ~40 m more
+    gates = simulate(_yard_with_a_square(), Settings(max_time_s=120, to_assembly=False), seed=0)
+    g = summary(gates)
+    assert g["evacuated"] == 21 and set(g["exits"]) == {"gate"}
+    assert g["total_evacuation_time_s"] > s["total_evacuation_time_s"] + 25.0
+
+
+def test_assembly_areas_round_trip_through_geojson_with_their_ids(tmp_path):
+    from sim.evacuation.io import read_scenario, write_scenario
+
+    path = tmp_path / "yard.geojson"
+    write_scenario(path, _yard_with_a_square())
+    back = read_scenario(path)
+    assert back.assembly_ids == ("square",) and back.assembly[0].equals(_yard_with_a_square().assembly[0])
+    assert summary(simulate(back, Settings(max_time_s=120), seed=0))["exits"]["square"]["evacuated"] == 11

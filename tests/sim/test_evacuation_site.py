@@ -129,20 +129,33 @@ def test_a_closed_gate_and_a_blocked_lane_as_proposal_actions(baseline):
 
 def test_one_block_evacuates_through_its_stairwells_and_the_west_gate(project, baseline):
     # Block 1 (221 residents, 5 stairwells, 6 storeys) in the south-west corner, alone on the
-    # site: everyone comes down the stairs and out; the nearest gates are W and S.
+    # site: everyone comes down the stairs and out; with the gates as the only way out the nearest
+    # are W and S, with the assembly areas as destinations (the default) the park next to it
     scenario = scenario_from_twin(baseline).scenario
     block = next(b for b in baseline.layers.buildings if b.name == "Block 1")
     doors = {e.global_id for e in baseline.layers.entrances if e.building == block.global_id}
     one = dataclasses.replace(scenario, stairwells=tuple(w for w in scenario.stairwells if w.id in doors))
     assert one.residents == block.residents == 221
-    result = simulate(one, site_settings(project.settings, dt_s=0.1), seed=1)
+    result = simulate(one, site_settings(project.settings, dt_s=0.1, to_assembly=False), seed=1)
     s = summary(result)
     assert s["evacuated"] == 221 and s["stuck"] == 0
     out = s["exits"]
     assert out["3pCX6DsDPGGAL4h3n5GfBZ"]["evacuated"] + out["2XI0nNcRXK5BpWaeq_DTiQ"]["evacuated"] == 221
+    assert all(e["kind"] == "exit" for e in out.values())
     left = result.frames["out_of_building_s"]
     # households leave after 120 +- 60 s (project setting); 44 residents per stair, the upper
     # floors' ~35 at the stair's 0.75 p/s: the last is out of the building within ~5 min
     assert np.nanmin(left) > 20.0 and 150.0 < np.nanmax(left) < 420.0
     # the walk to a gate (~150-200 m at ~1 m/s on average) comes on top
     assert s["total_evacuation_time_s"] > np.nanmax(left) + 60.0
+
+    # to the assembly areas as well: all 221 go to the nearest one, Park W2, and are safe sooner
+    result_a = simulate(one, site_settings(project.settings, dt_s=0.1), seed=1)
+    sa = summary(result_a)
+    assert sa["evacuated"] == 221 and sa["stuck"] == 0
+    park = next(a.global_id for a in baseline.layers.assembly_areas if a.name == "Assembly area: Park W2")
+    assert sa["exits"][park]["kind"] == "assembly" and sa["exits"][park]["evacuated"] == 221
+    # out of the building as before (the doors, not the walk, set that), then a shorter walk
+    left_a = result_a.frames["out_of_building_s"]
+    assert 150.0 < np.nanmax(left_a) < 420.0
+    assert np.nanmax(left_a) < sa["total_evacuation_time_s"] < s["total_evacuation_time_s"] - 30.0

@@ -31,13 +31,14 @@ SITE_DENSITY_CELL_M = 2.5
 
 
 def site_settings(project_settings: dict, *, route: str = "nearest", time_of_day: str = "day",
-                  dt_s: float | None = None, max_time_s: float | None = None, trajectory_interval_s: float | None = None):
+                  dt_s: float | None = None, max_time_s: float | None = None, trajectory_interval_s: float | None = None,
+                  to_assembly: bool = True):
     """Engine settings for a project's state: its `evacuation_premovement_s` is the daytime household mean."""
     from sim.evacuation import Settings
     from sim.evacuation.model import Premovement, ScenarioError
 
     kwargs = {"cell_m": SITE_CELL_M, "density_cell_m": SITE_DENSITY_CELL_M, "route": route, "time_of_day": time_of_day,
-              "max_time_s": 1800.0, "trajectory_interval_s": trajectory_interval_s}
+              "max_time_s": 1800.0, "trajectory_interval_s": trajectory_interval_s, "to_assembly": to_assembly}
     mean = project_settings.get("evacuation_premovement_s")
     if mean is not None:
         if isinstance(mean, bool) or not isinstance(mean, (int, float)) or mean < 0:
@@ -126,7 +127,8 @@ def cmd_run(args) -> int:
             extracted = scenario_from_twin(twin, night=args.night)
             scenario, names, warnings = extracted.scenario, extracted.exit_names, extracted.warnings
             settings = site_settings(project.settings, route=args.route, time_of_day="night" if args.night else "day",
-                                     dt_s=args.dt, max_time_s=args.max_time, trajectory_interval_s=trajectory_interval)
+                                     dt_s=args.dt, max_time_s=args.max_time, trajectory_interval_s=trajectory_interval,
+                                     to_assembly=not args.gates_only)
             seed = int(project.settings.get("seed", 0)) if args.seed is None else args.seed
             label = f"{project.name} / {state}"
         else:
@@ -142,7 +144,7 @@ def cmd_run(args) -> int:
             if args.max_time is not None:
                 overrides["max_time_s"] = args.max_time
             settings = Settings(route=args.route, time_of_day="night" if args.night else "day",
-                                trajectory_interval_s=trajectory_interval, **overrides)
+                                trajectory_interval_s=trajectory_interval, to_assembly=not args.gates_only, **overrides)
             seed = 0 if args.seed is None else args.seed
             label = str(target)
         if args.scenario_out:
@@ -208,6 +210,10 @@ def _print_summary(s: dict) -> None:
         if caveat:
             print(f"    ({caveat})")
     for exit_id, e in s["exits"].items():
+        if e.get("kind") == "assembly":
+            rate = "" if e["flow_p_s"] is None else f", {e['flow_p_s']:.2f} p/s arriving"
+            print(f"  assembly area {e.get('name', exit_id)}: {e['evacuated']} safe{rate}")
+            continue
         flow = "—" if e["flow_p_s"] is None else f"{e['flow_p_s']:.2f} p/s ({e['specific_flow_p_m_s']:.2f} p/m/s)"
         print(f"  exit {e.get('name', exit_id)}: {e['evacuated']} out, {flow}")
     for exit_id in s["closed_exits"]:
@@ -233,6 +239,8 @@ def register(subcommands) -> None:
                    help="nearest exit by walking distance (default), or quickest counting the queues")
     r.add_argument("--night", action="store_true",
                    help="night: households asleep (longer pre-movement), service buildings closed and empty")
+    r.add_argument("--gates-only", action="store_true",
+                   help="everyone leaves through the gates / exits; by default an assembly area is as good (safe on stepping in)")
     r.add_argument("--seed", type=int, help="random seed (default: the project's, else 0)")
     r.add_argument("--dt", type=float, help="time step, s (default 0.05)")
     r.add_argument("--max-time", type=float, help="simulated time limit, s")

@@ -10,7 +10,8 @@ stairwells one per unit entrance of a residential building: its residents (and d
            occupants of the service buildings (kindergarten, elderly day-care station, community
            centre: SERVICE_OCCUPANCY below, or the building's CT_Building.Occupants), each with its
            own mix of groups and leaving room by room (a class with its teachers)
-assembly   the assembly areas, carried for the report
+assembly   the assembly areas (parks, squares): destinations as the gates are (a resident is safe
+           when he steps into one), named by their GlobalId
 
 The engine never sees the Twin; what this returns can be written as a GeoJSON scenario
 (sim.evacuation.io.write_scenario) and run by anyone, or cross-checked with JuPedSim.
@@ -184,8 +185,11 @@ def scenario_from_twin(twin: Twin, *, night: bool = False) -> SiteScenario:
                                         dwellings_per_floor=per_floor, residents=residents,
                                         door_width_m=float(entrance.clear_width_m), storey_height_m=storey_height,
                                         source=where, groups=groups))
+    areas = [a for a in layers.assembly_areas if not a.footprint.is_empty]
+    for a in areas:
+        names[a.global_id] = a.name or a.global_id
     scenario = Scenario(walkable=site, obstacles=tuple(obstacles), exits=tuple(exits),
-                        assembly=tuple(a.footprint for a in layers.assembly_areas if not a.footprint.is_empty),
+                        assembly=tuple(a.footprint for a in areas), assembly_ids=tuple(a.global_id for a in areas),
                         stairwells=tuple(stairwells), name=twin.name)
     return SiteScenario(scenario=scenario, exit_names=names, warnings=warnings)
 
