@@ -59,16 +59,21 @@ class Premise:
     relation: str     # = <> < <= > >=
     value: float | None = None
     rhs: Variable | None = None
+    lhs_unit: float = field(default=1.0, compare=False)   # SI per file unit of lhs (a CURVE setting reads it so)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Action:
-    """`object name STATUS|SETTING = value` (STATUS as 1 on/open, 0 off/closed)."""
+    """`object name STATUS|SETTING = value` (STATUS as 1 on/open, 0 off/closed), or a modulated SETTING:
+    `= CURVE c` (c's y at the value, in file units, of the rule's last premise read) or `= TIMESERIES s`
+    (s's value now)."""
 
-    obj: str          # PUMP | ORIFICE | WEIR | CONDUIT | LINK
+    obj: str          # PUMP | ORIFICE | WEIR | CONDUIT
     name: str
     attribute: str    # STATUS | SETTING
-    value: float
+    value: float = 0.0
+    curve: str = ""
+    series: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -282,10 +287,11 @@ def _premise(join: str, tokens: list[str], model, units, where: str, named=froze
         rhs, m = _variable(rest, model, where, named)
         if m != len(rest):
             raise StormwaterInputError(f"{where}: unexpected {' '.join(rest[m:])!r}")
-        return Premise(join=join, lhs=lhs, relation=relation, rhs=rhs)
+        return Premise(join=join, lhs=lhs, relation=relation, rhs=rhs, lhs_unit=_control_unit(lhs, units))
     if len(rest) != 1 and not (lhs.attribute == "CLOCKTIME" and len(rest) == 2):
         raise StormwaterInputError(f"{where}: unexpected {' '.join(rest[1:])!r} (one clause per line)")
-    return Premise(join=join, lhs=lhs, relation=relation, value=_premise_value(lhs, rest, units, where))
+    return Premise(join=join, lhs=lhs, relation=relation, value=_premise_value(lhs, rest, units, where),
+                   lhs_unit=_control_unit(lhs, units))
 
 
 def _clock_s(text: str, where: str) -> float:
@@ -306,6 +312,18 @@ def _clock_s(text: str, where: str) -> float:
     if ampm in ("AM", "PM"):
         s = s % 43200 + (43200 if ampm == "PM" else 0)
     return s
+
+
+def _control_unit(var: Variable, units) -> float:
+    """SI per unit of the value SWMM hands a CURVE setting: file units; times in days, open / closed
+    times in hours."""
+    if var.attribute in ("TIME", "CLOCKTIME"):
+        return 86400.0
+    if var.attribute in ("TIMEOPEN", "TIMECLOSED"):
+        return 3600.0
+    if var.attribute == "INTENSITY":
+        return units.depth / 3600.0
+    return _unit(var, units)
 
 
 def _premise_value(lhs: Variable, rest: list[str], units, where: str) -> float:
@@ -349,8 +367,17 @@ def _action(tokens: list[str], model, where: str) -> Action:
     values = tokens[4:]
     if not values:
         raise StormwaterInputError(f"{where}: missing setting")
-    if values[0].upper() in ("CURVE", "TIMESERIES", "PID"):
-        raise ControlRuleUnsupported(f"SETTING = {values[0].upper()} (modulated / PID control) is not simulated")
+    if values[0].upper() == "PID":
+        raise ControlRuleUnsupported("SETTING = PID (PID controller) is not simulated")
+    if values[0].upper() in ("CURVE", "TIMESERIES") and attr == "SETTING" and obj != "CONDUIT":
+        if len(values) != 2:
+            raise StormwaterInputError(f"{where}: expected SETTING = {values[0].upper()} name")
+        table = model.curves if values[0].upper() == "CURVE" else model.timeseries
+        found = _canon(table, values[1])
+        if found is None:
+            raise StormwaterInputError(f"{where}: {values[0].lower()} {values[1]!r} not defined")
+        kind = "curve" if values[0].upper() == "CURVE" else "series"
+        return Action(obj=obj, name=key, attribute=attr, **{kind: found})
     if len(values) > 1:
         raise StormwaterInputError(f"{where}: unexpected {' '.join(values[1:])!r} (one clause per line)")
     kind = ("CONDUIT" if key in model.conduits else "PUMP" if key in model.pumps
@@ -420,6 +447,8 @@ def format_controls(controls: Controls, units) -> list[str]:
             for k, a in enumerate(actions):
                 if a.attribute == "STATUS":
                     value = ("ON" if a.value else "OFF") if a.obj == "PUMP" else ("OPEN" if a.value else "CLOSED")
+                elif a.curve or a.series:
+                    value = f"CURVE {a.curve}" if a.curve else f"TIMESERIES {a.series}"
                 else:
                     value = _g(a.value)
                 out.append(f"{word if k == 0 else 'AND':<4} {a.obj} {a.name} {a.attribute} = {value}")
@@ -467,36 +496,46 @@ def variable_value(v: Variable, run, when: datetime) -> float:
     return run.link_value(v.name, a)
 
 
-def rule_is_true(rule: Rule, run, when: datetime, step_s: float) -> bool:
-    """The rule's premises read left to right: OR joins the running result, AND stops it when false."""
-    result = True
+def rule_is_true(rule: Rule, run, when: datetime, step_s: float) -> tuple[bool, float]:
+    """The rule's premises read left to right: OR joins the running result, AND stops it when false.
+    Also returns the left value of the last premise compared, in file units (a CURVE setting reads it)."""
+    result, control = True, 0.0
     for p in rule.premises:
         if p.join == "OR":
             if result:
                 continue
         elif not result:
-            return False
+            return False, control
         lhs = variable_value(p.lhs, run, when)
         rhs = variable_value(p.rhs, run, when) if p.rhs is not None else p.value
         if lhs is None or rhs is None or (isinstance(lhs, float) and math.isnan(lhs)):
             result = False
-        elif p.lhs.attribute in ("TIME", "CLOCKTIME", "TIMEOPEN", "TIMECLOSED"):
+            continue
+        control = lhs / p.lhs_unit
+        if p.lhs.attribute in ("TIME", "CLOCKTIME", "TIMEOPEN", "TIMECLOSED"):
             result = _compare_time(lhs, p.relation, rhs, 0.5 * step_s)
         else:
             result = _compare(lhs, p.relation, rhs)
-    return result
+    return result, control
 
 
-def chosen_actions(rules: list[Rule], run, when: datetime, step_s: float) -> dict[str, tuple[Action, Rule]]:
-    """Per link, the action to take now: the THEN (true) or ELSE (false) actions of every rule, the
-    strictly higher priority winning for one link, the earlier rule on a tie (SWMM's action list)."""
-    chosen: dict[str, tuple[Action, Rule]] = {}
+def chosen_actions(rules: list[Rule], run, when: datetime, step_s: float) -> dict[str, tuple[Action, Rule, float]]:
+    """Per link, the action to take now and the setting it asks for: the THEN (true) or ELSE (false)
+    actions of every rule, the strictly higher priority winning for one link, the earlier rule on a tie
+    (SWMM's action list)."""
+    chosen: dict[str, tuple[Action, Rule, float]] = {}
     for rule in rules:
-        actions = rule.then_actions if rule_is_true(rule, run, when, step_s) else rule.else_actions
-        for a in actions:
+        true, control = rule_is_true(rule, run, when, step_s)
+        for a in rule.then_actions if true else rule.else_actions:
             held = chosen.get(a.name)
             if held is None or rule.priority > held[1].priority:
-                chosen[a.name] = (a, rule)
+                if a.curve:
+                    value = run.curve_value(a.curve, control)
+                elif a.series:
+                    value = run.series_value(a.series)
+                else:
+                    value = a.value
+                chosen[a.name] = (a, rule, value)
     return chosen
 
 
@@ -520,7 +559,8 @@ class Watch:
 
         rows, consts = [], []
         self.time_premises: list[Premise] = []
-        self.every_step = False
+        # a modulated setting follows its curve or series: evaluated every step
+        self.every_step = any(a.curve or a.series for r in rules for a in (*r.then_actions, *r.else_actions))
         for rule in rules:
             for p in rule.premises:
                 left = self._watched(p.lhs, run)
@@ -612,9 +652,9 @@ def rule_controller(env, run, rules: list[Rule], rule_step_s: float, start: date
         run.switch_pumps_on_depth()
         if rule_step_s <= 0.0 or run.t >= next_rule_t - 1e-6:
             when = start + timedelta(seconds=run.t)
-            for name, (action, rule) in chosen_actions(rules, run, when, run.step_s).items():
-                if run.set_target(name, action.value):
-                    log.append((run.t, name, action.value, rule.name))
+            for name, (action, rule, value) in chosen_actions(rules, run, when, run.step_s).items():
+                if run.set_target(name, value) and not (action.curve or action.series):
+                    log.append((run.t, name, value, rule.name))   # (modulated changes unlogged, as SWMM)
             if rule_step_s > 0.0:
                 while next_rule_t <= run.t + 1e-6:
                     next_rule_t += rule_step_s

@@ -289,6 +289,16 @@ class Running:
         j = min(max(int(np.searchsorted(times, t_rain, side="right")) - 1, 0), rate.shape[0] - 1)
         return float(rate[j, self.gage_index[gage]])
 
+    def curve_value(self, curve: str, x: float) -> float:
+        """A curve's y at x (file units), linear between its points and held beyond them."""
+        c = self.prepared.model.curves[curve]
+        return float(np.interp(x, c.x, c.y))
+
+    def series_value(self, series: str) -> float:
+        """A time series' value now, linear between its points and held beyond them."""
+        ts = self.prepared.model.timeseries[series]
+        return float(np.interp(self.t, _series_times(ts, self.prepared.start), ts.values))
+
     # ---- settings
     def switch_pumps_on_depth(self) -> None:
         """Pumps with start-up / shut-off depths switch as the kernel would at the next step's start (then

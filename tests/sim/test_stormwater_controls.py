@@ -222,11 +222,11 @@ def test_rules_are_read_in_si_and_written_back_in_the_files_units():
 
 
 def test_a_clause_not_simulated_is_named_and_its_rule_written_back_as_read():
-    rules = "\n[CONTROLS]\nRULE MOD\nIF NODE J2 DEPTH > 1\nTHEN PUMP P1 SETTING = CURVE Curve1\n"
-    with pytest.warns(InpWarning, match=r"rule MOD: clause 'THEN PUMP P1 SETTING = CURVE Curve1'.*not simulated"):
+    rules = "\n[CONTROLS]\nRULE PID\nIF NODE J2 DEPTH > 1\nTHEN PUMP P1 SETTING = PID 0.1 0.1 0\n"
+    with pytest.warns(InpWarning, match=r"rule PID: clause 'THEN PUMP P1 SETTING = PID 0.1 0.1 0'.*not simulated"):
         model = parse_inp(STORAGE_PUMP.read_text() + rules)
     assert model.controls.active == []
-    assert "THEN PUMP P1 SETTING = CURVE Curve1" in write_inp(model)
+    assert "THEN PUMP P1 SETTING = PID 0.1 0.1 0" in write_inp(model)
     with pytest.warns(InpWarning, match=r"VARIABLE"):
         parse_inp(STORAGE_PUMP.read_text() + "\n[CONTROLS]\nVARIABLE D1 = NODE J2 DEPTH\nRULE A\nIF D1 > 1\n"
                   "THEN PUMP P1 STATUS = OFF\n")
@@ -508,3 +508,32 @@ def test_a_controlled_run_is_the_same_with_progress_reports_and_in_an_ensemble()
     for other in (watched, *batch):
         assert other.control_actions == plain.control_actions
         assert other.value("outfall_volume_m3") == plain.value("outfall_volume_m3")
+
+
+MODULATED = {
+    # the gate opens with the tank's depth along a CONTROL curve (depth m -> open fraction)
+    "curve_gate": (PUMP_RULES + "\nRULE MOD\nIF NODE TANK DEPTH >= 0\nTHEN ORIFICE OR1 SETTING = CURVE GC\n",
+                   "GC Control 0 0\nGC 1 0\nGC 2 0.5\nGC 4 1\n", ""),
+    # the pump's speed follows a time series; it empties the wet well, as far as water comes in
+    "series_pump": ("RULE TS\nIF SIMULATION TIME > 0\nTHEN PUMP P1 SETTING = TIMESERIES PS\n", "",
+                    "PS 0:00 0\nPS 2:00 1\nPS 4:00 0.3\nPS 8:00 1\n"),
+    # a pump open for more than 20 min slows to half speed (TIMEOPEN, higher priority)
+    "time_open": (TANK_RULES + "\nRULE LONG\nIF PUMP P1 TIMEOPEN > 0:20\nTHEN PUMP P1 SETTING = 0.5\nPRIORITY 3\n",
+                  "", ""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MODULATED))
+def test_modulated_settings_and_open_times_agree_with_swmm(case, tmp_path):
+    rules, curves, series = MODULATED[case]
+    text = TANK_MODEL.format(extra_options="", controls="[CONTROLS]\n" + rules.replace("[CONTROLS]\n", ""))
+    text = text.replace("[CURVES]\n", "[CURVES]\n" + curves).replace("[TIMESERIES]\n", "[TIMESERIES]\n" + series)
+    path = tmp_path / f"{case}.inp"
+    path.write_text(text)
+    model = _quiet(read_inp, path)
+    assert _quiet(parse_inp, write_inp(model)).controls.rules == model.controls.rules
+    ours = _quiet(simulate, model)
+    ref, swmm_actions = swmm_run(path, tmp_path)
+    assert_agrees(ours, ref)
+    # modulated changes go unreported, as in SWMM; the others as SWMM's
+    assert_same_actions(ours.control_actions, swmm_actions, tolerance_h=0.01)

@@ -1634,6 +1634,11 @@ def advance_system(t_end, wet_step, dry_step, route_step, var_step, min_step, re
                                                node_in, vol) * link_setting[l]
                                 if pump_type[l] != 0 and y[n1] <= FUDGE:
                                     qn = 0.0
+                                # no more than its inlet node receives and holds (SWMM's dynwave getModPumpFlow;
+                                # its inflow as the last iteration summed it)
+                                q_max = node_in[n1] + vol_old[n1] / dt
+                                if qn > q_max:
+                                    qn = max(q_max, 0.0)
                             else:
                                 qn = 0.0
                         if not first and k != LINK_PUMP:
