@@ -41,6 +41,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import math
 import pkgutil
 import struct
 import threading
@@ -164,9 +165,21 @@ def job_result(job_id: str):
               for name, array in arrays.items() if name.startswith("frames/")}
     body = {"job": row["id"], "kind": row["kind"], "project": row["project"], "state": row["state"],
             "engine": meta.get("engine"), "engineVersion": meta.get("engine_version"),
-            "metrics": meta.get("metrics", {}), "series": series, "frames": frames,
+            "metrics": _finite_metrics(meta.get("metrics", {})), "series": series, "frames": frames,
             "framesUrl": url_for("simulations.job_frames", job_id=row["id"]) if frames else None}
     return jsonify(body)
+
+
+def _finite_metrics(metrics: dict) -> dict:
+    """Metrics with NaN / infinite values as null: a browser's JSON.parse refuses NaN (a time nobody
+    reached, a flow per metre an assembly area has not)."""
+    out = {}
+    for name, metric in metrics.items():
+        value = metric.get("value") if isinstance(metric, dict) else None
+        if isinstance(value, float) and not math.isfinite(value):
+            metric = {**metric, "value": None}
+        out[name] = metric
+    return out
 
 
 def _plain(array: np.ndarray | None) -> list | None:

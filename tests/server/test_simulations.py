@@ -198,3 +198,19 @@ def test_traffic_and_stormwater_frame_formats_round_trip():
                 assert arrays[name].dtype == expected.dtype
                 assert np.array_equal(arrays[name], expected, equal_nan=expected.dtype.kind == "f")
     assert json.loads(json.dumps(header))  # the header is plain JSON
+
+
+def test_a_result_with_times_nobody_reached_is_json_a_browser_parses(client):
+    # 3 s: nobody is out yet, so the 50-100 % times are NaN in the Result; JSON has no NaN
+    # (JavaScript's JSON.parse refuses it), the API sends null
+    response = client.post(f"{STATES}/baseline/jobs", json={"kind": "run_evacuation", "params": {"tag": "short", "max_time_s": 3.0}})
+    job = wait_done(client, response.get_json()["id"])
+    text = client.get(f"/api/jobs/{job['id']}/result").get_data(as_text=True)
+
+    def refuse(constant):
+        raise ValueError(f"{constant} in the JSON")
+
+    body = json.loads(text, parse_constant=refuse)
+    assert body["metrics"]["evacuated"]["value"] == 0
+    assert body["metrics"]["t50_s"]["value"] is None and body["metrics"]["total_evacuation_time_s"]["value"] is None
+    assert body["metrics"]["t50_s"]["unit"] == "s"

@@ -39,13 +39,13 @@ def evacuation_scenario(*, agents: int = 24, max_time_s: float = 120.0) -> dict:
     return {"type": "FeatureCollection", "settings": {"dt_s": 0.05, "max_time_s": max_time_s}, "features": features}
 
 
-def evacuation_result(agents: int = 24):
+def evacuation_result(agents: int = 24, max_time_s: float = 120.0):
     """Run the real engine on the scenario; the group arrays of the frames contract are added
     from the scenario when the engine does not give them itself."""
     from sim.evacuation.io import scenario_from_geojson
     from sim.evacuation.model import simulate
 
-    scenario = scenario_from_geojson(evacuation_scenario(agents=agents), name="gate-s forecourt")
+    scenario = scenario_from_geojson(evacuation_scenario(agents=agents, max_time_s=max_time_s), name="gate-s forecourt")
     result = simulate(scenario, seed=7)
     frames = result.frames
     if "group" not in frames:
@@ -58,7 +58,7 @@ def evacuation_result(agents: int = 24):
 def run_evacuation(params, report_progress):
     """Test job kind: the real evacuation engine on the Gate S forecourt, saved like an engine job."""
     report_progress(0.0, "running the evacuation")
-    result = evacuation_result(int(params.get("agents", 24)))
+    result = evacuation_result(int(params.get("agents", 24)), float(params.get("max_time_s", 120.0)))
     report_progress(0.9, "saving")
     folder = Path(params["instance_path"]) / "results"
     json_path, _ = result.save(folder / f"evacuation-{params['project']}-{params['state']}-{params.get('tag', 'run')}")
