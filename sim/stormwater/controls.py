@@ -13,9 +13,9 @@ routing step (or every RULE_STEP), on the state the next step starts from, after
 start-up / shut-off depths have switched them; `=` / `<>` on a time hold within half a step of it.
 
 Values are held in SI (m, m3, m3/s, m/s, s); `parse_controls` converts from the file's units and
-`format_controls` writes them back in them. What is not simulated (named VARIABLE / EXPRESSION lines,
-past-rain premises, CURVE / TIMESERIES / PID settings, OUTLET links) keeps its rule's text for export and
-is named in a warning: that rule is not evaluated.
+`format_controls` writes them back in them. A SETTING may follow a CURVE, a TIMESERIES or a PID
+controller. What is not simulated (named VARIABLE / EXPRESSION lines, past-rain premises, OUTLET links)
+keeps its rule's text for export and is named in a warning: that rule is not evaluated.
 """
 from __future__ import annotations
 
@@ -74,6 +74,7 @@ class Action:
     value: float = 0.0
     curve: str = ""
     series: str = ""
+    pid: tuple[float, ...] = ()   # SETTING = PID kp ki kd (ki, kd in minutes)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -367,8 +368,10 @@ def _action(tokens: list[str], model, where: str) -> Action:
     values = tokens[4:]
     if not values:
         raise StormwaterInputError(f"{where}: missing setting")
-    if values[0].upper() == "PID":
-        raise ControlRuleUnsupported("SETTING = PID (PID controller) is not simulated")
+    if values[0].upper() == "PID" and attr == "SETTING" and obj != "CONDUIT":
+        if len(values) != 4:
+            raise StormwaterInputError(f"{where}: expected SETTING = PID kp ki kd")
+        return Action(obj=obj, name=key, attribute=attr, pid=tuple(_number(v, where) for v in values[1:]))
     if values[0].upper() in ("CURVE", "TIMESERIES") and attr == "SETTING" and obj != "CONDUIT":
         if len(values) != 2:
             raise StormwaterInputError(f"{where}: expected SETTING = {values[0].upper()} name")
@@ -447,6 +450,8 @@ def format_controls(controls: Controls, units) -> list[str]:
             for k, a in enumerate(actions):
                 if a.attribute == "STATUS":
                     value = ("ON" if a.value else "OFF") if a.obj == "PUMP" else ("OPEN" if a.value else "CLOSED")
+                elif a.pid:
+                    value = "PID " + " ".join(_g(v) for v in a.pid)
                 elif a.curve or a.series:
                     value = f"CURVE {a.curve}" if a.curve else f"TIMESERIES {a.series}"
                 else:
@@ -496,45 +501,72 @@ def variable_value(v: Variable, run, when: datetime) -> float:
     return run.link_value(v.name, a)
 
 
-def rule_is_true(rule: Rule, run, when: datetime, step_s: float) -> tuple[bool, float]:
+def rule_is_true(rule: Rule, run, when: datetime, step_s: float) -> tuple[bool, float, float]:
     """The rule's premises read left to right: OR joins the running result, AND stops it when false.
-    Also returns the left value of the last premise compared, in file units (a CURVE setting reads it)."""
-    result, control = True, 0.0
+    Also returns the left and right values of the last premise compared, in file units (SWMM's control
+    value and set point, which CURVE and PID settings read)."""
+    result, control, set_point = True, 0.0, 0.0
     for p in rule.premises:
         if p.join == "OR":
             if result:
                 continue
         elif not result:
-            return False, control
+            return False, control, set_point
         lhs = variable_value(p.lhs, run, when)
         rhs = variable_value(p.rhs, run, when) if p.rhs is not None else p.value
         if lhs is None or rhs is None or (isinstance(lhs, float) and math.isnan(lhs)):
             result = False
             continue
-        control = lhs / p.lhs_unit
+        control, set_point = lhs / p.lhs_unit, rhs / p.lhs_unit
         if p.lhs.attribute in ("TIME", "CLOCKTIME", "TIMEOPEN", "TIMECLOSED"):
             result = _compare_time(lhs, p.relation, rhs, 0.5 * step_s)
         else:
             result = _compare(lhs, p.relation, rhs)
-    return result, control
+    return result, control, set_point
+
+
+def pid_setting(memory: list, gains: tuple, control: float, set_point: float, target: float, step_s: float,
+                is_pump: bool) -> float:
+    """A PID controller's new setting as SWMM's incremental form: relative error e0 = (set point -
+    control) / set point, update = kp (e0 - e1 + e0 dt / ki + kd (e0 - 2 e1 + e2) / dt), dt in minutes,
+    added to the link's target; errors forgotten when e0 stops changing; 0..1 (pumps >= 0).
+    `memory` holds [e1, e2] between calls."""
+    kp, ki, kd = gains
+    dt = step_s / 60.0
+    e0 = set_point - control
+    if abs(e0) > 1e-6:
+        e0 = e0 / set_point if set_point != 0.0 else e0 / control
+    if abs(e0 - memory[0]) < 1e-4:
+        memory[0] = memory[1] = 0.0
+    update = kp * ((e0 - memory[0]) + (e0 * dt / ki if ki != 0.0 else 0.0)
+                   + kd * (e0 - 2.0 * memory[0] + memory[1]) / dt)
+    if abs(update) < 1e-4:
+        update = 0.0
+    memory[1], memory[0] = memory[0], e0
+    setting = max(target + update, 0.0)
+    return setting if is_pump else min(setting, 1.0)
 
 
 def chosen_actions(rules: list[Rule], run, when: datetime, step_s: float) -> dict[str, tuple[Action, Rule, float]]:
     """Per link, the action to take now and the setting it asks for: the THEN (true) or ELSE (false)
     actions of every rule, the strictly higher priority winning for one link, the earlier rule on a tie
-    (SWMM's action list)."""
+    (SWMM's action list). Every fired action's modulated value is worked out (a PID's memory moves on
+    even when a rule of higher priority wins the link)."""
     chosen: dict[str, tuple[Action, Rule, float]] = {}
     for rule in rules:
-        true, control = rule_is_true(rule, run, when, step_s)
-        for a in rule.then_actions if true else rule.else_actions:
+        true, control, set_point = rule_is_true(rule, run, when, step_s)
+        for k, a in enumerate(rule.then_actions if true else rule.else_actions):
+            if a.curve:
+                value = run.curve_value(a.curve, control)
+            elif a.series:
+                value = run.series_value(a.series)
+            elif a.pid:
+                memory = run.pid_memory.setdefault((rule.name, true, k), [0.0, 0.0])
+                value = pid_setting(memory, a.pid, control, set_point, run.target_of(a.name), step_s, a.obj == "PUMP")
+            else:
+                value = a.value
             held = chosen.get(a.name)
             if held is None or rule.priority > held[1].priority:
-                if a.curve:
-                    value = run.curve_value(a.curve, control)
-                elif a.series:
-                    value = run.series_value(a.series)
-                else:
-                    value = a.value
                 chosen[a.name] = (a, rule, value)
     return chosen
 
@@ -560,7 +592,7 @@ class Watch:
         rows, consts = [], []
         self.time_premises: list[Premise] = []
         # a modulated setting follows its curve or series: evaluated every step
-        self.every_step = any(a.curve or a.series for r in rules for a in (*r.then_actions, *r.else_actions))
+        self.every_step = any(a.curve or a.series or a.pid for r in rules for a in (*r.then_actions, *r.else_actions))
         for rule in rules:
             for p in rule.premises:
                 left = self._watched(p.lhs, run)
@@ -653,7 +685,7 @@ def rule_controller(env, run, rules: list[Rule], rule_step_s: float, start: date
         if rule_step_s <= 0.0 or run.t >= next_rule_t - 1e-6:
             when = start + timedelta(seconds=run.t)
             for name, (action, rule, value) in chosen_actions(rules, run, when, run.step_s).items():
-                if run.set_target(name, value) and not (action.curve or action.series):
+                if run.set_target(name, value) and not (action.curve or action.series or action.pid):
                     log.append((run.t, name, value, rule.name))   # (modulated changes unlogged, as SWMM)
             if rule_step_s > 0.0:
                 while next_rule_t <= run.t + 1e-6:

@@ -193,6 +193,7 @@ class Running:
         self.time_last_set = np.zeros(n_link)
         self.t = 0.0
         self._watch_ready = False
+        self.pid_memory: dict = {}   # (rule, branch, action) -> [e1, e2] of a PID setting
 
     # ---- clock
     @property
@@ -314,6 +315,9 @@ class Running:
                 elif self._y[lf[k]] <= stop[k]:
                     self.target[k] = 0.0
         self._sc[K.SC_SWITCHED] = 1.0
+
+    def target_of(self, link: str) -> float:
+        return float(self.target[self.link_index[link]])
 
     def set_target(self, link: str, value: float) -> bool:
         """Ask for a new setting; True when it differs from the target already set."""

@@ -222,11 +222,11 @@ def test_rules_are_read_in_si_and_written_back_in_the_files_units():
 
 
 def test_a_clause_not_simulated_is_named_and_its_rule_written_back_as_read():
-    rules = "\n[CONTROLS]\nRULE PID\nIF NODE J2 DEPTH > 1\nTHEN PUMP P1 SETTING = PID 0.1 0.1 0\n"
-    with pytest.warns(InpWarning, match=r"rule PID: clause 'THEN PUMP P1 SETTING = PID 0.1 0.1 0'.*not simulated"):
+    rules = "\n[CONTROLS]\nRULE PAST\nIF GAGE SCS_24h_Type_I_1in 6 > 0.5\nTHEN PUMP P1 STATUS = OFF\n"
+    with pytest.warns(InpWarning, match=r"rule PAST: clause 'IF GAGE SCS_24h_Type_I_1in 6 > 0.5'.*not simulated"):
         model = parse_inp(STORAGE_PUMP.read_text() + rules)
     assert model.controls.active == []
-    assert "THEN PUMP P1 SETTING = PID 0.1 0.1 0" in write_inp(model)
+    assert "IF GAGE SCS_24h_Type_I_1in 6 > 0.5" in write_inp(model)
     with pytest.warns(InpWarning, match=r"VARIABLE"):
         parse_inp(STORAGE_PUMP.read_text() + "\n[CONTROLS]\nVARIABLE D1 = NODE J2 DEPTH\nRULE A\nIF D1 > 1\n"
                   "THEN PUMP P1 STATUS = OFF\n")
@@ -517,6 +517,9 @@ MODULATED = {
     # the pump's speed follows a time series; it empties the wet well, as far as water comes in
     "series_pump": ("RULE TS\nIF SIMULATION TIME > 0\nTHEN PUMP P1 SETTING = TIMESERIES PS\n", "",
                     "PS 0:00 0\nPS 2:00 1\nPS 4:00 0.3\nPS 8:00 1\n"),
+    # PID: the gate holds its own flow near 0.12 m3/s; a reverse-acting pump holds the wet well near 1 m
+    "pid_gate": (PUMP_RULES + "\nRULE FLOW\nIF LINK OR1 FLOW <> 0.12\nTHEN ORIFICE OR1 SETTING = PID 0.3 5 0\n", "", ""),
+    "pid_pump": ("RULE WELL\nIF NODE WW DEPTH <> 1.0\nTHEN PUMP P1 SETTING = PID -0.3 2 0\n", "", ""),
     # a pump open for more than 20 min slows to half speed (TIMEOPEN, higher priority)
     "time_open": (TANK_RULES + "\nRULE LONG\nIF PUMP P1 TIMEOPEN > 0:20\nTHEN PUMP P1 SETTING = 0.5\nPRIORITY 3\n",
                   "", ""),
@@ -524,7 +527,7 @@ MODULATED = {
 
 
 @pytest.mark.parametrize("case", sorted(MODULATED))
-def test_modulated_settings_and_open_times_agree_with_swmm(case, tmp_path):
+def test_modulated_and_pid_settings_and_open_times_agree_with_swmm(case, tmp_path):
     rules, curves, series = MODULATED[case]
     text = TANK_MODEL.format(extra_options="", controls="[CONTROLS]\n" + rules.replace("[CONTROLS]\n", ""))
     text = text.replace("[CURVES]\n", "[CURVES]\n" + curves).replace("[TIMESERIES]\n", "[TIMESERIES]\n" + series)
