@@ -14,11 +14,13 @@ start-up / shut-off depths have switched them; `=` / `<>` on a time hold within 
 
 Values are held in SI (m, m3, m3/s, m/s, s); `parse_controls` converts from the file's units and
 `format_controls` writes them back in them. A SETTING may follow a CURVE, a TIMESERIES or a PID
-controller. What is not simulated (named VARIABLE / EXPRESSION lines, past-rain premises, OUTLET links)
-keeps its rule's text for export and is named in a warning: that rule is not evaluated.
+controller; a premise may name a VARIABLE or an EXPRESSION (SWMM 5.2). What is not simulated
+(past-rain premises, OUTLET links) keeps its rule's text for export and is named in a warning: that
+rule is not evaluated.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -42,11 +44,14 @@ class ControlRuleUnsupported(Exception):
 
 @dataclass(frozen=True, kw_only=True)
 class Variable:
-    """`object name attribute` of a premise (SIMULATION variables have no name)."""
+    """`object name attribute` of a premise (SIMULATION variables have no name), or a named EXPRESSION
+    (SWMM 5.2): `formula` over named variables `terms` (name, variable, SI per file unit), in file units."""
 
-    obj: str          # NODE | LINK | CONDUIT | PUMP | ORIFICE | WEIR | GAGE | SIMULATION
+    obj: str          # NODE | LINK | CONDUIT | PUMP | ORIFICE | WEIR | GAGE | SIMULATION | EXPRESSION
     name: str
     attribute: str
+    formula: str = ""
+    terms: tuple = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,7 +128,7 @@ def parse_controls(lines: list[str], model, units, source: str, split) -> tuple[
     messages: list[str] = []
     current: dict | None = None
     state = ""
-    named: set[str] = set()   # VARIABLE / EXPRESSION names (SWMM 5.2), upper case
+    named: dict[str, Variable | None] = {}   # VARIABLE / EXPRESSION (SWMM 5.2) by upper-case name; None: unsupported
 
     def close():
         if current is None:
@@ -142,10 +147,16 @@ def parse_controls(lines: list[str], model, units, source: str, split) -> tuple[
     for key, tokens, raw in _clauses(lines, split):
         if key in ("VARIABLE", "EXPRESSION"):
             controls.kept_lines.append(raw.strip())
-            if len(tokens) > 1:
-                named.add(tokens[1].upper())
-            messages.append(f"[CONTROLS] {key} {tokens[1] if len(tokens) > 1 else ''}: named variables and "
-                            f"expressions (SWMM 5.2) are not simulated; rules using them are not either")
+            where = f"{source} [CONTROLS] {' '.join(tokens)!r}"
+            if len(tokens) < 4 or tokens[2] != "=":
+                raise StormwaterInputError(f"{where}: expected {key} name = ...")
+            try:
+                named[tokens[1].upper()] = (_named_variable(tokens[3:], model, where, named, units)
+                                            if key == "VARIABLE" else
+                                            _expression(tokens[1], tokens[3:], named, where, units))
+            except ControlRuleUnsupported as exc:
+                named[tokens[1].upper()] = None
+                messages.append(f"[CONTROLS] {key} {tokens[1]}: {exc}; rules using it are not simulated")
             continue
         if key == "RULE":
             close()
@@ -197,12 +208,58 @@ def _number(text: str, where: str) -> float:
         raise StormwaterInputError(f"{where}: {text!r} is not a number") from None
 
 
-def _variable(tokens: list[str], model, where: str, named=frozenset()) -> tuple[Variable, int]:
+def _named_variable(tokens: list[str], model, where: str, named: dict, units) -> Variable:
+    var, n = _variable(tokens, model, where, named)
+    if n != len(tokens) or var.obj == "EXPRESSION":
+        raise StormwaterInputError(f"{where}: expected object name attribute (or SIMULATION attribute)")
+    return var
+
+
+MATH_FUNCTIONS = {"COS": math.cos, "SIN": math.sin, "TAN": math.tan, "COT": lambda x: 1.0 / math.tan(x),
+                  "ABS": abs, "SGN": lambda x: float((x > 0) - (x < 0)), "SQRT": math.sqrt, "LOG": math.log,
+                  "EXP": math.exp, "ASIN": math.asin, "ACOS": math.acos, "ATAN": math.atan,
+                  "ACOT": lambda x: math.pi / 2 - math.atan(x), "SINH": math.sinh, "COSH": math.cosh,
+                  "TANH": math.tanh, "COTH": lambda x: 1.0 / math.tanh(x), "LOG10": math.log10,
+                  "STEP": lambda x: 1.0 if x > 0 else 0.0}
+
+
+def _expression(name: str, tokens: list[str], named: dict, where: str, units) -> Variable:
+    """A named math expression (SWMM 5.2 mathexpr: + - * / ^, functions) over named variables."""
+    import ast
+
+    text = " ".join(tokens).upper().replace("^", "**")
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:
+        raise StormwaterInputError(f"{where}: cannot read the expression {' '.join(tokens)!r}") from None
+    terms = {}
+    allowed = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub,
+               ast.UAdd, ast.Constant, ast.Name, ast.Load, ast.Call)
+    for node in ast.walk(tree):
+        if not isinstance(node, allowed) or isinstance(node, ast.Constant) and not isinstance(node.value, (int, float)):
+            raise StormwaterInputError(f"{where}: {type(node).__name__} is not allowed in an expression")
+        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in MATH_FUNCTIONS
+                                               and len(node.args) == 1 and not node.keywords):
+            raise StormwaterInputError(f"{where}: unknown function in {' '.join(tokens)!r}")
+        if isinstance(node, ast.Name) and node.id not in MATH_FUNCTIONS:
+            if node.id not in named:
+                raise StormwaterInputError(f"{where}: {node.id} is not a VARIABLE defined before")
+            if named[node.id] is None or named[node.id].obj == "EXPRESSION":
+                raise ControlRuleUnsupported(f"it uses {node.id}, which is not simulated")
+            terms[node.id] = (node.id, named[node.id], _control_unit(named[node.id], units))
+    return Variable(obj="EXPRESSION", name=name, attribute="VALUE", formula=text,
+                    terms=tuple(terms[k] for k in sorted(terms)))
+
+
+def _variable(tokens: list[str], model, where: str, named=None) -> tuple[Variable, int]:
     """The variable at the head of `tokens` and how many tokens it took."""
     if not tokens:
         raise StormwaterInputError(f"{where}: missing variable")
-    if tokens[0].upper() in named:
-        raise ControlRuleUnsupported(f"named variable or expression {tokens[0]} (SWMM 5.2) is not simulated")
+    if named and tokens[0].upper() in named:
+        var = named[tokens[0].upper()]
+        if var is None:
+            raise ControlRuleUnsupported(f"named variable or expression {tokens[0]} is not simulated")
+        return var, 1
     obj = tokens[0].upper()
     if obj == "SIMULATION":
         if len(tokens) < 2:
@@ -274,7 +331,7 @@ def _unit(var: Variable, units) -> float:
     return 1.0
 
 
-def _premise(join: str, tokens: list[str], model, units, where: str, named=frozenset()) -> Premise:
+def _premise(join: str, tokens: list[str], model, units, where: str, named=None) -> Premise:
     lhs, n = _variable(tokens, model, where, named)
     if n >= len(tokens):
         raise StormwaterInputError(f"{where}: missing relation")
@@ -284,7 +341,7 @@ def _premise(join: str, tokens: list[str], model, units, where: str, named=froze
     rest = tokens[n + 1:]
     if not rest:
         raise StormwaterInputError(f"{where}: missing value")
-    if rest[0].upper() in ("NODE", "GAGE", "SIMULATION") + LINK_OBJECTS or rest[0].upper() in named:
+    if rest[0].upper() in ("NODE", "GAGE", "SIMULATION") + LINK_OBJECTS or rest[0].upper() in (named or {}):
         rhs, m = _variable(rest, model, where, named)
         if m != len(rest):
             raise StormwaterInputError(f"{where}: unexpected {' '.join(rest[m:])!r}")
@@ -418,6 +475,8 @@ def _fmt_clock(seconds: float) -> str:
 
 
 def _fmt_variable(v: Variable) -> str:
+    if v.obj == "EXPRESSION":
+        return v.name
     return f"SIMULATION {v.attribute}" if v.obj == "SIMULATION" else f"{v.obj} {v.name} {v.attribute}"
 
 
@@ -479,9 +538,25 @@ def _compare_time(lhs: float, relation: str, rhs: float, half_step: float) -> bo
     return _compare(lhs, relation, rhs)
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(formula: str):
+    return compile(formula, "<expression>", "eval")
+
+
 def variable_value(v: Variable, run, when: datetime) -> float:
     """Current value of a premise variable (SI) from a running system (`prepare.Running`)."""
     a = v.attribute
+    if v.obj == "EXPRESSION":   # over its variables in file units, as SWMM evaluates it
+        scope = {}
+        for name, var, unit in v.terms:
+            x = variable_value(var, run, when)
+            if x is None:
+                return None
+            scope[name] = x / unit
+        try:   # (the formula's syntax tree was checked when read: numbers, names, + - * / **, functions)
+            return float(eval(_compiled(v.formula), {"__builtins__": {}, **MATH_FUNCTIONS}, scope))
+        except (ArithmeticError, ValueError):
+            return None
     if v.obj == "SIMULATION":
         if a == "TIME":
             return run.t

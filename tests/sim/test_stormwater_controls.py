@@ -227,9 +227,10 @@ def test_a_clause_not_simulated_is_named_and_its_rule_written_back_as_read():
         model = parse_inp(STORAGE_PUMP.read_text() + rules)
     assert model.controls.active == []
     assert "IF GAGE SCS_24h_Type_I_1in 6 > 0.5" in write_inp(model)
-    with pytest.warns(InpWarning, match=r"VARIABLE"):
-        parse_inp(STORAGE_PUMP.read_text() + "\n[CONTROLS]\nVARIABLE D1 = NODE J2 DEPTH\nRULE A\nIF D1 > 1\n"
-                  "THEN PUMP P1 STATUS = OFF\n")
+    with pytest.warns(InpWarning, match=r"rule A: clause 'IF R6 > 1': named variable or expression R6"):
+        model = parse_inp(STORAGE_PUMP.read_text() + "\n[CONTROLS]\nVARIABLE R6 = GAGE SCS_24h_Type_I_1in 6\n"
+                          "RULE A\nIF R6 > 1\nTHEN PUMP P1 STATUS = OFF\n")
+    assert model.controls.active == []
 
 
 @pytest.mark.parametrize("rules, message", [
@@ -540,3 +541,39 @@ def test_modulated_and_pid_settings_and_open_times_agree_with_swmm(case, tmp_pat
     assert_agrees(ours, ref)
     # modulated changes go unreported, as in SWMM; the others as SWMM's
     assert_same_actions(ours.control_actions, swmm_actions, tolerance_h=0.01)
+
+
+def test_named_variables_and_expressions_agree_with_swmm(tmp_path):
+    # SWMM 5.2's VARIABLE and EXPRESSION: the pump runs on a weighted sum of the two storage depths
+    rules = """[CONTROLS]
+VARIABLE DW = NODE WW DEPTH
+VARIABLE DT = NODE TANK DEPTH
+EXPRESSION LOAD = DW + 0.5 * DT ^ 2 - 0.1 * ABS(DT - DW)
+
+RULE E_ON
+IF LOAD > 2.2
+THEN PUMP P1 STATUS = ON
+
+RULE E_OFF
+IF LOAD < 0.8
+AND DT < 2
+THEN PUMP P1 STATUS = OFF
+""" + TANK_RULES[TANK_RULES.index("; the tank"):]
+    path = tmp_path / "expressions.inp"
+    path.write_text(TANK_MODEL.format(extra_options="", controls=rules))
+    model = _quiet(read_inp, path)
+    load = model.controls.rules[0].premises[0].lhs
+    assert (load.obj, load.formula) == ("EXPRESSION", "DW + 0.5 * DT ** 2 - 0.1 * ABS(DT - DW)")
+    again = _quiet(parse_inp, write_inp(model))
+    assert again.controls.rules == model.controls.rules
+    ours = _quiet(simulate, model)
+    ref, swmm_actions = swmm_run(path, tmp_path)
+    assert_agrees(ours, ref)
+    assert len(ours.control_actions) >= 6
+    assert_same_actions(ours.control_actions, swmm_actions, tolerance_h=0.01)
+
+
+def test_a_bad_expression_is_refused_by_name():
+    with pytest.raises(StormwaterInputError, match=r"EXPRESSION X = DW \+ __import__"):
+        _quiet(parse_inp, STORAGE_PUMP.read_text() + "\n[CONTROLS]\nVARIABLE DW = NODE J2 DEPTH\n"
+                          "EXPRESSION X = DW + __import__(1)\n")
