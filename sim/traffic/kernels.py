@@ -11,7 +11,9 @@ Pure functions over NumPy arrays (structure of arrays), no SimPy, no I/O. One st
    approaching vehicle it must give way to (time gap `gap_s`), at an all-way stop until it
    has stopped and vehicles stopped before it went, when the lane it leads into has no room
    for it (junction blocking avoided), and on a single-track street while the opposite
-   direction is occupied. Vehicles too close to stop commit and go;
+   direction is occupied. Vehicles too close to stop commit and go; at a signal a permissive
+   left-turner held only by oncoming traffic drives in and waits inside the junction, short of
+   their path (SUMO's internal stop), and goes when its gap comes;
 3. the Intelligent Driver Model (Treiber, Hennecke & Helbing 2000)
 
        dv/dt = a [1 - (v/v0)^delta - (s*/s)^2],  s* = s0 + max(0, v T + v dv / (2 sqrt(a b)))
