@@ -144,7 +144,7 @@ class Prepared:
 
         import simpy
 
-        from .controls import rule_controller
+        from .controller import rule_controller
 
         running = Running(self)
         env = simpy.Environment()

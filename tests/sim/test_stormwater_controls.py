@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from sim.stormwater import kernels as K
-from sim.stormwater.controls import Action, Premise, Rule, Variable, chosen_actions
+from sim.stormwater.controller import chosen_actions
+from sim.stormwater.controls import Action, Premise, Rule, Variable
 from sim.stormwater.io import InpWarning, parse_inp, read_inp, write_inp
 from sim.stormwater.model import Settings, StormwaterInputError, simulate
 from sim.stormwater.prepare import prepare
