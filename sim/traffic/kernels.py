@@ -526,15 +526,17 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
             if ok:
                 for m in range(foe_start[k], foe_start[k + 1]):
                     fl = foe_link[m]
-                    if link_occ[fl] > 0 and foe_crossing[m] == 1 and link_rear_in[fl] < foe_clear_m[m] + CROSSING_CLEAR_M:
-                        ok = False     # a vehicle inside the junction not yet past the point where our paths cross
-                        by_yield = False
-                        break
-                    # a committed foe: wait while it would still be on a crossing path when we arrive
-                    # (gap_s after it leaves), or reach the lane we merge into first
-                    if link_committed[fl] == 1 and ((foe_crossing[m] == 1 and link_leave[fl] + gap_s > t_arr_v[f]) or
-                                                    (foe_crossing[m] == 0 and link_arr[fl] < t_leave_v[f])):
+                    # a vehicle inside the junction not yet past the point where our paths cross, or a
+                    # committed foe that would still be on a crossing path when we arrive (gap_s after it
+                    # leaves) or reach the lane we merge into first; when it is traffic we give way to
+                    # anyway (oncoming), we may still drive in and wait short of its path
+                    if (link_occ[fl] > 0 and foe_crossing[m] == 1 and link_rear_in[fl] < foe_clear_m[m] + CROSSING_CLEAR_M) or (
+                            link_committed[fl] == 1 and ((foe_crossing[m] == 1 and link_leave[fl] + gap_s > t_arr_v[f]) or
+                                                         (foe_crossing[m] == 0 and link_arr[fl] < t_leave_v[f]))):
                         ok = False
+                        if foe_yield[m] == 1 and foe_crossing[m] == 1:
+                            by_yield = True
+                            continue
                         by_yield = False
                         break
                     fv = link_front[fl]
@@ -554,7 +556,7 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                         ok = False
                         by_yield = True
             if not ok and by_yield and node_kind[nk] == TRAFFIC_LIGHT and link_state[k] == SIGNAL_GREEN and emergency[f] == 0 \
-                    and link_wait_m[k] >= vlen[f] + 0.5 and link_wait_in[k] == 0:
+                    and (link_wait_in[k] + 1) * (vlen[f] + s0[f]) <= link_wait_m[k] + s0[f]:
                 ok = True          # drive in and wait for the gap short of the oncoming paths (SUMO's internal stop)
                 in_wait[f] = 2
             if ok and edge_single_track[ne] and not squeeze:
@@ -575,6 +577,9 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
             # committing, so nobody drives into a junction it cannot leave
             need = vlen[f] + 0.5 * s0[f]
             room = lane_rear[best] + 2.0 * min(lane_rear_speed[best], 1e3)
+            r_last = order[lane_start[best]] if lane_start[best + 1] > lane_start[best] else -1
+            if in_wait[f] == 2 and r_last >= 0 and in_wait[r_last] == 1 and cur_link[r_last] == k:
+                room = link_length[k] + lane_rear[best]     # queueing inside behind a driver waiting there
             if room < need and not (lane_rear_speed[best] >= QUEUE_SPEED_MPS and lane_len[best] - lane_used[best] >= need):
                 ok = False
         if in_wait[f] == 2:

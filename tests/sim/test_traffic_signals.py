@@ -228,7 +228,7 @@ def test_left_turners_wait_in_their_own_lane():
 
 def test_permissive_left_turners_wait_inside_the_junction():
     # 150 veh/h turning left from their own lane against 660 veh/h straight on: the oncoming stream
-    # leaves no gap, so they go in the 6 s protected phase (~3 cars) and, as in SUMO, one waits inside
+    # leaves no gap, so they go in the 6 s protected phase (~3 cars) and, as in SUMO, some wait inside
     # the junction during the green and clears when the oncoming light turns: ~4 a cycle for 3.75
     # arriving. Webster's uniform delay at g/C ~ 0.1 and x ~ 0.9, C (1 - g/C)^2 / (2 (1 - x g/C)),
     # is ~40 s (measured 43 s); waiting at the line only they got ~3 a cycle and 159 s.
@@ -237,6 +237,19 @@ def test_permissive_left_turners_wait_inside_the_junction():
     left = np.array([t[:2] in ("NE", "SW") for t in d.trip_ids])
     assert np.isfinite(d.arrive_s).all()
     assert 25.0 < np.mean((d.arrive_s - d.depart_s - d.free_time_s)[left]) < 70.0
+
+
+def test_left_turners_queue_inside_as_far_as_room_allows():
+    # the three-lane junction's left-turn path meets the oncoming one ~21 m in: a waiting driver
+    # stops 2 m short of it, so ~19 m hold two cars of 5 m with their 2.5 m gaps, not three
+    net, demand = _four_arm_three_lanes(165.0, 660.0)
+    sim = Simulation(net, demand, Settings(end_s=1800.0))
+    k = sim.net.link_between(sim.net.edge_index["N_in"], sim.net.edge_index["E_out"])
+    assert (2 * 7.5 <= sim.net.link_wait_m[k] + 2.5 < 3 * 7.5)
+    most = 0
+    for _ in sim:
+        most = max(most, int(np.count_nonzero((sim.in_wait == 1) & (sim.cur_link == k))))
+    assert most == 2
 
 
 def test_default_lanes_of_movements():
