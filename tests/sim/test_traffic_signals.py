@@ -231,7 +231,7 @@ def test_permissive_left_turners_wait_inside_the_junction():
     # leaves no gap, so they go in the 6 s protected phase (~3 cars) and, as in SUMO, some wait inside
     # the junction during the green and clears when the oncoming light turns: ~4 a cycle for 3.75
     # arriving. Webster's uniform delay at g/C ~ 0.1 and x ~ 0.9, C (1 - g/C)^2 / (2 (1 - x g/C)),
-    # is ~40 s (measured 43 s); waiting at the line only they got ~3 a cycle and 159 s.
+    # is ~40 s (measured 42 s); waiting at the line only they got ~3 a cycle and 159 s.
     net, demand = _four_arm_three_lanes(150.0, 660.0)
     d = run(net, demand, Settings()).details()
     left = np.array([t[:2] in ("NE", "SW") for t in d.trip_ids])
