@@ -1,9 +1,9 @@
 """SUMO plain XML in and out: nodes (.nod.xml), edges (.edg.xml), edge types (.typ.xml), vehicle types,
 trips, flows and routes (.rou.xml).
 
-What is read: node id, x, y, type (priority, right_before_left, traffic_light, allway_stop, dead_end;
-missing = priority, netconvert's default; traffic_light_unregulated, traffic_light_right_on_red and
-priority_stop run as the nearest of these, with a warning); edge id, from, to, type, numLanes, speed,
+What is read: node id, x, y, type (priority, right_before_left, traffic_light, allway_stop, dead_end,
+traffic_light_unregulated (nobody gives way); missing = priority, netconvert's default;
+traffic_light_right_on_red and priority_stop run as the nearest of these, with a warning); edge id, from, to, type, numLanes, speed,
 priority, length, width (per lane), shape, an edge type's numLanes, speed, priority and width; vType id,
 vClass (with SUMO's defaults for that class), length, minGap, accel, decel, tau, maxSpeed, delta,
 speedFactor (a number or norm/normc(mean, dev, ...)), speedDev, carFollowModel (IDM parameters as SUMO
@@ -47,10 +47,9 @@ def _warn(message: str) -> None:
 
 
 SUMO_NODE_TYPES = {"priority": "priority", "right_before_left": "right_before_left", "traffic_light": "traffic_light",
-                   "allway_stop": "allway_stop", "dead_end": "dead_end"}
+                   "allway_stop": "allway_stop", "dead_end": "dead_end", "traffic_light_unregulated": "unregulated"}
+"""SUMO node type -> ours (traffic_light_unregulated: netconvert's one all-green phase, nobody gives way)."""
 NODE_TYPES_APPROXIMATED = {
-    "traffic_light_unregulated": ("priority", "netconvert gives it one all-green phase and no right of way; run as a "
-                                  "priority junction (no signal; conflicting movements still give way)"),
     "traffic_light_right_on_red": ("traffic_light", "run as a plain signal (no right turn on red)"),
     "priority_stop": ("priority", "run as a priority junction (minor roads give way without stopping first)"),
 }
@@ -704,7 +703,8 @@ def _g(x: float) -> str:
 def write_network(net: Network, nod_path, edg_path) -> tuple[Path, Path]:
     nodes = ET.Element("nodes")
     for n in net.nodes:
-        ET.SubElement(nodes, "node", id=n.id, x=f"{n.x:.3f}", y=f"{n.y:.3f}", type=n.kind)
+        ET.SubElement(nodes, "node", id=n.id, x=f"{n.x:.3f}", y=f"{n.y:.3f}",
+                      type="traffic_light_unregulated" if n.kind == "unregulated" else n.kind)
     edges = ET.Element("edges")
     for e in net.edges:
         if e.closed:

@@ -26,7 +26,9 @@ import numpy as np
 
 from .signals import SIGNAL_GREEN as SIGNAL_GREEN_STATE, SignalPlan, SignalProgram, bearing_from, default_program, given_program
 
-JUNCTION_TYPES = ("priority", "right_before_left", "allway_stop", "traffic_light", "dead_end")
+JUNCTION_TYPES = ("priority", "right_before_left", "allway_stop", "traffic_light", "dead_end", "unregulated")
+"""unregulated: nobody gives way to anybody (SUMO's traffic_light_unregulated: one all-green phase
+and no right of way); drivers only follow the car ahead on the lane they drive onto."""
 KIND_CODE = {name: i for i, name in enumerate(JUNCTION_TYPES)}
 LANE_WIDTH_M = 3.2
 """Default lane width (SUMO's default; GB 50220 urban lanes 3.25-3.5 m)."""
@@ -410,7 +412,7 @@ def compile_network(net: Network) -> CompiledNetwork:
     conflict: dict[tuple[int, int], int] = {}     # (a, b) -> 1 crossing, 0 merging
     crossing_at: dict[tuple[int, int], float] = {}  # (a, b) -> m along b's path where it crosses a's
     for node, ks in links_at.items():
-        if len(ks) < 2 or kind[node] == KIND_CODE["dead_end"]:
+        if len(ks) < 2 or kind[node] in (KIND_CODE["dead_end"], KIND_CODE["unregulated"]):
             continue
         for a in ks:
             for b in ks:

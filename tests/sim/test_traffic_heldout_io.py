@@ -82,9 +82,11 @@ def test_node_types_approximated_with_a_warning_or_refused(tmp_path):
                                         '<join nodes="a b"/></nodes>')
     (tmp_path / "n.edg.xml").write_text('<edges><edge id="ab" from="a" to="b"/></edges>')
     net, messages = _read(read_network, tmp_path / "n.nod.xml", tmp_path / "n.edg.xml")
-    assert [n.kind for n in net.nodes] == ["priority", "priority"]    # SUMO: one all-green phase, nobody stops
+    # traffic_light_unregulated is SUMO's all-green node where nobody gives way: read as such, no warning
+    assert [n.kind for n in net.nodes] == ["unregulated", "priority"]
     text = " ".join(messages)
-    assert "type=traffic_light_unregulated" in text and "type=priority_stop" in text and "tlType" in text and "tl (b)" in text
+    assert "type=traffic_light_unregulated" not in text
+    assert "type=priority_stop" in text and "tlType" in text and "tl (b)" in text
     assert "<join>" in text and "location" not in text
     (tmp_path / "n.nod.xml").write_text('<nodes><node id="a" x="0" y="0" type="rail_crossing"/></nodes>')
     with pytest.raises(NetworkError, match=r"n.nod.xml: node a: type='rail_crossing' not supported"):

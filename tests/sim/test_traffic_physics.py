@@ -192,6 +192,15 @@ def test_priority_road_goes_first():
     assert entered["from_east"] + 1.0 < entered["from_south"]
 
 
+def test_nobody_gives_way_at_an_unregulated_junction():
+    # SUMO's traffic_light_unregulated: both cars drive into the junction at once, neither slows for
+    # the other, and each takes the free-flow time the priority road's car takes at a priority junction
+    unregulated = _crossing_times("unregulated")
+    priority = _crossing_times("priority")
+    assert abs(unregulated["from_east"] - unregulated["from_south"]) < 1e-9
+    assert unregulated["from_south"] == priority["from_east"] and unregulated["from_east"] == priority["from_east"]
+
+
 def test_queue_discharges_at_saturation_flow():
     # 25 cars queue at a red light for 200 s, then the light turns green: from the 5th car on
     # (HCM: the first four include the start-up lost time) the stop-line headway gives the
