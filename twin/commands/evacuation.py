@@ -194,7 +194,7 @@ def _fmt(v, unit="s") -> str:
 def _print_summary(s: dict) -> None:
     from sim.evacuation.metrics import density_caveat
 
-    print(f"{s['scenario']}: {s['evacuated']} of {s['agents']} residents out ({s['stuck']} not), route {s['route']}, {s['time_of_day']}")
+    print(f"{s['scenario']}: {s['evacuated']} of {s['agents']} residents safe ({s['stuck']} not), route {s['route']}, {s['time_of_day']}")
     print(f"  total {_fmt(s['total_evacuation_time_s'])}; 50 % {_fmt(s['t50_s'])}, 90 % {_fmt(s['t90_s'])}, "
           f"95 % {_fmt(s['t95_s'])}")
     if s.get("out_of_buildings_last_s") is not None:
@@ -212,7 +212,7 @@ def _print_summary(s: dict) -> None:
     for exit_id, e in s["exits"].items():
         if e.get("kind") == "assembly":
             rate = "" if e["flow_p_s"] is None else f", {e['flow_p_s']:.2f} p/s arriving"
-            print(f"  assembly area {e.get('name', exit_id)}: {e['evacuated']} safe{rate}")
+            print(f"  safe in {e.get('name', exit_id)}: {e['evacuated']}{rate}")
             continue
         flow = "—" if e["flow_p_s"] is None else f"{e['flow_p_s']:.2f} p/s ({e['specific_flow_p_m_s']:.2f} p/m/s)"
         print(f"  exit {e.get('name', exit_id)}: {e['evacuated']} out, {flow}")
@@ -220,7 +220,7 @@ def _print_summary(s: dict) -> None:
         print(f"  exit {exit_id}: closed")
     for rank, b in enumerate(s["bottlenecks"][:5], start=1):
         print(f"  bottleneck {rank}: ({b['x_m']}, {b['y_m']}) peak {b['peak_density_p_m2']} p/m², congested {b['congested_s']:.0f} s, "
-              f"{b['distance_to_exit_m']} m from exit {b['nearest_exit']}")
+              f"{b['distance_to_exit_m']} m from {s['exits'].get(b['nearest_exit'], {}).get('name', b['nearest_exit'])}")
     for w in s["warnings"]:
         print(f"  warning: {w}")
     for key in ("result_path", "trajectories"):
