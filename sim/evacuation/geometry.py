@@ -45,6 +45,8 @@ class PreparedGeometry:
     wall_cell_items: np.ndarray     # int64[...] wall indices near each cell
     exit_seg: np.ndarray            # float64[n_exit_segments, 4]
     exit_seg_exit: np.ndarray       # int64[n_exit_segments], which exit each segment belongs to
+    exit_depth_m: np.ndarray = None  # float64[n_exits], how far in one can walk from the outline of
+                                     # an assembly area (m; inf for an exit line)
 
     @property
     def dir_x(self) -> np.ndarray:
@@ -167,6 +169,7 @@ def prepare_geometry(*, walkable, obstacles, exits, areas=(), cell_m: float = 0.
     open_x, open_y = kernels.wall_edges(wall_seg, x0, y0, cell_m, nx, ny)
     entries = [assembly_entry(area, p) for p in areas]
     n_exits = len(exits) + len(areas)
+    exit_depth = np.full(n_exits, np.inf)
     distance = np.empty((n_exits, ny, nx))
     dir_xy = np.empty((n_exits, ny, nx, 2), dtype=np.float32)   # float32: half the memory the kernel reads
     uniform = np.ones((ny, nx))
@@ -201,6 +204,7 @@ def prepare_geometry(*, walkable, obstacles, exits, areas=(), cell_m: float = 0.
         from scipy import ndimage
 
         depth = ndimage.distance_transform_edt(target == 1)
+        exit_depth[k] = float(depth.max()) * cell_m if target.any() else 0.0
         ix, iy = kernels.descent_directions(np.where(target == 1, -depth, np.inf), cell_m, open_x, open_y)
         ux[target == 1] = ix[target == 1]
         uy[target == 1] = iy[target == 1]
@@ -238,4 +242,4 @@ def prepare_geometry(*, walkable, obstacles, exits, areas=(), cell_m: float = 0.
         dir_xy=dir_xy, wall_seg=wall_seg, wall_x0=wx0, wall_y0=wy0, wall_cell_m=wall_cell_m,
         wall_nx=wnx, wall_ny=wny, wall_cell_start=start, wall_cell_items=items,
         exit_seg=np.asarray(exit_seg, dtype=np.float64).reshape(-1, 4),
-        exit_seg_exit=np.asarray(exit_seg_exit, dtype=np.int64))
+        exit_seg_exit=np.asarray(exit_seg_exit, dtype=np.int64), exit_depth_m=exit_depth)

@@ -319,7 +319,7 @@ def crowd_step(x, y, state, v0, radius, exit_of,
                exit_seg, exit_seg_exit,
                time_gap_s, a_agents, d_agents_m, a_walls, d_walls_m,
                t_s, dt_s, evac_time_s, evac_exit, vx, vy,
-               clear_m, congested_fraction, waited_s, cell_list, occupied, members,
+               exit_clear_m, congested_fraction, waited_s, cell_list, occupied, members,
                row_start, row_count, cell_of, row_of):
     """Advance every WALKING and LEAVING agent by dt_s (explicit Euler, synchronous update); return number out.
 
@@ -329,7 +329,7 @@ def crowd_step(x, y, state, v0, radius, exit_of,
     a precomputed cell list (CSR: wall_cell_start, wall_cell_items into wall_seg[k] = x1,y1,x2,y2).
     A WALKING agent whose step crosses an exit segment is out: evac_time_s gets the crossing time
     interpolated within the step, evac_exit the exit index, and it becomes LEAVING — it keeps
-    walking (and keeps its followers at their spacing) until it is clear_m past the line, then
+    walking (and keeps its followers at their spacing) until it is exit_clear_m[its exit] past the line, then
     EVACUATED. (Removing people on the line itself would let the next ones through at free
     speed: on a line in a thin wall that doubles the flow.) waited_s[i] grows by dt_s while a
     walking agent's speed is held below congested_fraction * v0 by the people ahead.
@@ -521,13 +521,13 @@ def crowd_step(x, y, state, v0, radius, exit_of,
         x[i] = xi + vxi * dt_s
         y[i] = yi + vyi * dt_s
         if state[i] == LEAVING:
-            # clear of its exit line by clear_m (or stopped where it cannot go on): gone
+            # clear of its exit line by exit_clear_m (or stopped where it cannot go on): gone
             far = NO_GAP
             for s in range(exit_seg.shape[0]):
                 if exit_seg_exit[s] == evac_exit[i]:
                     qx, qy, d = _nearest_on_segment(x[i], y[i], exit_seg[s, 0], exit_seg[s, 1], exit_seg[s, 2], exit_seg[s, 3])
                     far = min(far, d)
-            if far >= clear_m or t_s - evac_time_s[i] > 30.0:
+            if far >= exit_clear_m[evac_exit[i]] or t_s - evac_time_s[i] > 30.0:
                 state[i] = EVACUATED
             continue
         for s in range(exit_seg.shape[0]):
@@ -537,7 +537,7 @@ def crowd_step(x, y, state, v0, radius, exit_of,
                 continue
             u = _segments_cross(xi, yi, x[i], y[i], exit_seg[s, 0], exit_seg[s, 1], exit_seg[s, 2], exit_seg[s, 3])
             if u >= 0.0:
-                state[i] = LEAVING if clear_m > 0.0 else EVACUATED
+                state[i] = LEAVING if exit_clear_m[exit_seg_exit[s]] > 0.0 else EVACUATED
                 evac_time_s[i] = t_s + u * dt_s
                 evac_exit[i] = exit_seg_exit[s]
                 evacuated += 1
@@ -555,7 +555,7 @@ def crowd_steps(n_steps, x, y, state, v0, radius, exit_of,
                 exit_seg, exit_seg_exit,
                 time_gap_s, a_agents, d_agents_m, a_walls, d_walls_m,
                 t_s, dt_s, evac_time_s, evac_exit, vx, vy,
-                clear_m, congested_fraction, waited_s, cell_list, occupied, members):
+                exit_clear_m, congested_fraction, waited_s, cell_list, occupied, members):
     """n_steps of crowd_step from time t_s, in one call (nothing outside the crowd happens meanwhile)."""
     out = 0
     row_start = np.empty((grid_ny, grid_nx + 1), dtype=np.int64)
@@ -570,7 +570,7 @@ def crowd_steps(n_steps, x, y, state, v0, radius, exit_of,
                           exit_seg, exit_seg_exit,
                           time_gap_s, a_agents, d_agents_m, a_walls, d_walls_m,
                           t_s + k * dt_s, dt_s, evac_time_s, evac_exit, vx, vy,
-                          clear_m, congested_fraction, waited_s, cell_list, occupied, members,
+                          exit_clear_m, congested_fraction, waited_s, cell_list, occupied, members,
                           row_start, row_count, cell_of, row_of)
     return out
 

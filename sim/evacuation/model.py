@@ -172,7 +172,8 @@ class Settings:
     route: str = "nearest"             # "nearest" exit by walking distance, or "quickest" (queues counted)
     to_assembly: bool = True           # assembly areas are destinations as well as the exits (False: exits only)
     route_interval_s: float = 2.0      # s, how often "quickest" residents reconsider their exit
-    clear_m: float = 1.5               # m, walked past the exit line before leaving the model
+    clear_m: float = 1.5               # m, walked past the exit line before leaving the model (into an
+                                       # assembly area: at most half as far as one can walk into it)
     congested_fraction: float = 0.5    # walking slower than this share of one's free speed = waiting in congestion
     density_cell_m: float = 2.0        # m, cell of the density / level-of-service grid (0 = no grid)
     time_of_day: str = "day"           # "day" or "night": which household pre-movement applies
@@ -421,6 +422,10 @@ def simulate(scenario: Scenario | str | os.PathLike, settings: Settings | None =
             d = _distances(geo, x[walking], y[walking])
             exit_of[walking] = quickest_exits(d, v0[walking], exit_of[walking], capacity)
 
+    # how far past its line (into its area) a person walks before he leaves the model: clear_m, and in a
+    # small assembly area half its depth, so that arrivals leave room for those behind them
+    depth = geo.exit_depth_m if geo.exit_depth_m is not None else np.full(len(exits), np.inf)
+    exit_clear = np.minimum(settings.clear_m, 0.5 * depth).astype(np.float64)
     frame_every = max(1, int(round(settings.frame_interval_s / dt)))
     traj_every = max(1, int(round(settings.trajectory_interval_s / dt))) if settings.trajectory_interval_s else 0
 
@@ -461,7 +466,7 @@ def simulate(scenario: Scenario | str | os.PathLike, settings: Settings | None =
                 csm.time_gap_s, csm.neighbour_strength, csm.neighbour_range_m,
                 csm.wall_strength, csm.wall_range_m,
                 step * dt, dt, evac_time, evac_exit, vx, vy,
-                settings.clear_m, settings.congested_fraction, waited, grid_cells, grid_occupied, grid_members)
+                exit_clear, settings.congested_fraction, waited, grid_cells, grid_occupied, grid_members)
             step += batch
             yield env.timeout(step * dt - env.now)
         done.succeed(step * dt)

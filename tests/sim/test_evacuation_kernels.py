@@ -105,7 +105,7 @@ def test_crowd_step_matches_reference_on_twelve_agents():
         geo.wall_x0, geo.wall_y0, geo.wall_cell_m, geo.wall_nx, geo.wall_ny, geo.exit_seg, geo.exit_seg_exit,
         p.time_gap_s, p.neighbour_strength, p.neighbour_range_m, p.wall_strength, p.wall_range_m,
         0.0, dt, evac_t, evac_e, np.zeros(n), np.zeros(n),
-        1.5, 0.5, waited, np.zeros((8 * 8, 2), dtype=np.int64), np.zeros(n + 1, dtype=np.int64),
+        np.full(geo.distance_m.shape[0], 1.5), 0.5, waited, np.zeros((8 * 8, 2), dtype=np.int64), np.zeros(n + 1, dtype=np.int64),
         np.zeros(n, dtype=np.int64), np.zeros((8, 8 + 1), dtype=np.int64), np.zeros(8, dtype=np.int64),
         np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64))
     np.testing.assert_allclose(kx, rx, atol=1e-12)

@@ -125,3 +125,20 @@ def test_assembly_areas_round_trip_through_geojson_with_their_ids(tmp_path):
     back = read_scenario(path)
     assert back.assembly_ids == ("square",) and back.assembly[0].equals(_yard_with_a_square().assembly[0])
     assert summary(simulate(back, Settings(max_time_s=120), seed=0))["exits"]["square"]["evacuated"] == 11
+
+
+def test_arrivals_in_a_small_assembly_area_leave_room_for_those_behind():
+    # 40 people from four corners of a 34 m x 20 m room to a 3 m x 2 m area near one corner (as the
+    # exit zone of jupedsim-scenarios' four_start_areas): each walks half the area's depth in and
+    # leaves, so the area never fills; the last one is safe about when the farthest walker arrives
+    from shapely.geometry import Point
+    from shapely.geometry import box as rect
+
+    zone = rect(1.5, 16.0, 4.5, 18.0)
+    starts = [(28.0, 2.0), (27.0, 16.0), (12.0, 2.0), (18.0, 9.0)]
+    agents = tuple(Agent(x=x0 + 0.6 * (k % 5), y=y0 + 0.6 * (k // 5), speed_mps=1.3)
+                   for x0, y0 in starts for k in range(10))
+    result = simulate(Scenario(walkable=rect(0, 0, 34, 20), agents=agents, assembly=(zone,)), Settings(max_time_s=120), seed=0)
+    assert result.value("evacuated") == 40
+    farthest = max(zone.exterior.distance(Point(a.x, a.y)) for a in agents) / 1.3
+    assert farthest < result.value("total_evacuation_time_s") < 1.25 * farthest + 5.0
