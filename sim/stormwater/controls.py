@@ -15,7 +15,7 @@ start-up / shut-off depths have switched them; `=` / `<>` on a time hold within 
 Values are held in SI (m, m3, m3/s, m/s, s); `parse_controls` converts from the file's units and
 `format_controls` writes them back in them. A SETTING may follow a CURVE, a TIMESERIES or a PID
 controller; a premise may name a VARIABLE or an EXPRESSION (SWMM 5.2). What is not simulated
-(past-rain premises, OUTLET links) keeps its rule's text for export and is named in a warning: that
+(past-rain premises) keeps its rule's text for export and is named in a warning: that
 rule is not evaluated.
 """
 from __future__ import annotations
@@ -287,11 +287,11 @@ def _variable(tokens: list[str], model, where: str, named=None) -> tuple[Variabl
     if obj in LINK_OBJECTS:
         key = _link(model, obj, name, where)
         allowed = {"PUMP": ("FLOW", "STATUS", "SETTING"), "ORIFICE": ("FLOW", "SETTING"),
-                   "WEIR": ("FLOW", "SETTING")}.get(obj, LINK_ATTRIBUTES)
+                   "WEIR": ("FLOW", "SETTING"), "OUTLET": ("FLOW", "SETTING")}.get(obj, LINK_ATTRIBUTES)
         if attr not in allowed + ("TIMEOPEN", "TIMECLOSED"):
             raise StormwaterInputError(f"{where}: {obj} {attr}: expected one of {', '.join(allowed)}")
         if attr == "DEPTH" and key not in model.conduits:
-            raise ControlRuleUnsupported("LINK DEPTH of a pump, orifice or weir is not simulated")
+            raise ControlRuleUnsupported("LINK DEPTH of a pump, orifice, weir or outlet is not simulated")
         if attr in ("STATUS", "FULLFLOW", "FULLDEPTH", "LENGTH", "SLOPE") and key not in model.conduits \
                 and not (attr == "STATUS" and key in model.pumps):
             raise StormwaterInputError(f"{where}: {attr} is a conduit's (or a pump's STATUS)")
@@ -301,17 +301,13 @@ def _variable(tokens: list[str], model, where: str, named=None) -> tuple[Variabl
 
 
 def _link(model, obj: str, name: str, where: str) -> str:
-    if obj == "OUTLET":
-        raise ControlRuleUnsupported("OUTLET links ([OUTLETS]) are not simulated")
-    tables = {"CONDUIT": model.conduits, "PUMP": model.pumps, "ORIFICE": model.orifices, "WEIR": model.weirs}
+    tables = {"CONDUIT": model.conduits, "PUMP": model.pumps, "ORIFICE": model.orifices, "WEIR": model.weirs,
+              "OUTLET": model.outlets}
     if obj == "LINK":
         key = _canon(model.link_names, name)
     else:
         key = _canon(tables[obj], name)
     if key is None:
-        outlets = [l.split()[0] for l in model.extra_sections.get("OUTLETS", []) if l.split() and l.strip()[0] != ";"]
-        if _canon(outlets, name) is not None:
-            raise ControlRuleUnsupported(f"{name} is an OUTLET link ([OUTLETS]), not simulated")
         raise StormwaterInputError(f"{where}: {obj.lower()} {name!r} not defined")
     return key
 
@@ -440,7 +436,7 @@ def _action(tokens: list[str], model, where: str) -> Action:
     if len(values) > 1:
         raise StormwaterInputError(f"{where}: unexpected {' '.join(values[1:])!r} (one clause per line)")
     kind = ("CONDUIT" if key in model.conduits else "PUMP" if key in model.pumps
-            else "ORIFICE" if key in model.orifices else "WEIR")
+            else "ORIFICE" if key in model.orifices else "WEIR" if key in model.weirs else "OUTLET")
     if attr == "STATUS":
         if kind not in ("PUMP", "CONDUIT"):
             raise StormwaterInputError(f"{where}: STATUS is set on pumps and conduits; use SETTING for a "

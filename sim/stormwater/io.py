@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .controls import format_controls, parse_controls
 from .model import (Conduit, Curve, CurveNumber, DryWeatherFlow, Evaporation, GreenAmpt, Horton,
-                    Inflow, Junction, LidControl, LidUsage, Model, Options, Orifice, Outfall, Pump,
+                    Inflow, Junction, LidControl, LidUsage, Model, Options, Orifice, Outfall, Outlet, Pump,
                     RainGage, Storage, StormwaterInputError, Subcatchment, TimeSeries, Weir, XSection)
 from .model import canonical_name as _canon
 from .patterns import lookup as lookup_patterns
@@ -48,7 +48,7 @@ QUIET_SECTIONS = {"MAP", "COORDINATES", "VERTICES", "POLYGONS", "SYMBOLS", "LABE
 # Sections read into the model.
 KNOWN_SECTIONS = ("TITLE", "OPTIONS", "EVAPORATION", "RAINGAGES", "SUBCATCHMENTS", "SUBAREAS",
                   "INFILTRATION", "LID_CONTROLS", "LID_USAGE", "JUNCTIONS", "OUTFALLS", "STORAGE",
-                  "CONDUITS", "PUMPS", "ORIFICES", "WEIRS", "XSECTIONS", "INFLOWS", "DWF",
+                  "CONDUITS", "PUMPS", "ORIFICES", "WEIRS", "OUTLETS", "XSECTIONS", "INFLOWS", "DWF",
                   "CURVES", "TIMESERIES")
 
 
@@ -256,6 +256,8 @@ def parse_inp(text: str, source: str = "<inp>") -> Model:
                                  end_contractions=int(_num(t, 7, where, "EndCon", 0.0)),
                                  end_coeff=_num(t, 8, where, "EndCoeff", 0.0) * u.weir_coeff,
                                  surcharge=(len(t) <= 9 or t[9].upper() != "NO"), extra=tuple(t[10:]))
+    for where, t in rows("OUTLETS"):
+        _parse_outlet(model, where, t, u)
     for where, t in rows("XSECTIONS"):
         _parse_xsection(model, where, t, u)
     for where, t in rows("INFLOWS"):
@@ -457,6 +459,34 @@ def _parse_outfall(model: Model, where: str, t: list[str], u: _Units) -> None:
                                    route_to=t[i + 1] if len(t) > i + 1 else "")
 
 
+OUTLET_KINDS = ("FUNCTIONAL/DEPTH", "FUNCTIONAL/HEAD", "TABULAR/DEPTH", "TABULAR/HEAD")
+
+
+def _parse_outlet(model: Model, where: str, t: list[str], u: _Units) -> None:
+    """Name From To Offset FUNCTIONAL/DEPTH|FUNCTIONAL/HEAD C n [Gated] or TABULAR/DEPTH|HEAD Curve [Gated]
+    (plain FUNCTIONAL / TABULAR, SWMM 5.0's words, are depth curves)."""
+    if len(t) < 6:
+        raise StormwaterInputError(f"{where}: expected Name From To Offset Type C n|Curve [Gated]")
+    kind = t[4].upper()
+    if kind in ("FUNCTIONAL", "TABULAR"):
+        kind += "/DEPTH"
+    if kind not in OUTLET_KINDS:
+        raise StormwaterInputError(f"{where}: outlet type {t[4]!r}, expected one of {', '.join(OUTLET_KINDS)}")
+    offset = _offset(t, 3, where, "Offset", u)
+    if kind.startswith("FUNCTIONAL"):
+        if len(t) < 7:
+            raise StormwaterInputError(f"{where}: FUNCTIONAL outlet needs C and n")
+        expon = _num(t, 6, where, "Qexpon")
+        # Q = C h^n in the file's flow and length units
+        out = Outlet(name=t[0], from_node=t[1], to_node=t[2], offset_m=offset, kind=kind,
+                     coeff=_num(t, 5, where, "Qcoeff") * u.flow / u.length ** expon, exponent=expon)
+        rest = t[7:]
+    else:
+        out = Outlet(name=t[0], from_node=t[1], to_node=t[2], offset_m=offset, kind=kind, curve=t[5])
+        rest = t[6:]
+    model.outlets[t[0]] = replace(out, gated=bool(rest) and rest[0].upper() == "YES")
+
+
 def _parse_storage(model: Model, where: str, t: list[str], u: _Units) -> None:
     shape = t[4].upper()
     s = Storage(name=t[0], invert_m=_num(t, 1, where, "Elev") * u.length, max_depth_m=_num(t, 2, where, "MaxDepth") * u.length,
@@ -520,12 +550,16 @@ def _check_references(model: Model) -> None:
             raise StormwaterInputError(f"{src} [SUBCATCHMENTS] {name}: outlet {s.outlet!r} is not a node or subcatchment")
         model.subcatchments[name] = replace(s, gage=gage, outlet=outlet)
     for section, table in (("CONDUITS", model.conduits), ("PUMPS", model.pumps), ("ORIFICES", model.orifices),
-                           ("WEIRS", model.weirs)):
+                           ("WEIRS", model.weirs), ("OUTLETS", model.outlets)):
         for name, link in list(table.items()):
             ends = [canon(nodes, end, f"{src} [{section}] {name}: node") for end in (link.from_node, link.to_node)]
             table[name] = replace(link, from_node=ends[0], to_node=ends[1])
             if section == "PUMPS" and link.curve != "*":
                 table[name] = replace(table[name], curve=canon(model.curves, link.curve, f"{src} [PUMPS] {name}: curve"))
+            if section == "OUTLETS":
+                if link.curve:
+                    table[name] = replace(table[name], curve=canon(model.curves, link.curve, f"{src} [OUTLETS] {name}: curve"))
+                continue
             if section != "PUMPS" and link.xsection is None:
                 raise StormwaterInputError(f"{src} [XSECTIONS]: {section.lower()[:-1]} {name!r} has no cross-section")
     for name, g in list(model.raingages.items()):
@@ -660,6 +694,15 @@ def write_inp(model: Model, path: str | os.PathLike | None = None) -> str:
         f"{w.name} {w.from_node} {w.to_node} {w.kind} {_g(w.crest_height_m / u.length)} {_g(w.discharge_coeff / u.weir_coeff)} "
         f"{'YES' if w.gated else 'NO'} {w.end_contractions} {_g(w.end_coeff / u.weir_coeff)} {'YES' if w.surcharge else 'NO'} "
         f"{' '.join(w.extra)}".rstrip() for w in model.weirs.values()])
+    otl = []
+    for o in model.outlets.values():
+        if o.kind.startswith("FUNCTIONAL"):
+            rating = f"{_g(o.coeff * u.length ** o.exponent / u.flow)} {_g(o.exponent)}"
+        else:
+            rating = o.curve
+        otl.append(f"{o.name} {o.from_node} {o.to_node} {_g(o.offset_m / u.length)} {o.kind} {rating} "
+                   f"{'YES' if o.gated else 'NO'}")
+    section("OUTLETS", otl)
     xl = []
     for name, link in [*model.conduits.items(), *model.orifices.items(), *model.weirs.items()]:
         x = link.xsection

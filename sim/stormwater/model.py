@@ -245,6 +245,25 @@ class Weir:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Outlet:
+    """An outlet: flow from a rating curve of the water above its offset (SWMM User's Manual, Outlets).
+
+    DEPTH curves take the depth of the upstream water above the offset, HEAD curves the head across
+    the outlet (upstream head less the higher of the downstream head and the offset's elevation);
+    FUNCTIONAL Q = C h^n, TABULAR a RATING curve (held at its end values)."""
+
+    name: str
+    from_node: str
+    to_node: str
+    offset_m: float              # m, the opening above the inlet node's invert (or its elevation: LINK_OFFSETS)
+    kind: str = "FUNCTIONAL/DEPTH"   # FUNCTIONAL/DEPTH | FUNCTIONAL/HEAD | TABULAR/DEPTH | TABULAR/HEAD
+    coeff: float = 0.0           # FUNCTIONAL C in SI (m3/s per m^n; files' units converted)
+    exponent: float = 0.0        # FUNCTIONAL n
+    curve: str = ""              # TABULAR rating curve (head or depth in file length, flow in file flow units)
+    gated: bool = False          # flap gate: no reverse flow
+
+
+@dataclass(frozen=True, kw_only=True)
 class Pump:
     """A pump: its curve (or '*' for an ideal pump passing all inflow), initial status, on/off depths."""
 
@@ -362,6 +381,7 @@ class Model:
     orifices: dict[str, Orifice] = field(default_factory=dict)
     weirs: dict[str, Weir] = field(default_factory=dict)
     pumps: dict[str, Pump] = field(default_factory=dict)
+    outlets: dict[str, Outlet] = field(default_factory=dict)
     curves: dict[str, Curve] = field(default_factory=dict)
     timeseries: dict[str, TimeSeries] = field(default_factory=dict)
     inflows: list[Inflow] = field(default_factory=list)
@@ -378,7 +398,7 @@ class Model:
 
     @property
     def link_names(self) -> list[str]:
-        return [*self.conduits, *self.pumps, *self.orifices, *self.weirs]
+        return [*self.conduits, *self.pumps, *self.orifices, *self.weirs, *self.outlets]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -510,8 +510,10 @@ def prepare(model: Model, settings: Settings) -> Prepared:
     weir_surcharge = arr(np.bool_)
     orif_kind, orif_cd = arr(np.int64), arr()
     pump_type, pump_curve, pump_on, pump_start, pump_stop = arr(np.int64), arr(np.int64), arr(np.bool_), arr(), arr()
+    outlet_coeff, outlet_expon, outlet_curve, outlet_head = arr(), arr(), arr(np.int64), arr(np.bool_)
     barrels[:] = 1.0
     pump_curve[:] = -1
+    outlet_curve[:] = -1
 
     def set_xs(k, name, xs, section):
         if xs is None:
@@ -572,6 +574,21 @@ def prepare(model: Model, settings: Settings) -> Prepared:
             orif_kind[k] = 0 if r.kind == "SIDE" else 1
             orif_cd[k] = r.discharge_coeff
             gated[k] = r.gated
+        elif name in model.outlets:
+            ot = model.outlets[name]
+            link_kind[k] = K.LINK_OUTLET
+            lf[k], lt[k] = nidx[ot.from_node], nidx[ot.to_node]
+            # SWMM: an offset below the node's invert counts as 0; under dynamic wave an opening below the
+            # outlet node's invert is raised to it (link.c link_validate)
+            z1[k] = max(ot.offset_m - (invert[lf[k]] if offsets_elev else 0.0), 0.0)
+            if invert[lf[k]] + z1[k] < invert[lt[k]]:
+                z1[k] = invert[lt[k]] - invert[lf[k]]
+            outlet_head[k] = ot.kind.endswith("/HEAD")
+            if ot.kind.startswith("TABULAR"):
+                outlet_curve[k] = add_curve(ot.curve, length_u, flow_u)
+            else:
+                outlet_coeff[k], outlet_expon[k] = ot.coeff, ot.exponent
+            gated[k] = ot.gated
         else:
             w = model.weirs[name]
             link_kind[k] = K.LINK_WEIR
@@ -595,9 +612,25 @@ def prepare(model: Model, settings: Settings) -> Prepared:
                 out_link[node] = k
         if node_kind[lt[k]] == K.NODE_OUTFALL and model.outfalls[node_ids[lt[k]]].gated:
             gated_to[k] = True
+            if link_kind[k] == K.LINK_OUTLET:
+                gated[k] = True   # no water back out of a flap-gated outfall (SWMM's link_setFlapGate)
+    # a storage unit that may surcharge has its full depth raised to the top of the links it joins, as SWMM
+    # (link.c link_validate): every link but a pump or a bottom orifice at its upstream end (an outlet's top
+    # is its opening), conduits at their downstream end
+    for k in range(n_link):
+        if link_kind[k] == K.LINK_PUMP or (link_kind[k] == K.LINK_ORIFICE and orif_kind[k] == 1):
+            continue
+        height = 0.0 if link_kind[k] == K.LINK_OUTLET else g1[k]
+        ends = ((lf[k], z1[k]), (lt[k], z2[k])) if link_kind[k] == K.LINK_CONDUIT else ((lf[k], z1[k]),)
+        for node, z in ends:
+            if node_kind[node] == K.NODE_STORAGE and sur_depth[node] > 0.0:
+                full_depth[node] = max(full_depth[node], z + height)
+    top = crown.copy()   # an outlet's opening counts as its top at its inlet node (SWMM's link_validate)
+    for k in np.flatnonzero(link_kind == K.LINK_OUTLET):
+        top[lf[k]] = max(top[lf[k]], z1[k])
     for i in range(n_node):
         if node_kind[i] == K.NODE_JUNCTION and full_depth[i] <= 0:
-            full_depth[i] = crown[i]
+            full_depth[i] = top[i]
 
     # ---- routing method (kinematic wave needs a tree of conduits with one outlet per junction)
     dynamic = routing == "DYNWAVE"
@@ -605,7 +638,7 @@ def prepare(model: Model, settings: Settings) -> Prepared:
     if not dynamic:
         reason = ""
         if (link_kind != K.LINK_CONDUIT).any():
-            reason = "pumps, orifices or weirs"
+            reason = "pumps, orifices, weirs or outlets"
         elif model.storages:
             reason = "storage units"
         else:
@@ -782,7 +815,8 @@ def prepare(model: Model, settings: Settings) -> Prepared:
             out_kind, out_stage, out_curve, crown, out_link, cx, cy, cn,
             link_kind, lf, lt, z1, z2, shape, g1, g2, g3, g4, rough, length, slope, barrels, q0, q_full,
             gated, gated_to, weir_kind, weir_cw, weir_endcon, weir_endcoeff, weir_surcharge, orif_kind, orif_cd,
-            pump_type, pump_curve, pump_on, pump_start, pump_stop, kin_order,
+            pump_type, pump_curve, pump_on, pump_start, pump_stop, outlet_coeff, outlet_expon, outlet_curve,
+            outlet_head, kin_order,
             *_xs_tables(link_kind, shape, g1, g2, g3, g4, rough, slope), *lid, n_frames, keep, K.RES_TABLES, np.zeros(1))
     full_for_ratio = np.array([q_full[k] if link_kind[k] == K.LINK_CONDUIT else 0.0 for k in range(n_link)])
     return Prepared(model=model, settings=settings, args=args, node_ids=node_ids, link_ids=link_ids,

@@ -119,17 +119,47 @@ def test_a_surcharged_storage_unit_drains_back_below_its_full_depth(tmp_path):
     """A storage unit surcharged above its full depth (SWMM 5.2's SurDepth) whose inlet pipe's crown
     lies higher still: it surcharges against its own full depth. Measured against the inlet crown
     (as before this test), it stuck 3 m above its floor while draining and the routing balance was
-    −157 % (held-out Example2b: outfall +60 %). Left: our surcharged volume above the full depth
-    differs from SWMM's — outfall about −25 %, flooding +20 % here (Example2b: −0.1 %, +12 %)."""
+    −157 % (held-out Example2b: outfall +60 %). Then outfall −25 %, flooding +20 %, until the unit's full
+    depth was raised to its inlet pipe's crown (5 m, as SWMM's link_validate does for a unit that may
+    surcharge) and its volume held at the full volume above it (SWMM's storage_getVolume)."""
     path = tmp_path / "surcharged_storage.inp"
     path.write_text(SURCHARGED_STORAGE)
     ours = simulate(read_inp(path))
     ref = swmm_reference(path)
     assert abs(ours.value("routing_continuity_error_pct")) < 0.5
-    assert ours.value("peak_outfall_flow_m3s") == pytest.approx(ref["peak_outfall_flow_m3s"], rel=0.10)
-    assert ours.value("outfall_volume_m3") == pytest.approx(ref["outfall_volume_m3"], rel=0.30)
+    assert ours.value("peak_outfall_flow_m3s") == pytest.approx(ref["peak_outfall_flow_m3s"], rel=0.05)
+    assert ours.value("outfall_volume_m3") == pytest.approx(ref["outfall_volume_m3"], rel=0.02)
+    assert ours.value("flooding_volume_m3") == pytest.approx(ref["flooding_volume_m3"], rel=0.10)
     total_in = 3.0 * 3000 + 2 * 0.5 * 3.0 * 600  # m3 of inflow: 50 min at 3 m3/s and two 10-min ramps
     assert ours.value("outfall_volume_m3") + ours.value("flooding_volume_m3") == pytest.approx(total_in, rel=0.02)
+
+
+OVERTOPPED_STORAGE = {
+    # a tabular unit 4 m deep whose area curve stops at 2 m (SWMM carries its last slope on), overtopped
+    "tabular_curve_below_full_depth": (
+        ("T1 5 2 0 FUNCTIONAL 0 0 400 6 0", "T1 5 4 0 TABULAR SC1 0 0"),
+        ("C1 J1 T1 100 0.013 0 4.0 0 0", "C1 J1 T1 100 0.013 0 1.0 0 0"),
+        ("[TIMESERIES]", "[CURVES]\nSC1 STORAGE 0 100\nSC1 1 300\nSC1 2 400\n\n[TIMESERIES]")),
+    # a functional unit that cannot surcharge, its inlet pipe above its full depth: it floods at 2 m
+    "functional_no_surcharge": (("T1 5 2 0 FUNCTIONAL 0 0 400 6 0", "T1 5 2 0 FUNCTIONAL 100 1 200 0 0"),),
+}
+
+
+@pytest.mark.parametrize("case", list(OVERTOPPED_STORAGE))
+def test_an_overtopped_storage_unit_floods_as_in_swmm(case, tmp_path):
+    text = SURCHARGED_STORAGE
+    for old, new in OVERTOPPED_STORAGE[case]:
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / f"{case}.inp"
+    path.write_text(text)
+    ours = simulate(read_inp(path))
+    ref = swmm_reference(path)
+    assert ref["flooding_volume_m3"] > 1000.0   # the case floods
+    assert ours.value("outfall_volume_m3") == pytest.approx(ref["outfall_volume_m3"], rel=0.02)
+    assert ours.value("peak_outfall_flow_m3s") == pytest.approx(ref["peak_outfall_flow_m3s"], rel=0.05)
+    assert ours.value("flooding_volume_m3") == pytest.approx(ref["flooding_volume_m3"], rel=0.10)
+    assert abs(ours.value("routing_continuity_error_pct")) < 0.5
 
 
 DEAD_END = options_of("{routing}", "04:00") + """

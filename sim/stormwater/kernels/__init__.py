@@ -45,6 +45,7 @@ LINK_CONDUIT = 0
 LINK_PUMP = 1
 LINK_ORIFICE = 2
 LINK_WEIR = 3
+LINK_OUTLET = 4
 
 OUTFALL_FREE = 0
 OUTFALL_NORMAL = 1
@@ -689,35 +690,70 @@ def curve_step(cx, cy, cn, c, x):
 
 
 @njit(cache=True, _nrt=False)
+def curve_lookup_ex(cx, cy, cn, c, x):
+    """Linear interpolation in packed curve c, extended beyond its points (SWMM's table_lookupEx): from the
+    origin below the first point, along the last segment's slope (never falling) above the last."""
+    m = cn[c]
+    if m == 0:
+        return 0.0
+    if x <= cx[c, 0]:
+        return x / cx[c, 0] * cy[c, 0] if cx[c, 0] > 0.0 else cy[c, 0]
+    s = 0.0
+    for k in range(1, m):
+        x0, x1 = cx[c, k - 1], cx[c, k]
+        if x1 != x0:
+            s = (cy[c, k] - cy[c, k - 1]) / (x1 - x0)
+        if x <= x1:
+            if x1 == x0:
+                return cy[c, k]
+            return cy[c, k - 1] + (cy[c, k] - cy[c, k - 1]) * (x - x0) / (x1 - x0)
+    return cy[c, m - 1] + max(s, 0.0) * (x - cx[c, m - 1])
+
+
+@njit(cache=True, _nrt=False)
 def storage_area(node, y, st_a, st_b, st_c, st_curve, cx, cy, cn):
+    """Surface area (m2) of a storage unit at depth y (a TABULAR curve extended beyond its points, as SWMM)."""
     if st_curve[node] >= 0:
-        return curve_lookup(cx, cy, cn, st_curve[node], y)
+        return curve_lookup_ex(cx, cy, cn, st_curve[node], y)
     return st_a[node] * y ** st_b[node] + st_c[node] if y > 0.0 else st_c[node] + (st_a[node] if st_b[node] == 0.0 else 0.0)
 
 
 @njit(cache=True, _nrt=False)
 def storage_volume(node, y, st_a, st_b, st_c, st_curve, cx, cy, cn):
-    """Volume (m3) of a storage unit at depth y: integral of its surface area."""
+    """Volume (m3) of a storage unit at depth y: the integral of its surface area (TABULAR: trapezoids between
+    the curve's points, a triangle below the first, the last segment's slope carried on above the last,
+    never below zero area; SWMM's table_getStorageVolume). Callers cap y at the unit's full depth: SWMM
+    holds a unit's volume there, however high it surcharges."""
     if y <= 0.0:
         return 0.0
     c = st_curve[node]
     if c >= 0:
-        v = 0.0
         m = cn[c]
-        x_prev = 0.0
-        a_prev = curve_lookup(cx, cy, cn, c, 0.0)
-        for k in range(m):
-            xk = cx[c, k]
-            if xk <= 0.0:
-                continue
-            if xk >= y:
-                break
-            ak = cy[c, k]
-            v += 0.5 * (a_prev + ak) * (xk - x_prev)
-            x_prev, a_prev = xk, ak
-        a_y = curve_lookup(cx, cy, cn, c, y)
-        return v + 0.5 * (a_prev + a_y) * (y - x_prev)
+        if m == 0:
+            return 0.0
+        x1, a1 = cx[c, 0], cy[c, 0]
+        if y <= x1:
+            return 0.0 if x1 < 1e-6 else a1 / x1 * y * y / 2.0
+        v = 0.0
+        dx = 0.0
+        da = 0.0
+        for k in range(1, m):
+            x2, a2 = cx[c, k], cy[c, k]
+            if x2 >= y:
+                a = a1 + (a2 - a1) * (y - x1) / (x2 - x1) if x2 > x1 else 0.5 * (a1 + a2)
+                return v + 0.5 * (a1 + a) * (y - x1)
+            dx, da = x2 - x1, a2 - a1
+            v += 0.5 * (a1 + a2) * dx
+            x1, a1 = x2, a2
+        if dx > 0.0:
+            s = da / dx
+            a = a1 + s * (y - x1)
+            if a < 0.0:
+                return v - a1 * a1 / s / 2.0
+            return v + 0.5 * (a1 + a) * (y - x1)
+        return v
     return st_a[node] / (st_b[node] + 1.0) * y ** (st_b[node] + 1.0) + st_c[node] * y
+
 
 
 # ============================================================================ links (dynamic wave)
@@ -1026,6 +1062,44 @@ def orifice_flow(l, y, invert, link_from, link_to, kind, offset, cd, shape, g1, 
 
 
 @njit(cache=True, _nrt=False)
+def outlet_flow(l, y, invert, link_from, link_to, offset, coeff, expon, curve, head_based, gated, cx, cy, cn,
+                setting=1.0):
+    """Outlet flow (m3/s) from its rating curve (SWMM's outlet link; it gives the nodes no dq/dh).
+
+    The head h is the depth of the upstream water above the opening (offset above the inlet node's
+    invert) for a DEPTH curve, and the upstream head less the higher of the downstream head and the
+    opening for a HEAD curve; Q = C h^n (curve < 0) or the curve's flow at h (held at its ends), times
+    the setting a control rule gave it. Water flows from the higher head; no flow while h or the
+    upstream depth is below 0.0001 ft, or backwards through a flap gate."""
+    if setting <= 0.0:
+        return 0.0
+    n1, n2 = link_from[l], link_to[l]
+    h1 = y[n1] + invert[n1]
+    h2 = y[n2] + invert[n2]
+    sign = 1.0
+    y_up = y[n1]
+    if h2 > h1:
+        if gated[l]:
+            return 0.0
+        sign = -1.0
+        h1, h2 = h2, h1
+        y_up = y[n2]
+    h_crest = invert[n1] + offset[l]
+    if head_based[l]:
+        h = h1 - max(h2, h_crest)
+    else:
+        h = h1 - h_crest
+    if h <= FUDGE_FT or y_up <= FUDGE_FT:
+        return 0.0
+    c = curve[l]
+    if c >= 0:
+        q = curve_lookup(cx, cy, cn, c, h)
+    else:
+        q = coeff[l] * h ** expon[l]
+    return sign * setting * q
+
+
+@njit(cache=True, _nrt=False)
 def pump_flow(l, y, invert, link_from, link_to, ptype, pcurve, cx, cy, cn, node_inflow, st_vol):
     """Pump flow (m3/s) from its curve: 0 ideal, 1 volume steps, 2 depth steps, 3 head, 4 depth."""
     n1, n2 = link_from[l], link_to[l]
@@ -1062,7 +1136,8 @@ def node_volume(i, yi, node_kind, full_depth, ponded_area, min_surf_area, st_a, 
     if node_kind[i] == NODE_OUTFALL:
         return 0.0
     if node_kind[i] == NODE_STORAGE:
-        return storage_volume(i, yi, st_a, st_b, st_c, st_curve, cx, cy, cn)
+        return storage_volume(i, min(yi, full_depth[i]) if full_depth[i] > 0.0 else yi, st_a, st_b, st_c, st_curve,
+                              cx, cy, cn)
     return junction_volume(yi, full_depth[i], ponded_area[i], min_surf_area)
 
 
@@ -1360,7 +1435,8 @@ def advance_system(t_end, wet_step, dry_step, route_step, var_step, min_step, re
                    cx, cy, cn,
                    link_kind, link_from, link_to, z1, z2, shape, g1, g2, g3, g4, rough, length, slope, barrels,
                    q_init, q_full, gated, gated_to, weir_kind, weir_cw, weir_endcon, weir_endcoeff, weir_surcharge,
-                   orif_kind, orif_cd, pump_type, pump_curve, pump_on, pump_start, pump_stop, kin_order,
+                   orif_kind, orif_cd, pump_type, pump_curve, pump_on, pump_start, pump_stop,
+                   outlet_coeff, outlet_expon, outlet_curve, outlet_head, kin_order,
                    tab_s, tab_y, tab_a, link_tab, kin_a_full, kin_a_max, kin_s_max, kin_beta, tab_yn, tab_yc, xs_qc_max,
                    lid_sub, lid_area, lid_from_imp, lid_from_perv, lid_to_perv, lid_drain_node, lid_kind, lid_par,
                    lid_state, n_frames, keep_frames, res_tab, clock,
@@ -1627,6 +1703,10 @@ def advance_system(t_end, wet_step, dry_step, route_step, var_step, min_step, re
                         elif k == LINK_ORIFICE:
                             qn, dq = orifice_flow(l, y, invert, link_from, link_to, orif_kind, z1, orif_cd, shape,
                                                   g1, g2, gated, link_setting[l])
+                        elif k == LINK_OUTLET:
+                            qn = outlet_flow(l, y, invert, link_from, link_to, z1, outlet_coeff, outlet_expon,
+                                             outlet_curve, outlet_head, gated, cx, cy, cn, link_setting[l])
+                            dq = 0.0
                         else:
                             dq = 0.0
                             if pump_state[l]:
@@ -1643,6 +1723,9 @@ def advance_system(t_end, wet_step, dry_step, route_step, var_step, min_step, re
                                 qn = 0.0
                         if not first and k != LINK_PUMP:
                             qn = (1.0 - OMEGA) * q_last[l] + OMEGA * qn
+                            if k == LINK_OUTLET and qn * q_last[l] < 0.0:
+                                # an outlet's flow passes through zero before it turns (SWMM's dynwave)
+                                qn = math.copysign(0.001 * 0.3048 ** 3, qn)   # 0.001 cfs
                         q[l] = qn
                         dqdh[l] = dq
                     sumdqdh[n1] += dqdh[l]
@@ -1684,7 +1767,8 @@ def advance_system(t_end, wet_step, dry_step, route_step, var_step, min_step, re
                         # a storage unit surcharges above its own full depth, whatever its pipes' crowns
                         # (measured against the highest crown it stuck there while draining)
                         y_crown = full_depth[i]
-                        surcharged = sur_depth[i] > 0.0 and yl > full_depth[i]
+                        # (with no link's flow answering its head it fills and drains by its area, as SWMM)
+                        surcharged = sur_depth[i] > 0.0 and yl > full_depth[i] and sumdqdh[i] != 0.0
                     else:
                         surcharged = (not is_ponded) and y_crown > 0.0 and yl > y_crown
                     if not surcharged:
@@ -1727,7 +1811,8 @@ def advance_system(t_end, wet_step, dry_step, route_step, var_step, min_step, re
                     elif node_kind[i] == NODE_JUNCTION:
                         vol[i] = junction_volume(yn, full_depth[i], ponded_area[i], min_surf_area)
                     else:
-                        vol[i] = storage_volume(i, yn, st_a, st_b, st_c, st_curve, cx, cy, cn)
+                        vol[i] = storage_volume(i, min(yn, full_depth[i]) if full_depth[i] > 0.0 else yn, st_a, st_b,
+                                                st_c, st_curve, cx, cy, cn)
                     node_conv[i] = abs(yn - yl) <= head_tol
                     if not node_conv[i]:
                         converged = False
