@@ -71,6 +71,9 @@ TS1 10:00 0
 """
 
 RULES = """
+[REPORT]
+CONTROLS YES
+
 [CONTROLS]
 RULE R1
 IF SIMULATION TIME > 1.0
@@ -121,12 +124,18 @@ def test_outlet_agrees_with_swmm(case, tmp_path):
     assert abs(ours.value("routing_continuity_error_pct")) < 0.5
 
 
-def test_outlet_settings_change_the_flow():
-    # the rules hold the outlet at 0.4 of its rating after the first hour: the tank holds more water,
-    # the outfall's peak comes later and higher (when the tank passes 4 m the outlet opens fully)
+def test_outlet_settings_follow_the_rules_as_in_swmm(tmp_path):
+    # the rules hold the outlet at 0.4 of its rating after the first hour and open it fully while the tank
+    # is above 4 m: the same actions as SWMM's report lists, and a higher outfall peak than without them
+    from test_stormwater_controls import assert_same_actions, swmm_run
+
+    path = tmp_path / "rules.inp"
+    path.write_text(_text("rules"))
+    ruled = simulate(read_inp(path))
+    _, actions = swmm_run(path, tmp_path)
+    assert len(ruled.control_actions) >= 2
+    assert_same_actions(ruled.control_actions, actions, 0.01)
     plain = simulate(parse_inp(_text("functional_depth")))
-    ruled = simulate(parse_inp(_text("rules")))
-    assert ruled.control_actions
     assert ruled.value("peak_outfall_flow_m3s") > 1.03 * plain.value("peak_outfall_flow_m3s")
 
 
