@@ -6,7 +6,8 @@ traffic_light_unregulated (nobody gives way); missing = priority, netconvert's d
 traffic_light_right_on_red and priority_stop run as the nearest of these, with a warning); edge id, from, to, type, numLanes, speed,
 priority, length, width (per lane), shape, an edge type's numLanes, speed, priority and width; vType id,
 vClass (with SUMO's defaults for that class), length, minGap, accel, decel, tau, maxSpeed, delta,
-speedFactor (a number or norm/normc(mean, dev, ...)), speedDev, carFollowModel (IDM parameters as SUMO
+speedFactor (a number or norm/normc(mean, dev, ...)), speedDev, sigma, carFollowModel (Krauss, SUMO's
+default, and IDM run as such, others as IDM; IDM parameters as SUMO
 names them), vTypeDistribution; vehicle with a nested or named route, trip (from, to, via), flow (begin,
 end, number, period, period="exp(rate)", vehsPerHour, probability); depart (s or h:m:s), departSpeed
 (missing: the desired speed, as SUMO 1.28 inserts), arrivalPos; a vehicle's <stop lane|edge endPos duration> (a bus stop and its dwell).
@@ -348,7 +349,9 @@ def read_network(nod_path, edg_path, types=None) -> Network:
 
 _VTYPE_ATTRS = {"length": "length_m", "minGap": "min_gap_m", "accel": "accel_mps2", "decel": "decel_mps2",
                 "tau": "time_headway_s", "maxSpeed": "max_speed_mps", "delta": "delta", "speedFactor": "speed_factor",
-                "speedDev": "speed_dev", "width": "width_m"}
+                "speedDev": "speed_dev", "width": "width_m", "sigma": "sigma"}
+KRAUSS_MODELS = ("Krauss", "KraussOrig1")
+"""carFollowModel values run as SUMO's Krauss (its default when none is given); IDM runs as IDM, others as IDM with a note."""
 _DISTRIBUTION = re.compile(r"^\s*normc?\(\s*([-+0-9.eE]+)\s*,\s*([-+0-9.eE]+)\s*(?:,[^)]*)?\)\s*$")
 _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
@@ -383,7 +386,8 @@ def _vtype(el: ET.Element, vid: str, where: str, unapplied: _Unapplied, notes: l
         else:
             values[field_name] = _number(raw, where, attr, DemandError)
     model = el.get("carFollowModel", "Krauss")
-    if model != "IDM":
+    values["car_follow"] = "Krauss" if model in KRAUSS_MODELS else "IDM"
+    if model != "IDM" and model not in KRAUSS_MODELS:
         notes.append(f"vType {vid}: carFollowModel {model} run as IDM")
     used = {"id", "vClass", "carFollowModel", "probability", *_VTYPE_ATTRS}
     unapplied.check(el, "vType", vid, used)
@@ -467,7 +471,7 @@ def read_routes(path, network: Network | None = None) -> Demand:
     for vid, vclass in SUMO_DEFAULT_VTYPES.items():   # SUMO's own types, usable without a definition
         length, min_gap, accel, decel, vmax, dev, width = SUMO_VCLASS_DEFAULTS[vclass]
         vtypes[vid] = VType(id=vid, vclass=vclass, length_m=length, min_gap_m=min_gap, accel_mps2=accel, decel_mps2=decel,
-                            max_speed_mps=vmax, speed_dev=dev, width_m=width)
+                            max_speed_mps=vmax, speed_dev=dev, width_m=width, car_follow="Krauss")
     defined = set(SUMO_DEFAULT_VTYPES)
     notes: list[str] = []
     unapplied = _Unapplied(path)
@@ -729,10 +733,12 @@ def write_routes(demand: Demand, rou_path, routes: dict[str, list[str]] | None =
     for name in used:
         vt = demand.vtypes[name]
         vclass = "emergency" if vt.vclass == NO_SIREN_EMERGENCY else vt.vclass if vt.vclass in SUMO_VCLASS_DEFAULTS else "passenger"
-        el = ET.SubElement(root, "vType", id=vt.id, carFollowModel="IDM", length=_g(vt.length_m), minGap=_g(vt.min_gap_m),
+        el = ET.SubElement(root, "vType", id=vt.id, carFollowModel=vt.car_follow, length=_g(vt.length_m), minGap=_g(vt.min_gap_m),
                            accel=_g(vt.accel_mps2), decel=_g(vt.decel_mps2), tau=_g(vt.time_headway_s), maxSpeed=_g(vt.max_speed_mps),
                            delta=_g(vt.delta), speedFactor=_g(vt.speed_factor), speedDev=_g(vt.speed_dev), width=_g(vt.width_m),
                            vClass=vclass)
+        if vt.car_follow == "Krauss":
+            el.set("sigma", _g(vt.sigma))
         if vt.vclass == "emergency":   # the siren: SUMO's bluelight device
             ET.SubElement(el, "param", key="has.bluelight.device", value="true")
     for t in sorted(demand.trips, key=lambda t: (t.depart_s, t.id)):

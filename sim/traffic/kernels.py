@@ -114,6 +114,52 @@ def idm_speed(v, v0, gap, v_lead, a, b, s0, T, delta, dt, substeps):
     return v
 
 
+@njit(cache=True, inline="always", _nrt=False)
+def _uniform(seed, i, step):
+    """A uniform draw in [0, 1) for vehicle i at step `step` (SplitMix64 of the three): the same for a
+    seed whatever order the vehicles are updated in."""
+    z = np.uint64(seed) + np.uint64(i) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(step) * np.uint64(0xD1B54A32D192ED03)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _krauss_brake_gap(v, b, dt):
+    """Distance (m) covered while braking from v by b·dt every step to a stop (the discrete sum)."""
+    red = b * dt
+    n = int(v / red)
+    return dt * (n * v - red * n * (n + 1) / 2.0)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _krauss_stop_speed(g, b, tau, dt):
+    """Largest speed (m/s) from which braking by b·dt every step, after a reaction of tau, stops within g (m)."""
+    g -= 0.001
+    if g <= 0.0:
+        return 0.0
+    bb = b * dt
+    # whole steps n of braking whose distance 0.5 n (n - 1) bb dt + n bb tau fits in g, then the rest spread
+    n = math.floor(0.5 - (tau - 0.5 * math.sqrt(dt * dt + 4.0 * (dt * (2.0 * g / bb - tau) + tau * tau))) / dt)
+    h = 0.5 * n * (n - 1.0) * bb * dt + n * bb * tau
+    return n * bb + (g - h) / (n * dt + tau)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def krauss_speed(v, v0, gap, v_lead, a, b, tau, sigma, dt, u):
+    """New speed after dt with SUMO's Krauss model (its default): the safe speed behind the leader
+    (able to stop behind him should he brake to a stop), at most v + a dt and v0, less the dawdling
+    sigma·a·dt·u (sigma·v·dt·u while slower than a), never below v − b dt unless safety needs it.
+    gap: net distance to the leader less one's minimum gap (m); u: a uniform draw in [0, 1)."""
+    v_max = min(v + a * dt, v0)
+    if gap < 1e9:
+        v_max = min(v_max, _krauss_stop_speed(gap + _krauss_brake_gap(v_lead, b, dt), b, tau, dt))
+    v_min = min(max(v - b * dt, 0.0), v_max)
+    dawdled = v_max - (sigma * v_max * dt * u if v_max < a else sigma * a * dt * u)
+    return max(v_min, max(dawdled, 0.0))
+
+
 @njit(cache=True, _nrt=False)
 def _find_link(edge_link_start, link_to, e, ne):
     for k in range(edge_link_start[e], edge_link_start[e + 1]):
@@ -292,7 +338,7 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                  edge_single_track, edge_start_service, edge_end_service,
                  edge_link_start, link_to, link_length, link_speed, link_node, link_state, link_minor,
                  link_lane_lo, link_lane_hi, link_to_lo, link_to_hi, link_wait_m, foe_start, foe_link, foe_yield, foe_crossing, foe_clear_m, node_kind,
-                 state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta,
+                 state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta, cf_sigma, cf_seed,
                  emergency, vwidth, edge_pass_width,
                  route_flat, route_start, route_len, route_idx, cur_link, committed, in_wait, allowed, next_lane,
                  stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
@@ -681,7 +727,11 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                 if gap_w < gap:
                     gap = gap_w
                     v_lead = 0.0
-            v = idm_speed(speed[i], v0, gap, v_lead, amax[i], bcomf[i], s0[i], tau[i], delta[i], dt, substeps)
+            if cf_sigma[i] >= 0.0:
+                v = krauss_speed(speed[i], v0, gap - s0[i], v_lead, amax[i], bcomf[i], tau[i], cf_sigma[i], dt,
+                                 _uniform(cf_seed, i, int(t / dt + 0.5)))
+            else:
+                v = idm_speed(speed[i], v0, gap, v_lead, amax[i], bcomf[i], s0[i], tau[i], delta[i], dt, substeps)
             if yielding[i] == 1:
                 v = min(v, max(0.0, speed[i] - bcomf[i] * dt))   # pulling over: braking to a stop at the kerb
             new_v[i] = min(v, v_cap)
@@ -855,7 +905,7 @@ def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, live_lo, su
                  edge_single_track, edge_start_service, edge_end_service,
                  edge_link_start, link_to, link_length, link_speed, link_node, link_state, link_minor,
                  link_lane_lo, link_lane_hi, link_to_lo, link_to_hi, link_wait_m, foe_start, foe_link, foe_yield, foe_crossing, foe_clear_m, node_kind,
-                 state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta,
+                 state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta, cf_sigma, cf_seed,
                  emergency, vwidth, edge_pass_width,
                  route_flat, route_start, route_len, route_idx, cur_link, committed, in_wait, allowed, next_lane,
                  stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
@@ -889,7 +939,7 @@ def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, live_lo, su
                                    edge_speed, edge_to, edge_opposite, edge_single_track, edge_start_service,
                                    edge_end_service, edge_link_start, link_to, link_length, link_speed, link_node,
                                    link_state, link_minor, link_lane_lo, link_lane_hi, link_to_lo, link_to_hi, link_wait_m, foe_start, foe_link, foe_yield, foe_crossing, foe_clear_m, node_kind,
-                                   state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta,
+                                   state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta, cf_sigma, cf_seed,
                                    emergency, vwidth, edge_pass_width, route_flat, route_start, route_len, route_idx, cur_link, committed, in_wait, allowed,
                                    next_lane, stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
                                    stop_ridx, stop_pos, stop_dwell, veh_stop_next, veh_stop_end, hand_back,

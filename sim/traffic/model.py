@@ -55,6 +55,8 @@ class VType:
     speed_dev: float = 0.1          # standard deviation of that multiplier (SUMO default 0.1)
     width_m: float = 1.8            # m
     vclass: str = "passenger"
+    car_follow: str = "IDM"         # "IDM", or "Krauss" (SUMO's default model: safe speed, dawdling)
+    sigma: float = 0.5              # Krauss driver imperfection (SUMO's default 0.5)
 
 
 VTYPES: dict[str, VType] = {v.id: v for v in (
@@ -182,6 +184,7 @@ class Simulation:
         self.progress = progress
         self.router = Router(self.net)
         rng = np.random.default_rng(seed)
+        self.cf_seed = int(np.random.default_rng([seed, 7]).integers(1, 2 ** 62))   # Krauss dawdling draws
         net = self.net
         trips = sorted(demand.trips, key=lambda tr: (tr.depart_s, tr.id))
         self.trips = trips
@@ -191,6 +194,7 @@ class Simulation:
         f64 = lambda: np.zeros(V, dtype=np.float64)
         self.vlen, self.s0, self.amax, self.bcomf, self.tau = f64(), f64(), f64(), f64(), f64()
         self.vmax, self.sf, self.delta, self.depart_speed = f64(), f64(), f64(), f64()
+        self.cf_sigma = np.full(V, -1.0)   # Krauss drivers' sigma (>= 0); -1: IDM
         self.vtype_code = np.zeros(V, dtype=np.int8)
         self.emergency = np.zeros(V, dtype=np.int8)   # 1: siren on, others give way (vClass "emergency")
         self.vwidth = f64()
@@ -207,6 +211,10 @@ class Simulation:
             routes.append(self._route_of(tr, where))
             self.vlen[i], self.s0[i], self.amax[i], self.bcomf[i] = vt.length_m, vt.min_gap_m, vt.accel_mps2, vt.decel_mps2
             self.tau[i], self.vmax[i], self.delta[i] = vt.time_headway_s, vt.max_speed_mps, vt.delta
+            if vt.car_follow == "Krauss":
+                self.cf_sigma[i] = vt.sigma
+            elif vt.car_follow != "IDM":
+                raise DemandError(f"{where}: vType {vt.id!r} car_follow must be 'IDM' or 'Krauss', not {vt.car_follow!r}")
             self.sf[i] = _draw_speed_factor(rng, vt)
             self.emergency[i] = 1 if vt.vclass == "emergency" else 0
             self.vwidth[i] = vt.width_m
@@ -468,7 +476,7 @@ class Simulation:
             net.link_lane_lo, net.link_lane_hi, net.link_to_lo, net.link_to_hi, net.link_wait_m,
             net.foe_start, net.foe_link, net.foe_yield, net.foe_crossing, net.foe_clear_m, net.node_kind,
             self.state, self.lane, self.pos, self.speed, self.vlen, self.s0, self.amax, self.bcomf, self.tau, self.vmax, self.sf,
-            self.delta, self.emergency, self.vwidth, self.edge_pass_width, self.route_flat, self.route_start, self.route_len, self.route_idx, self.cur_link, self.committed, self.in_wait,
+            self.delta, self.cf_sigma, self.cf_seed, self.emergency, self.vwidth, self.edge_pass_width, self.route_flat, self.route_start, self.route_len, self.route_idx, self.cur_link, self.committed, self.in_wait,
             self.allowed, self.next_lane, self.stopped_s, self.hold_s, self.depart_t, self.arrive_t, self.dist_m,
             self.depart_speed, self.arrive_pos, self.stop_ridx, self.stop_pos, self.stop_dwell, self.veh_stop_next,
             self.veh_stop_end, self.hand_back, self.pending, self.n_pending, self.edge_queue_now, self.edge_queue_max,

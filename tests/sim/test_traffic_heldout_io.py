@@ -163,8 +163,16 @@ def test_unapplied_attributes_are_named(tmp_path):
                                     '<vehicle id="x" type="v" depart="0:01:00" departLane="2" arrivalPos="50"><route edges="ab"/></vehicle>'
                                     '<person id="p" depart="0"/>')
     text = " ".join(messages)
-    for word in ("sigma (v)", "lcStrategic (v)", "departLane", "<person>"):
+    for word in ("lcStrategic (v)", "departLane", "<person>"):
         assert word in text
+    # sigma is applied: the vType (no carFollowModel: SUMO's default, Krauss) dawdles as SUMO's does
+    assert "sigma" not in text
+    demand, _ = _routes(tmp_path, '<vType id="v" sigma="0.3"/><vType id="w" carFollowModel="IDM"/>'
+                                  '<vehicle id="x" type="v" depart="0"><route edges="ab"/></vehicle>'
+                                  '<vehicle id="y" type="w" depart="0"><route edges="ab"/></vehicle>'
+                                  '<vehicle id="z" depart="0"><route edges="ab"/></vehicle>')
+    assert (demand.vtypes["v"].car_follow, demand.vtypes["v"].sigma) == ("Krauss", 0.3)
+    assert demand.vtypes["w"].car_follow == "IDM" and demand.vtypes["DEFAULT_VEHTYPE"].car_follow == "Krauss"
     demand, _ = _routes(tmp_path, '<vehicle id="x" depart="0:01:00" arrivalPos="50"><route edges="ab"/></vehicle>')
     assert demand.trips[0].depart_s == 60.0 and demand.trips[0].arrival_pos_m == 50.0
 

@@ -25,6 +25,42 @@ def _line(lengths, speed=13.89, kinds=None):
     return Network(nodes=nodes, edges=edges)
 
 
+def test_krauss_drivers_follow_safely_and_dawdle_by_seed():
+    # SUMO's Krauss (its default model). Without dawdling (sigma 0) one car takes the free-flow time
+    # exactly; a platoon never closes in below the minimum gap; with sigma 0.5 the drive is slower,
+    # the same for the same seed and other for another
+    net = _line([400.0, 250.0, 350.0], speed=13.89)
+    krauss = replace(CAR, car_follow="Krauss", sigma=0.0)
+    route = ("e0", "e1", "e2")
+    alone = run(net, Demand(trips=[Trip(id="a", depart_s=0.0, vtype="car", route=route, depart_speed_mps=None)],
+                            vtypes={"car": krauss}), Settings())
+    d = alone.details()
+    distance = alone.net.edge_length.sum() + alone.net.link_length.sum() - CAR.length_m
+    assert d.arrive_s[0] - d.depart_s[0] == pytest.approx(distance / 13.89, abs=1e-6)
+
+    def platoon(sigma, seed):
+        # a slow car (5 m/s) ahead of seven: they catch up with it and follow
+        trips = [Trip(id=f"p{k}", depart_s=3.0 * k, vtype="slow" if k == 0 else "car", route=route) for k in range(8)]
+        vtypes = {"car": replace(krauss, sigma=sigma), "slow": replace(krauss, sigma=sigma, max_speed_mps=5.0)}
+        sim = Simulation(net, Demand(trips=trips, vtypes=vtypes), Settings(), seed=seed)
+        closest = np.inf
+        for _ in sim:
+            on = np.flatnonzero(sim.state == kernels.DRIVING)
+            for i in on:
+                for j in on:
+                    if j != i and sim.lane[j] == sim.lane[i] and sim.pos[j] > sim.pos[i]:
+                        closest = min(closest, sim.pos[j] - sim.vlen[j] - sim.pos[i])
+        d = sim.details()
+        return d.arrive_s - d.depart_s, closest
+
+    steady, closest = platoon(0.0, 0)
+    assert krauss.min_gap_m - 1e-6 <= closest < krauss.min_gap_m + 5.0 * krauss.time_headway_s
+    dawdling, _ = platoon(0.5, 0)
+    assert np.mean(dawdling) > np.mean(steady) + 1.0
+    np.testing.assert_array_equal(platoon(0.5, 0)[0], dawdling)
+    assert not np.array_equal(platoon(0.5, 1)[0], dawdling)
+
+
 def _ring(n_nodes=20, radius=318.3, speed=33.3):
     nodes = [Node(id=f"r{i}", x=radius * math.cos(2 * math.pi * i / n_nodes), y=radius * math.sin(2 * math.pi * i / n_nodes))
              for i in range(n_nodes)]

@@ -51,6 +51,24 @@ def test_grid_travel_times_agree_with_sumo(tmp_path, trips, duration_s):
 
 
 @needs_sumo
+def test_grid_with_krauss_drivers_agrees_with_sumo(tmp_path):
+    # SUMO's default car-following model (Krauss: safe speed, dawdling sigma 0.5) on both sides: the
+    # moderate grid's trips with the vType written as carFollowModel="Krauss"
+    from dataclasses import replace
+
+    from sim.traffic.grid import GRID_VTYPE
+
+    net = grid_network(8)
+    demand = grid_trips(net, 1200, 1800.0, seed=7)
+    demand = replace(demand, vtypes={**demand.vtypes, GRID_VTYPE.id: replace(GRID_VTYPE, car_follow="Krauss")})
+    ours, sumo = _both(tmp_path, net, demand)
+    tt = ours.details().arrive_s - ours.details().depart_s
+    assert np.isfinite(tt).all() and len(sumo.duration_s) == 1200
+    assert np.mean(tt) == pytest.approx(np.mean(sumo.duration_s), rel=0.15)
+    assert np.percentile(tt, 95) == pytest.approx(np.percentile(sumo.duration_s, 95), rel=0.20)
+
+
+@needs_sumo
 def test_signalised_arterial_agrees_with_sumo(tmp_path):
     # the same grid with fixed-time signals where the streets meet the arterial (netconvert's default
     # program in both: 42 s + 3 s a phase where a street crosses or joins, one 82 s green where a
