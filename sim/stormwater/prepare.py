@@ -578,11 +578,7 @@ def prepare(model: Model, settings: Settings) -> Prepared:
             ot = model.outlets[name]
             link_kind[k] = K.LINK_OUTLET
             lf[k], lt[k] = nidx[ot.from_node], nidx[ot.to_node]
-            # SWMM: an offset below the node's invert counts as 0; under dynamic wave an opening below the
-            # outlet node's invert is raised to it (link.c link_validate)
-            z1[k] = max(ot.offset_m - (invert[lf[k]] if offsets_elev else 0.0), 0.0)
-            if invert[lf[k]] + z1[k] < invert[lt[k]]:
-                z1[k] = invert[lt[k]] - invert[lf[k]]
+            z1[k] = max(ot.offset_m - (invert[lf[k]] if offsets_elev else 0.0), 0.0)   # SWMM: none below 0
             outlet_head[k] = ot.kind.endswith("/HEAD")
             if ot.kind.startswith("TABULAR"):
                 outlet_curve[k] = add_curve(ot.curve, length_u, flow_u)
@@ -614,23 +610,22 @@ def prepare(model: Model, settings: Settings) -> Prepared:
             gated_to[k] = True
             if link_kind[k] == K.LINK_OUTLET:
                 gated[k] = True   # no water back out of a flap-gated outfall (SWMM's link_setFlapGate)
-    # a storage unit that may surcharge has its full depth raised to the top of the links it joins, as SWMM
-    # (link.c link_validate): every link but a pump or a bottom orifice at its upstream end (an outlet's top
-    # is its opening), conduits at their downstream end
+    # an orifice's, weir's or outlet's opening below its outlet node's invert is raised to it, as SWMM's
+    # link_validate does under dynamic wave (the only routing here for systems with them)
+    for k in range(n_link):
+        if link_kind[k] in (K.LINK_ORIFICE, K.LINK_WEIR, K.LINK_OUTLET) and invert[lf[k]] + z1[k] < invert[lt[k]]:
+            z1[k] = invert[lt[k]] - invert[lf[k]]
+    # a node's full depth reaches the top of the links it joins, as SWMM's link_validate does (junctions, and
+    # storage units that may surcharge): every link but a pump or a bottom orifice at its upstream end (an
+    # outlet's top is its opening), conduits at their downstream end too
     for k in range(n_link):
         if link_kind[k] == K.LINK_PUMP or (link_kind[k] == K.LINK_ORIFICE and orif_kind[k] == 1):
             continue
         height = 0.0 if link_kind[k] == K.LINK_OUTLET else g1[k]
         ends = ((lf[k], z1[k]), (lt[k], z2[k])) if link_kind[k] == K.LINK_CONDUIT else ((lf[k], z1[k]),)
         for node, z in ends:
-            if node_kind[node] == K.NODE_STORAGE and sur_depth[node] > 0.0:
+            if node_kind[node] == K.NODE_JUNCTION or (node_kind[node] == K.NODE_STORAGE and sur_depth[node] > 0.0):
                 full_depth[node] = max(full_depth[node], z + height)
-    top = crown.copy()   # an outlet's opening counts as its top at its inlet node (SWMM's link_validate)
-    for k in np.flatnonzero(link_kind == K.LINK_OUTLET):
-        top[lf[k]] = max(top[lf[k]], z1[k])
-    for i in range(n_node):
-        if node_kind[i] == K.NODE_JUNCTION and full_depth[i] <= 0:
-            full_depth[i] = top[i]
 
     # ---- routing method (kinematic wave needs a tree of conduits with one outlet per junction)
     dynamic = routing == "DYNWAVE"
