@@ -200,49 +200,14 @@ TS1 1:10 0
 TS1 4:00 0
 """
 
-LOW_WEIR = """[OPTIONS]
-FLOW_UNITS CMS
-INFILTRATION HORTON
-FLOW_ROUTING DYNWAVE
-START_DATE 07/01/2020
-START_TIME 00:00
-END_DATE 07/01/2020
-END_TIME 04:00
-REPORT_STEP 00:05:00
-ROUTING_STEP 5
-
-[JUNCTIONS]
-;J1 given 0.5 m to its rim, below the 1.0 m pipe leaving it (SWMM raises it to the pipe's crown)
-J1 10 2 0 0 0
-J2 10.5 2 0 0 0
-J3 10 2 0 0 0
-
-[OUTFALLS]
-O1 8 FREE NO
-
-[CONDUITS]
-C0 J3 J1 50 0.013 0 0 0 0
-C2 J2 O1 100 0.013 0 0 0 0
-
-[WEIRS]
-;crest at J1's invert, below J2's: SWMM raises it to 10.5 m
-W1 J1 J2 TRANSVERSE 0 1.84 NO 0 0 YES
-
-[XSECTIONS]
-C0 CIRCULAR 1.0 0 0 0 1
-W1 RECT_OPEN 1.0 1.0 0 0
-C2 CIRCULAR 0.6 0 0 0 1
-
-[INFLOWS]
-J3 FLOW TS1
-
-[TIMESERIES]
-TS1 0:00 0
-TS1 0:10 0.8
-TS1 1:00 0.8
-TS1 1:10 0
-TS1 4:00 0
-"""
+# J3 feeds J1 through a pipe; J1 spills over a weir whose crest (J1's invert) lies below J2's invert
+LOW_WEIR = (SHALLOW_JUNCTION.replace("J1 10 0.5 0 0 0", "J1 10 2 0 0 0")
+            .replace("J2 9 0.8 0 0 0", "J2 10.5 2 0 0 0\nJ3 10 2 0 0 0")
+            .replace("C1 J1 J2 100 0.013 0 0 0 0", "C0 J3 J1 50 0.013 0 0 0 0")
+            .replace("C1 CIRCULAR 1.0 0 0 0 1", "C0 CIRCULAR 1.0 0 0 0 1\nW1 RECT_OPEN 1.0 1.0 0 0")
+            .replace("C2 J2 O1 100 0.013 0 0 0 0", "C2 J2 O1 100 0.013 0 0 0 0\n\n[WEIRS]\n"
+                     "W1 J1 J2 TRANSVERSE 0 1.84 NO 0 0 YES")
+            .replace("J1 FLOW TS1", "J3 FLOW TS1").replace(" 1.5\n", " 0.8\n"))
 
 
 @pytest.mark.parametrize("case", ["SHALLOW_JUNCTION", "LOW_WEIR"])
