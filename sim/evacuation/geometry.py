@@ -189,6 +189,8 @@ def prepare_geometry(*, walkable, obstacles, exits, areas=(), cell_m: float = 0.
         ux[target == 1] = normals[k][0]
         uy[target == 1] = normals[k][1]
         dir_xy[k, :, :, 0], dir_xy[k, :, :, 1] = ux, uy
+    if entries:
+        from scipy import ndimage
     for a, (inside, lines, _) in enumerate(entries):
         k = len(exits) + a
         target = np.zeros((ny, nx), dtype=np.uint8)
@@ -201,8 +203,6 @@ def prepare_geometry(*, walkable, obstacles, exits, areas=(), cell_m: float = 0.
         steer = kernels.fast_marching(walkable_mask, target, cell_m, open_x, open_y, steering) if wall_avoid_m > 0 else distance[k]
         ux, uy = kernels.descent_directions(steer, cell_m, open_x, open_y)
         # inside the area: on, away from its open outline (uphill in the distance from the cells outside it)
-        from scipy import ndimage
-
         depth = ndimage.distance_transform_edt(target == 1)
         exit_depth[k] = float(depth.max()) * cell_m if target.any() else 0.0
         ix, iy = kernels.descent_directions(np.where(target == 1, -depth, np.inf), cell_m, open_x, open_y)
