@@ -444,7 +444,7 @@ def prepare(model: Model, settings: Settings) -> Prepared:
     sur_depth = np.zeros(n_node)
     ponded = np.zeros(n_node)
     y0 = np.zeros(n_node)
-    st_a, st_b, st_c = np.zeros(n_node), np.zeros(n_node), np.zeros(n_node)
+    st_a, st_b, st_c = np.zeros(n_node), np.zeros(n_node), np.zeros((n_node, 2))   # st_c: constant, y^2 terms
     st_curve = np.full(n_node, -1, dtype=np.int64)
     out_kind = np.zeros(n_node, dtype=np.int64)
     out_stage = np.zeros(n_node)
@@ -491,12 +491,15 @@ def prepare(model: Model, settings: Settings) -> Prepared:
         invert[i], full_depth[i], y0[i] = st.invert_m, st.max_depth_m, st.init_depth_m
         sur_depth[i] = st.surcharge_depth_m
         if st.shape == "FUNCTIONAL":
-            st_a[i], st_b[i], st_c[i] = st.coeff, st.exponent, st.constant_m2
+            st_a[i], st_b[i], st_c[i, 0] = st.coeff, st.exponent, st.constant_m2
         elif st.shape == "TABULAR":
             st_curve[i] = add_curve(st.curve, length_u, length_u ** 2)
+        elif st.shape in ANALYTIC_STORAGE:
+            st_b[i] = 1.0
+            st_a[i], st_c[i, 0], st_c[i, 1] = _analytic_storage(st, length_u, f"{src} [STORAGE] {name}")
         else:
             raise StormwaterInputError(f"{src} [STORAGE] {name}: shape {st.shape} not supported "
-                                       "(FUNCTIONAL and TABULAR are)")
+                                       f"(FUNCTIONAL, TABULAR and {', '.join(ANALYTIC_STORAGE)} are)")
 
     # ---- links
     link_ids = model.link_names
@@ -819,6 +822,29 @@ def prepare(model: Model, settings: Settings) -> Prepared:
                     t_end_s=t_end, dynamic=dynamic, lid_kind=lid[6], lid_par=lid[7], lid_area=lid[1],
                     rules=_rules_to_run(model, dynamic, src), rule_step_s=_seconds(o.get("RULE_STEP"), 0.0),
                     start=start)
+
+
+ANALYTIC_STORAGE = ("CYLINDRICAL", "CONICAL", "PARABOLIC", "PYRAMIDAL")
+
+
+def _analytic_storage(st, length_u: float, where: str) -> tuple[float, float, float]:
+    """SWMM 5.2's storage shapes as area = a1 d + a0 + a2 d^2 (m2; SWMM User's Manual, Storage Units):
+    L and W (base, or for a paraboloid top, lengths), Z the side slope (run / rise) or a paraboloid's height."""
+    try:
+        length, width, z = (float(v) for v in st.raw_shape[:3])
+    except ValueError:
+        raise StormwaterInputError(f"{where}: {st.shape} needs numbers L W Z") from None
+    length, width = length * length_u, width * length_u
+    if length <= 0 or width <= 0 or z < 0 or (st.shape == "PARABOLIC" and z == 0):
+        raise StormwaterInputError(f"{where}: {st.shape} needs L, W > 0 and Z >= 0 (a paraboloid's Z > 0)")
+    a, b = length / 2.0, width / 2.0   # semi-axes of an elliptical base or top
+    if st.shape == "CYLINDRICAL":
+        return 0.0, math.pi * a * b, 0.0
+    if st.shape == "CONICAL":
+        return 2.0 * math.pi * b * z, math.pi * a * b, math.pi * b / a * z * z
+    if st.shape == "PARABOLIC":   # a paraboloid
+        return math.pi * a * b / (z * length_u), 0.0, 0.0
+    return 2.0 * (length + width) * z, length * width, 4.0 * z * z   # PYRAMIDAL
 
 
 def _rules_to_run(model: Model, dynamic: bool, src: str) -> list:

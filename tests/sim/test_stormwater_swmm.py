@@ -162,6 +162,28 @@ def test_an_overtopped_storage_unit_floods_as_in_swmm(case, tmp_path):
     assert abs(ours.value("routing_continuity_error_pct")) < 0.5
 
 
+STORAGE_SHAPES = {   # SWMM 5.2's analytic storage shapes, L W Z, overtopped (the inlet pipe at 3 m, the unit 4 m deep)
+    "cylindrical": "T1 5 4 0 CYLINDRICAL 30 20 0 0 0", "conical": "T1 5 4 0 CONICAL 20 10 2 0 0",
+    "paraboloid": "T1 5 4 0 PARABOLIC 40 30 4 0 0", "pyramidal": "T1 5 4 0 PYRAMIDAL 15 10 1.5 0 0"}
+
+
+@pytest.mark.parametrize("units", ["CMS", "CFS"])
+@pytest.mark.parametrize("shape", list(STORAGE_SHAPES))
+def test_analytic_storage_shapes_agree_with_swmm(shape, units, tmp_path):
+    """Area a0 + a1 d + a2 d^2 from L, W and Z as SWMM 5.2 builds it (they stopped the run with an error)."""
+    text = (SURCHARGED_STORAGE.replace("T1 5 2 0 FUNCTIONAL 0 0 400 6 0", STORAGE_SHAPES[shape])
+            .replace("C1 J1 T1 100 0.013 0 4.0 0 0", "C1 J1 T1 100 0.013 0 3.0 0 0")
+            .replace("FLOW_UNITS CMS", f"FLOW_UNITS {units}"))
+    path = tmp_path / f"{shape}.inp"
+    path.write_text(text)
+    ours = simulate(read_inp(path))
+    ref = swmm_reference(path)
+    assert ours.value("outfall_volume_m3") == pytest.approx(ref["outfall_volume_m3"], rel=0.01)
+    assert ours.value("peak_outfall_flow_m3s") == pytest.approx(ref["peak_outfall_flow_m3s"], rel=0.02)
+    assert ours.value("flooding_volume_m3") == pytest.approx(ref["flooding_volume_m3"], rel=0.02)
+    assert abs(ours.value("routing_continuity_error_pct")) < 0.5
+
+
 SHALLOW_JUNCTION = """[OPTIONS]
 FLOW_UNITS CMS
 INFILTRATION HORTON

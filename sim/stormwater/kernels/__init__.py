@@ -712,10 +712,13 @@ def curve_lookup_ex(cx, cy, cn, c, x):
 
 @njit(cache=True, _nrt=False)
 def storage_area(node, y, st_a, st_b, st_c, st_curve, cx, cy, cn):
-    """Surface area (m2) of a storage unit at depth y (a TABULAR curve extended beyond its points, as SWMM)."""
+    """Surface area (m2) of a storage unit at depth y: a st_a y^st_b + st_c[0] + st_c[1] y^2 (FUNCTIONAL, and
+    SWMM 5.2's analytic shapes), or a TABULAR curve extended beyond its points, as SWMM."""
     if st_curve[node] >= 0:
         return curve_lookup_ex(cx, cy, cn, st_curve[node], y)
-    return st_a[node] * y ** st_b[node] + st_c[node] if y > 0.0 else st_c[node] + (st_a[node] if st_b[node] == 0.0 else 0.0)
+    if y > 0.0:
+        return st_a[node] * y ** st_b[node] + st_c[node, 0] + st_c[node, 1] * y * y
+    return st_c[node, 0] + (st_a[node] if st_b[node] == 0.0 else 0.0)
 
 
 @njit(cache=True, _nrt=False)
@@ -752,7 +755,7 @@ def storage_volume(node, y, st_a, st_b, st_c, st_curve, cx, cy, cn):
                 return v - a1 * a1 / s / 2.0
             return v + 0.5 * (a1 + a) * (y - x1)
         return v
-    return st_a[node] / (st_b[node] + 1.0) * y ** (st_b[node] + 1.0) + st_c[node] * y
+    return st_a[node] / (st_b[node] + 1.0) * y ** (st_b[node] + 1.0) + st_c[node, 0] * y + st_c[node, 1] / 3.0 * y ** 3
 
 
 
