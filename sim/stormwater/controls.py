@@ -72,7 +72,7 @@ class Action:
     `= CURVE c` (c's y at the value, in file units, of the rule's last premise read) or `= TIMESERIES s`
     (s's value now)."""
 
-    obj: str          # PUMP | ORIFICE | WEIR | CONDUIT
+    obj: str          # PUMP | ORIFICE | WEIR | OUTLET | CONDUIT
     name: str
     attribute: str    # STATUS | SETTING
     value: float = 0.0
