@@ -635,22 +635,23 @@ def prepare(model: Model, settings: Settings) -> Prepared:
     kin_order = np.zeros(0, dtype=np.int64)
     if not dynamic:
         reason = ""
-        if (link_kind != K.LINK_CONDUIT).any():
-            reason = "pumps, orifices, weirs or outlets"
-        elif model.storages:
-            reason = "storage units"
+        outlets = link_kind == K.LINK_OUTLET
+        if ((link_kind != K.LINK_CONDUIT) & ~outlets).any():
+            reason = "pumps, orifices or weirs"
+        elif (node_kind[lf[outlets]] != K.NODE_STORAGE).any():
+            reason = "an outlet that does not leave a storage unit"
         else:
             outs = np.bincount(lf, minlength=n_node) if n_link else np.zeros(n_node, dtype=np.int64)
-            if (outs > 1).any():
-                reason = "a node with more than one outlet conduit"
+            if ((outs > 1) & (node_kind != K.NODE_STORAGE)).any():
+                reason = "a node other than a storage unit with more than one outlet link"
         if not reason:
             try:
                 kin_order = _topological_order(lf, lt, n_node)
             except ValueError:
                 reason = "a loop of conduits"
         if reason:
-            warnings.warn(f"{src}: kinematic wave here handles trees of conduits only; the system has {reason}, "
-                          "so it is routed by dynamic wave", EngineWarning, stacklevel=3)
+            warnings.warn(f"{src}: kinematic wave here handles trees of conduits, storage units and their outlets "
+                          f"only; the system has {reason}, so it is routed by dynamic wave", EngineWarning, stacklevel=3)
             dynamic = True
     if not dynamic:
         # kinematic wave: a junction no conduit leaves is an outlet, as in SWMM (routing.c isOutletNode:
@@ -664,7 +665,8 @@ def prepare(model: Model, settings: Settings) -> Prepared:
                 out_link[i] = incoming[0] if len(incoming) else -1
         # kinematic wave: a conduit takes at most its full-bore Manning flow (SWMM's cap); the rest floods
         q_full = np.array([K.manning_flow(shape[k], g1[k], g2[k], g3[k], g4[k], rough[k], max(slope[k], 1e-6),
-                                          g1[k]) * barrels[k] for k in range(n_link)])
+                                          g1[k]) * barrels[k] if link_kind[k] == K.LINK_CONDUIT else 0.0
+                           for k in range(n_link)])
 
     # ---- subcatchments
     subs = list(model.subcatchments.values())

@@ -145,9 +145,12 @@ OVERTOPPED_STORAGE = {
 }
 
 
+@pytest.mark.parametrize("routing", ["DYNWAVE", "KINWAVE"])
 @pytest.mark.parametrize("case", list(OVERTOPPED_STORAGE))
-def test_an_overtopped_storage_unit_floods_as_in_swmm(case, tmp_path):
-    text = SURCHARGED_STORAGE
+def test_an_overtopped_storage_unit_floods_as_in_swmm(case, routing, tmp_path):
+    # (by kinematic wave the unit is a reservoir, kernels._kinwave_reservoir_step; routed by dynamic wave before,
+    # the tabular case gave outfall +18 %, peak +21 % against SWMM's kinematic wave)
+    text = SURCHARGED_STORAGE.replace("FLOW_ROUTING DYNWAVE", f"FLOW_ROUTING {routing}")
     for old, new in OVERTOPPED_STORAGE[case]:
         assert old in text
         text = text.replace(old, new)
