@@ -45,8 +45,8 @@ class PreparedGeometry:
     wall_cell_items: np.ndarray     # int64[...] wall indices near each cell
     exit_seg: np.ndarray            # float64[n_exit_segments, 4]
     exit_seg_exit: np.ndarray       # int64[n_exit_segments], which exit each segment belongs to
-    exit_depth_m: np.ndarray = None  # float64[n_exits], how far in one can walk from the outline of
-                                     # an assembly area (m; inf for an exit line)
+    exit_depth_m: np.ndarray        # float64[n_exits], how far in one can walk from the outline of
+                                    # an assembly area (m; inf for an exit line)
 
     @property
     def dir_x(self) -> np.ndarray:

@@ -144,7 +144,7 @@ def build_result(*, scenario, exits, geometry, settings, evac_time_s, evac_exit,
     for k, e in enumerate(exits):
         tk = evac_time_s[out & (evac_exit == k)]
         flow = exit_flow(tk)
-        if getattr(e, "area", None) is not None:
+        if e.area is not None:
             # an assembly area: who reached it, how fast they came in (its outline is no door: no flow per metre)
             put(f"exit/{e.id}/evacuated", len(tk), "persons", f"residents safe in assembly area {e.id}")
             put(f"exit/{e.id}/flow_p_s", flow, "persons/s",
@@ -191,9 +191,9 @@ def build_result(*, scenario, exits, geometry, settings, evac_time_s, evac_exit,
         peak = density.max(axis=0)
         frames["los_max"] = level_of_service(peak)
         frames["los_names"] = np.array(FRUIN_LOS)
+        caveat = density_caveat(float(peak.max()))
         put("max_local_density_p_m2", peak.max(), "persons/m²",
-            f"highest density in any {settings.density_cell_m:g} m cell at any second"
-            + (f" ({density_caveat(float(peak.max()))})" if density_caveat(float(peak.max())) else ""))
+            f"highest density in any {settings.density_cell_m:g} m cell at any second" + (f" ({caveat})" if caveat else ""))
         put("area_los_e_or_worse_m2", (frames["los_max"] >= CONGESTED_LOS).sum() * settings.density_cell_m ** 2, "m²",
             "area that reached Fruin walkway level of service E or F at some second")
         bottlenecks = rank_bottlenecks(density, origin, settings.density_cell_m, settings.frame_interval_s, exits)
@@ -207,7 +207,7 @@ def build_result(*, scenario, exits, geometry, settings, evac_time_s, evac_exit,
     result = Result(engine="sim.evacuation", engine_version=engine_version, metrics=m, series=series, frames=frames)
     result.bottlenecks = result_bottlenecks
     result.closed_exits = [e.id for e in scenario.exits if not e.open]
-    result.assembly_areas = [e.id for e in exits if getattr(e, "area", None) is not None]
+    result.assembly_areas = [e.id for e in exits if e.area is not None]
     return result
 
 

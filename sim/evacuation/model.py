@@ -424,8 +424,7 @@ def simulate(scenario: Scenario | str | os.PathLike, settings: Settings | None =
 
     # how far past its line (into its area) a person walks before he leaves the model: clear_m, and in a
     # small assembly area half its depth, so that arrivals leave room for those behind them
-    depth = geo.exit_depth_m if geo.exit_depth_m is not None else np.full(len(exits), np.inf)
-    exit_clear = np.minimum(settings.clear_m, 0.5 * depth).astype(np.float64)
+    exit_clear = np.minimum(settings.clear_m, 0.5 * geo.exit_depth_m).astype(np.float64)
     frame_every = max(1, int(round(settings.frame_interval_s / dt)))
     traj_every = max(1, int(round(settings.trajectory_interval_s / dt))) if settings.trajectory_interval_s else 0
 

@@ -3,12 +3,12 @@ trips, flows and routes (.rou.xml).
 
 What is read: node id, x, y, type (priority, right_before_left, traffic_light, allway_stop, dead_end,
 traffic_light_unregulated (nobody gives way); missing = priority, netconvert's default;
-traffic_light_right_on_red and priority_stop run as the nearest of these, with a warning); edge id, from, to, type, numLanes, speed,
-priority, length, width (per lane), shape, an edge type's numLanes, speed, priority and width; vType id,
-vClass (with SUMO's defaults for that class), length, minGap, accel, decel, tau, maxSpeed, delta,
-speedFactor (a number or norm/normc(mean, dev, ...)), speedDev, sigma, carFollowModel (Krauss, SUMO's
-default, and IDM run as such, others as IDM; IDM parameters as SUMO
-names them), vTypeDistribution; vehicle with a nested or named route, trip (from, to, via), flow (begin,
+traffic_light_right_on_red and priority_stop run as the nearest of these, with a warning); edge id,
+from, to, type, numLanes, speed, priority, length, width (per lane), shape, an edge type's numLanes,
+speed, priority and width; vType id, vClass (with SUMO's defaults for that class), length, minGap,
+accel, decel, tau, maxSpeed, delta, speedFactor (a number or norm/normc(mean, dev, ...)), speedDev,
+sigma, carFollowModel (Krauss, SUMO's default, and IDM run as such, others as IDM; IDM parameters as
+SUMO names them), vTypeDistribution; vehicle with a nested or named route, trip (from, to, via), flow (begin,
 end, number, period, period="exp(rate)", vehsPerHour, probability); depart (s or h:m:s), departSpeed
 (missing: the desired speed, as SUMO 1.28 inserts), arrivalPos; a vehicle's <stop lane|edge endPos duration> (a bus stop and its dwell).
 
