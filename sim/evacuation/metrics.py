@@ -34,7 +34,6 @@ def density_caveat(peak_p_m2: float | None) -> str | None:
             f"crowds (~5.4 p/m², docs/evacuation.md)")
 
 
-
 def _quantile_time(times_sorted: np.ndarray, n_agents: int, fraction: float) -> float:
     """Time (s) by which `fraction` of all agents are out; NaN if that many never got out."""
     need = int(math.ceil(fraction * n_agents))
