@@ -52,6 +52,7 @@ ARRIVED = 3
 
 ALLWAY_STOP = KIND_CODE["allway_stop"]
 TRAFFIC_LIGHT = KIND_CODE["traffic_light"]
+UNREGULATED = KIND_CODE["unregulated"]
 VISIBILITY_M = 4.5
 """Distance before the stop line from which a giving-way driver sees the crossing road (SUMO's default)."""
 SQUEEZE_AFTER_S = 60.0
@@ -158,6 +159,28 @@ def krauss_speed(v, v0, gap, v_lead, a, b, tau, sigma, dt, u):
     v_min = min(max(v - b * dt, 0.0), v_max)
     dawdled = v_max - (sigma * v_max * dt * u if v_max < a else sigma * a * dt * u)
     return max(v_min, max(dawdled, 0.0))
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _unregulated_inside(i, pos, cur_link, link_node, node_kind):
+    """Is vehicle i inside an unregulated junction (on its path to the lane it is on)?"""
+    return pos[i] < 0.0 and cur_link[i] >= 0 and node_kind[link_node[cur_link[i]]] == UNREGULATED
+
+
+@njit(cache=True, _nrt=False)
+def _seen_ahead(order, j, a1, l, state, lane, pos, vlen, cur_link, k, x):
+    """The first vehicle order[m], m >= j, still driving on lane l that a driver on path k of an
+    unregulated junction, its front at x (m along l, negative before its start), sees: one on the
+    same path, one whose front is on the lane itself, or one merging from another path whose rear is
+    already ahead of x; -1 if none. At such a junction (SUMO's traffic_light_unregulated) nobody has
+    a foe: each path is its own internal lane, and a driver side by side with one merging from
+    another path does not brake for it until that one is on the lane they share (SUMO then brakes,
+    or records a collision)."""
+    for m in range(j, a1):
+        r = order[m]
+        if state[r] == DRIVING and lane[r] == l and (pos[r] >= 0.0 or cur_link[r] == k or pos[r] - vlen[r] >= x):
+            return r
+    return -1
 
 
 @njit(cache=True, _nrt=False)
@@ -692,9 +715,15 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
             if emergency[i] == 1:
                 # the leader of an emergency vehicle: the first vehicle ahead that cannot let it pass
                 ld = _next_unpassable(order, j, a1, e, emergency, vwidth, edge_pass_width)
+            merged_free = False
+            if ld >= 0 and emergency[i] == 0 and pos[ld] < 0.0 and _unregulated_inside(i, pos, cur_link, link_node, node_kind):
+                ld = _seen_ahead(order, j + 1, a1, l, state, lane, pos, vlen, cur_link, cur_link[i], pos[i])
+                merged_free = ld < 0
             if ld >= 0:
                 gap = pos[ld] - vlen[ld] - pos[i]
                 v_lead = speed[ld]
+            elif merged_free:
+                pass       # only drivers merging from other paths ahead, unseen yet
             elif route_idx[i] + 1 < route_len[i] and i == lane_cand[l]:
                 k = cand_link[i]
                 minor_far = k >= 0 and link_minor[k] == 1 and committed[i] == 0 and d_end > VISIBILITY_M and emergency[i] == 0
@@ -705,8 +734,12 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                         pass   # the cars on the street ahead pull over
                     elif lane_start[nl + 1] > lane_start[nl]:
                         r = order[lane_start[nl]]
-                        gap = d_end + link_length[k] + pos[r] - vlen[r]
-                        v_lead = speed[r]
+                        if node_kind[link_node[k]] == UNREGULATED:
+                            r = _seen_ahead(order, lane_start[nl], lane_start[nl + 1], nl, state, lane, pos, vlen, cur_link, k,
+                                             -d_end - link_length[k])
+                        if r >= 0:
+                            gap = d_end + link_length[k] + pos[r] - vlen[r]
+                            v_lead = speed[r]
                     v_cap = math.sqrt(link_speed[k] ** 2 * speed_factor[i] ** 2 + 2.0 * bcomf[i] * max(d_end, 0.0))
                 else:
                     # red, giving way, or a driver who may have to give way and does not see the
@@ -758,9 +791,17 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                     is_em and edge_pass_width[lane_edge[next_lane[i]]] >= EMERGENCY_WIDTH_M + CAR_WIDTH_M + EMERGENCY_PASS_MARGIN_M):
                 # never onto the last car of the next lane (it may not have moved this step)
                 limit = L + link_length[cand_link[i]] + lane_min_rear[next_lane[i]]
+                if node_kind[link_node[cand_link[i]]] == UNREGULATED:     # only onto the last one it sees
+                    nl = next_lane[i]
+                    r = _seen_ahead(order, lane_start[nl], lane_start[nl + 1], nl, state, lane, pos, vlen, cur_link, cand_link[i],
+                                     pos[i] - L - link_length[cand_link[i]])
+                    limit = L + link_length[cand_link[i]] + (pos[r] - vlen[r] if r >= 0 else 1e18)
                 limit_hard = limit
             x = pos[i] + v * dt
             lim = limit_hard if is_em else limit
+            if not is_em and i != lane_cand[l] and _unregulated_inside(i, pos, cur_link, link_node, node_kind):
+                r = _seen_ahead(order, j + 1, a1, l, state, lane, pos, vlen, cur_link, cur_link[i], pos[i])
+                lim = pos[r] - vlen[r] if r >= 0 else 1e18
             if x > lim:
                 x = max(lim, pos[i])
                 v = (x - pos[i]) / dt

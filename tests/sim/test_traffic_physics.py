@@ -237,6 +237,34 @@ def test_nobody_gives_way_at_an_unregulated_junction():
     assert unregulated["from_south"] == priority["from_east"] and unregulated["from_east"] == priority["from_east"]
 
 
+def test_merging_at_an_unregulated_junction_is_no_standstill_from_speed():
+    # Krauss drivers from the south (straight on) and the east (right turn) leave together for the
+    # same lane north of an unregulated junction. The straight-on car is still on its longer path
+    # through the junction, side by side with the right-turner, when the right-turner reaches its
+    # line: neither brakes for the other there (SUMO: separate internal lanes, no foes; a driver
+    # meets the other only on the lane they share). Before, the straight-on car took the right-
+    # turner beside it for its leader at a negative gap and stopped from 13.9 m/s in one step.
+    net = _cross("unregulated", speed=13.89)
+    krauss = replace(GRID_VTYPE, car_follow="Krauss", sigma=0.0, speed_dev=0.0)
+    trips = [Trip(id="straight", depart_s=0.0, route=("s_in", "n_out"), depart_speed_mps=None),
+             Trip(id="right", depart_s=0.0, route=("e_in", "n_out"), depart_speed_mps=None)]
+    sim = Simulation(net, Demand(trips=trips, vtypes={"car": krauss}), Settings(), seed=0)
+    hardest = np.zeros(2)
+    before = sim.speed.copy()
+    for _ in sim:
+        driving = sim.state == kernels.DRIVING
+        hardest[driving] = np.maximum(hardest[driving], (before[driving] - sim.speed[driving]) / sim.settings.step_s)
+        before = sim.speed.copy()
+    who = {tr.id: i for i, tr in enumerate(sim.trips)}
+    assert hardest[who["straight"]] == 0.0       # the straight-on car never brakes
+    assert hardest[who["right"]] <= 9.0          # the right-turner brakes for its curve only (SUMO's emergency decel: 9 m/s²)
+    d = sim.details()
+    c = sim.net
+    straight_k = [k for k in range(len(c.link_to)) if c.edge_ids[c.link_from[k]] == "s_in" and c.edge_ids[c.link_to[k]] == "n_out"][0]
+    free = (c.edge_length[[c.edge_ids.index("s_in"), c.edge_ids.index("n_out")]].sum() + c.link_length[straight_k] - krauss.length_m) / 13.89
+    assert d.arrive_s[who["straight"]] - d.depart_s[who["straight"]] == pytest.approx(free, abs=1e-6)
+
+
 def test_queue_discharges_at_saturation_flow():
     # 25 cars queue at a red light for 200 s, then the light turns green: from the 5th car on
     # (HCM: the first four include the start-up lost time) the stop-line headway gives the
