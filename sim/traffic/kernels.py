@@ -224,11 +224,11 @@ def _entry_lane(from_lane, k, ne, i, edge_first_lane, edge_lanes, edge_link_star
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _gives_way_to(m, fl, fv, within_s, foe_yield, link_waiting, link_state, link_arr, edge_length, lane_edge, lane, pos, speed, bcomf):
+def _gives_way_to(m, fl, fv, within_s, foe_yield, link_waiting, link_state, link_arr, edge_length, lane_edge, lane, pos, speed, bcomf, dt):
     """Must a driver give way to fv, the front driver of foe link fl (foe entry m), arriving within
     within_s? Not to a foe standing at its line, at red, or on yellow able to stop (it will)."""
     return (foe_yield[m] == 1 and link_waiting[fl] == 0 and link_state[fl] != SIGNAL_RED and link_arr[fl] < within_s
-            and not (link_state[fl] == SIGNAL_YELLOW and edge_length[lane_edge[lane[fv]]] - pos[fv] > speed[fv] * speed[fv] / (2.0 * bcomf[fv])))
+            and not (link_state[fl] == SIGNAL_YELLOW and edge_length[lane_edge[lane[fv]]] - pos[fv] > _krauss_brake_gap(speed[fv], bcomf[fv], dt)))
 
 
 MOBIL_POLITENESS = 0.2
@@ -566,6 +566,8 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
         if edge_single_track[ne] and not squeeze and committed[f] == 0 and st_opp >= 0 and st_wait[st_opp] > stopped_s[f] + dt:
             ok = False     # single track: the driver waiting longer at the other end goes first
         pass_next = emergency[f] == 1 and edge_pass_width[ne] >= EMERGENCY_WIDTH_M + CAR_WIDTH_M + EMERGENCY_PASS_MARGIN_M
+        if committed[f] == 1 and emergency[f] == 0 and link_state[k] != SIGNAL_GREEN and d_end > _krauss_brake_gap(speed[f], bcomf[f], dt):
+            committed[f] = 0       # the light changed and it can still stop: it decides again (SUMO checks every step)
         if ok and committed[f] == 0 and emergency[f] == 1:
             # an emergency vehicle has priority at junctions (Road Traffic Safety Law art. 53): it does
             # not wait for signals, stop signs or foes it would otherwise give way to, only for a
@@ -586,7 +588,8 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
             st = link_state[k]
             if st == SIGNAL_RED:
                 ok = False
-            elif st == SIGNAL_YELLOW and d_end > speed[f] * speed[f] / (2.0 * bcomf[f]):
+            elif st == SIGNAL_YELLOW and d_end > _krauss_brake_gap(speed[f], bcomf[f], dt):
+                # on yellow a driver stops if it can, braking by b every step (SUMO's brake gap)
                 ok = False
             nk = link_node[k]
             if ok and node_kind[nk] == ALLWAY_STOP and not (speed[f] < 0.1 and d_end < 1.5):
@@ -621,7 +624,7 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                             break
                         continue
                     if _gives_way_to(m, fl, fv, t_leave_v[f] + gap_s, foe_yield, link_waiting, link_state, link_arr, edge_length,
-                                     lane_edge, lane, pos, speed, bcomf):
+                                     lane_edge, lane, pos, speed, bcomf, dt):
                         ok = False
                         by_yield = True
             if not ok and by_yield and node_kind[nk] == TRAFFIC_LIGHT and link_state[k] == SIGNAL_GREEN and emergency[f] == 0 \
@@ -688,7 +691,7 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                         break
                     fv = link_front[fl]
                     if fv >= 0 and committed[fv] == 0 and _gives_way_to(m, fl, fv, t_go, foe_yield, link_waiting, link_state, link_arr,
-                                                                        edge_length, lane_edge, lane, pos, speed, bcomf):
+                                                                        edge_length, lane_edge, lane, pos, speed, bcomf, dt):
                         go = False
                         break
                 if go:

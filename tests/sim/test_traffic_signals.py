@@ -279,3 +279,25 @@ def test_two_lane_queue_discharges_at_twice_one_lane():
     one, two = _discharge(1), _discharge(2)
     assert 780.0 <= one <= 900.0
     assert two / one == pytest.approx(2.0, rel=0.05)
+
+
+def test_driver_stops_on_yellow_when_it_can_by_sumos_brake_gap():
+    # the light turns yellow with a car (Krauss, no dawdling, b 4.5 m/s², 12.5 m/s) 16.75 m before
+    # the line: braking by b every 0.5 s step it stops within 0.5 (5 (12.5) - 2.25 (15)) = 14.0 m
+    # (SUMO's brake gap), so it stops, as SUMO's driver does, though it had committed to cross on
+    # green; v²/2b (17.4 m) would have sent it on
+    net = _junction([("W", 270, "in"), ("E", 90, "out")], speed=12.5, arm_m=403.0)
+    car = replace(SUMO_CAR, car_follow="Krauss", sigma=0.0)
+    sim = Simulation(net, Demand(trips=[Trip(id="a", depart_s=0.0, route=("W_in", "E_out"), depart_speed_mps=None)],
+                                 vtypes={"car": car}), Settings(end_s=80.0), seed=0)
+    c = sim.net
+    length = c.edge_length[c.edge_index["W_in"]]
+    yellow_at = None
+    for t in sim:
+        if yellow_at is None and length - sim.pos[0] <= 17.0:
+            yellow_at = t
+            assert 14.0 < length - sim.pos[0] < 12.5 ** 2 / (2 * car.decel_mps2)
+        sim.link_state[:] = kernels.SIGNAL_GREEN if yellow_at is None else (
+            kernels.SIGNAL_YELLOW if t < yellow_at + 3.0 else kernels.SIGNAL_RED)
+    assert yellow_at is not None
+    assert sim.route_idx[0] == 0 and sim.speed[0] < 0.1 and length - sim.pos[0] < 3.0
