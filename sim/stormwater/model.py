@@ -412,6 +412,9 @@ class Settings:
     tail_step_fraction: float = 0.01     # after the rain, while no node floods and every flow is below this
     #                                      fraction of the event's peak inflow, routing steps grow to the runoff
     #                                      step (Courant-limited in dynamic wave); 0: always ROUTING_STEP
+    substep_share: int = 50              # dynamic wave: one conduit in this many (at least one), those with the
+    #                                      shortest Courant times, may integrate its momentum in sub-steps rather
+    #                                      than hold the whole network to its step; 0: SWMM's rule exactly
     keep_frames: bool = True
     not_outflow: tuple[str, ...] = ()    # outfalls whose water stays on the site (rain reuse), for the control rate
 

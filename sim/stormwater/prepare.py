@@ -806,6 +806,7 @@ def prepare(model: Model, settings: Settings) -> Prepared:
     keep = settings.keep_frames and n_frames * max(n_node + n_link, 1) <= 20_000_000
     args = (t_end, wet, dry, route, var_step if dynamic else 0.0, min_step, report, max_trials, head_tol,
             dynamic, nfl, damping, allow_ponding, min_surf, settings.skip_dry_routing, settings.tail_step_fraction,
+            settings.substep_share,
             start.hour + start.minute / 60 + start.second / 3600,
             rain_times, rain_rate, evap_rate, evap.dry_only,
             area, frac, alpha, dstore, f_outlet, route_to, out_sub, out_node, gage, infil_kind, infil_par, infil_state,

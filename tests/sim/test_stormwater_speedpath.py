@@ -39,16 +39,21 @@ def _reference_step(route_step, courant, min_step, links, nodes, dt_last):
     return min(math.floor(max(dt, min_step) * 1000) / 1000, route_step)
 
 
-def _kernel_step(route_step, courant, min_step, links, nodes, dt_last):
+def _kernel_step(route_step, courant, min_step, links, nodes, dt_last, sub_share=0, sub=None):
+    """The kernel's step; sub_share 0: SWMM's rule; `sub` (a list) receives the links' sub-step counts."""
     links = np.array(links, dtype=float).reshape(-1, 7)
     nodes = np.array(nodes, dtype=float).reshape(-1, 3)
     n_link, n_node = len(links), len(nodes)
     zeros = np.zeros(n_link)
-    return K.variable_step(route_step, courant, min_step, np.full(n_link, K.LINK_CONDUIT, dtype=np.int64),
+    link_sub = np.zeros(n_link)
+    dt = K.variable_step(route_step, courant, min_step, np.full(n_link, K.LINK_CONDUIT, dtype=np.int64),
                            links[:, 0].copy(), links[:, 1].copy(), links[:, 2].copy(), links[:, 3].copy(),
                            links[:, 4].copy(), links[:, 5].copy(), np.full(n_link, K.SHAPE_CIRCULAR, dtype=np.int64),
                            links[:, 6].copy(), zeros, zeros, zeros, np.full(n_node, K.NODE_JUNCTION, dtype=np.int64),
-                           nodes[:, 0].copy(), nodes[:, 1].copy(), nodes[:, 2].copy(), dt_last)
+                           nodes[:, 0].copy(), nodes[:, 1].copy(), nodes[:, 2].copy(), dt_last, link_sub, sub_share)
+    if sub is not None:
+        sub.extend(int(m) for m in link_sub)
+    return dt
 
 
 def _conduit(q, y_mid, d=0.6, length=40.0, barrels=1):
@@ -76,6 +81,44 @@ def test_variable_step_follows_swmms_rule(links, nodes, expected):
     ours = _kernel_step(5.0, 0.75, 0.5, links, nodes, 1.0)
     assert ours == pytest.approx(_reference_step(5.0, 0.75, 0.5, links, nodes, 1.0), abs=1e-9)
     assert ours == pytest.approx(expected, abs=0.01)
+
+
+@pytest.mark.parametrize("links, expected, sub_expected", [
+    # the short pipe (2.045 s) sub-steps: the 40 m pipe (10.2 s) and the routing step (5 s) set the step
+    ([_conduit(0.2, 0.3), _conduit(0.2, 0.3, length=8.0)], 5.0, [1, 3]),
+    # a 1 m pipe (0.256 s at 2.93 m/s) holds the network to at most eight of its steps: 2.045 s
+    ([_conduit(0.2, 0.3), _conduit(0.2, 0.3, length=1.0)], 2.045, [1, 8]),
+    # two short pipes in a network of two: only one (one in 50, at least one) may sub-step
+    ([_conduit(0.2, 0.3, length=8.0), _conduit(0.2, 0.3, length=6.0)], 2.045, [1, 2]),
+])
+def test_the_shortest_conduits_take_sub_steps_instead_of_holding_the_network(links, expected, sub_expected):
+    sub = []
+    assert _kernel_step(5.0, 0.75, 0.5, links, [], 1.0, sub_share=50, sub=sub) == pytest.approx(expected, abs=0.01)
+    assert sub == sub_expected
+
+
+def _one_conduit(dt, y1, y2, q_old, a_mid_old, sub=1, y_o1=None, y_o2=None, first=True, q_last=None):
+    fe = np.full((1, 3), -1.0)
+    tab = np.zeros((1, 64))
+    return K.conduit_flow(dt, 0, first, y1, y2, 10.0, 9.95, False, False, 0.0, 0.0, K.SHAPE_CIRCULAR, 1.5, 0.0, 0.0,
+                          0.0, 0.013, 5.0, 0.01, 1, q_old, q_old if q_last is None else q_last, a_mid_old, 3, 1,
+                          False, fe, tab, tab, 0, 1.0, 1.0, sub, y1 if y_o1 is None else y_o1,
+                          y2 if y_o2 is None else y_o2)
+
+
+def test_sub_steps_of_a_conduit_are_its_own_steps_chained():
+    # End depths held: m sub-steps of dt/m are m single steps of dt/m, each from the last one's flow and area.
+    q, am = 0.3, 0.2
+    for _ in range(4):
+        q, _, am, *_ = _one_conduit(0.5, 0.6, 0.5, q, am)
+    q4, dqdh4, am4, *_ = _one_conduit(2.0, 0.6, 0.5, 0.3, 0.2, sub=4)
+    assert q4 == pytest.approx(q, rel=1e-12) and am4 == pytest.approx(am, rel=1e-12)
+    # and they are more accurate than one step of 2 s on this 5 m pipe (Courant time ~0.6 s): against 40 steps of 0.05 s
+    q_one, *_ = _one_conduit(2.0, 0.6, 0.5, 0.3, 0.2)
+    q_fine, a_fine = 0.3, 0.2
+    for _ in range(40):
+        q_fine, _, a_fine, *_ = _one_conduit(0.05, 0.6, 0.5, q_fine, a_fine)
+    assert abs(q4 - q_fine) < 0.5 * abs(q_one - q_fine)
 
 
 @pytest.fixture(scope="module")

@@ -796,32 +796,18 @@ def _free_cached(l, d1, n, slope, q, fe, tab_yn, tab_yc, k, s_max, qc_max):
     return fe[l, 1], fe[l, 2]
 
 
-@njit(cache=True, _nrt=False)
-def conduit_flow(dt, l, first, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z2, s, d1, d2, d3, d4, n, L, slope,
-                 nb, q_old, q_last, a_mid_old, normal_limited, damping, gated, fe, tab_yn, tab_yc, k, s_max, qc_max):
-    """Momentum of one conduit l over dt (dynamic wave, Vol. II §4.3), per barrel internally.
-
-    Scalars of the link and its end nodes (depths y_n1, y_n2, inverts, whether each is an outfall), its
-    flows (total) at the last step and iteration and mid area at the last step; fe: the free-end depth
-    cache (see _free_cached), tab_yn / tab_yc row k with s_max, qc_max: xs_table for those depths.
-    Scalars rather than the system's arrays: a call passing thirty arrays cost more than its physics.
-
-    Classifies the flow from the end depths (dry, free fall at an offset end: critical or normal
-    depth, subcritical), then updates Q = (Q_old - dq2 + dq3 + dq4) / (1 + dq1) with friction dq1,
-    head difference dq2 and inertial dq3, dq4 damped by the Froude number; upstream-weighted area
-    in fast flow; the flow is capped at Manning's normal flow where the water surface is flatter
-    than the bed or the flow is supercritical. Returns (total flow m3/s, dq/dh m2/s, mid area per
-    barrel m2, surface area given to the upstream node m2, to the downstream node m2, volume m3,
-    mid depth m).
-    """
+@njit(cache=True, _nrt=False, inline="always")
+def _momentum(dt, l, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z2, s, d1, d2, d3, d4, n, L, slope, qb_old,
+              qb_last, a_mid_old, normal_limited, damping, fe, tab_yn, tab_yc, k, s_max, qc_max):
+    # one barrel's momentum over dt from the end depths y_n1, y_n2 (conduit_flow's physics): (dry, flow
+    # before relaxation, weighted area, 1 + friction term, mid area, surface areas to the ends, volume,
+    # mid depth)
     z1a = inv1 + z1
     z2a = inv2 + z2
     h1 = max(y_n1 + inv1, z1a)
     h2 = max(y_n2 + inv2, z2a)
     y1 = min(max(h1 - z1a, FUDGE), d1)
     y2 = min(max(h2 - z2a, FUDGE), d1)
-    qb_last = q_last / nb
-    qb_old = q_old / nb
     # ---- flow class (0 sub, 1 super, 2 up-critical, 3 dn-critical, 4 up-dry, 5 dn-dry, 6 dry)
     off1 = z1
     off2 = z2
@@ -892,9 +878,9 @@ def conduit_flow(dt, l, first, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z
     a2 = xs_area(s, d1, d2, d3, d4, y2)
     a_mid, r_mid = xs_area_radius(s, d1, d2, d3, d4, y_mid)
     is_full = y1 >= d1 and y2 >= d1
-    volume = 0.5 * (a1 + a2) * L * nb
+    volume = 0.5 * (a1 + a2) * L
     if cls >= 4 or a_mid <= FUDGE:
-        return 0.0, G * dt * a_mid / L * nb, a_mid, sa1 * nb, sa2 * nb, volume, y_mid
+        return True, 0.0, a_mid, 1.0, a_mid, sa1, sa2, volume, y_mid
     v = qb_last / a_mid
     if v > 15.0:
         v = 15.0
@@ -924,7 +910,6 @@ def conduit_flow(dt, l, first, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z
     dq4 = dt * v * v * (a2 - a1) / L * sigma                                        # convective acceleration
     denom = 1.0 + dq1
     qb = (qb_old - dq2 + dq3 + dq4) / denom
-    dqdh = G * dt * a_wtd / L / denom * nb
     # normal-flow limitation (SWMM NORMAL_FLOW_LIMITED: 1 SLOPE, 2 FROUDE, 3 BOTH)
     if qb > 0.0 and normal_limited > 0 and y1 < d1 and (cls == 0 or cls == 1) and slope > 0.0:
         has_outfall = outfall1 or outfall2
@@ -939,6 +924,59 @@ def conduit_flow(dt, l, first, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z
             qn = a1 * r1 ** (2.0 / 3.0) * math.sqrt(slope) / n
             if qn < qb:
                 qb = qn
+    return False, qb, a_wtd, denom, a_mid, sa1, sa2, volume, y_mid
+
+
+@njit(cache=True, _nrt=False)
+def conduit_flow(dt, l, first, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z2, s, d1, d2, d3, d4, n, L, slope,
+                 nb, q_old, q_last, a_mid_old, normal_limited, damping, gated, fe, tab_yn, tab_yc, k, s_max, qc_max,
+                 sub=1, y_o1=0.0, y_o2=0.0):
+    """Momentum of one conduit l over dt (dynamic wave, Vol. II §4.3), per barrel internally.
+
+    Scalars of the link and its end nodes (depths y_n1, y_n2, inverts, whether each is an outfall), its
+    flows (total) at the last step and iteration and mid area at the last step; fe: the free-end depth
+    cache (see _free_cached), tab_yn / tab_yc row k with s_max, qc_max: xs_table for those depths.
+    Scalars rather than the system's arrays: a call passing thirty arrays cost more than its physics.
+
+    Classifies the flow from the end depths (dry, free fall at an offset end: critical or normal
+    depth, subcritical), then updates Q = (Q_old - dq2 + dq3 + dq4) / (1 + dq1) with friction dq1,
+    head difference dq2 and inertial dq3, dq4 damped by the Froude number; upstream-weighted area
+    in fast flow; the flow is capped at Manning's normal flow where the water surface is flatter
+    than the bed or the flow is supercritical. Returns (total flow m3/s, dq/dh m2/s, mid area per
+    barrel m2, surface area given to the upstream node m2, to the downstream node m2, volume m3,
+    mid depth m).
+
+    sub > 1: the conduit's Courant time is shorter than the network's step (variable_step lets a few
+    conduits do so), so its momentum is integrated in `sub` equal sub-steps, the end depths moving
+    linearly from the step's start (y_o1, y_o2) to the present iterate, each sub-step a step of its own
+    from the last one's flow and mid area; the result is relaxed against the last iteration as one step's.
+    """
+    qb_last = q_last / nb
+    qb_old = q_old / nb
+    if sub <= 1:
+        dry, qb, a_wtd, denom, a_mid, sa1, sa2, volume, y_mid = _momentum(
+            dt, l, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z2, s, d1, d2, d3, d4, n, L, slope, qb_old,
+            qb_last, a_mid_old, normal_limited, damping, fe, tab_yn, tab_yc, k, s_max, qc_max)
+        if dry:
+            return 0.0, G * dt * a_mid / L * nb, a_mid, sa1 * nb, sa2 * nb, volume * nb, y_mid
+        dqdh = G * dt * a_wtd / L / denom * nb
+    else:
+        h = dt / sub
+        qb = qb_old
+        am_prev = a_mid_old
+        dry = False
+        a_wtd = 0.0
+        denom = 1.0
+        for j in range(1, sub + 1):
+            f = j / sub
+            dry, qb, a_wtd, denom, a_mid, sa1, sa2, volume, y_mid = _momentum(
+                h, l, y_o1 + f * (y_n1 - y_o1), y_o2 + f * (y_n2 - y_o2), inv1, inv2, outfall1, outfall2, z1, z2,
+                s, d1, d2, d3, d4, n, L, slope, qb, qb, am_prev, normal_limited,
+                damping, fe, tab_yn, tab_yc, k, s_max, qc_max)
+            am_prev = a_mid
+        if dry:
+            return 0.0, G * dt * a_mid / L * nb, a_mid, sa1 * nb, sa2 * nb, volume * nb, y_mid
+        dqdh = G * dt * a_wtd / L / (1.0 + (denom - 1.0) * sub) * nb
     if not first:
         qb = (1.0 - OMEGA) * qb_last + OMEGA * qb
         if qb * qb_last < 0.0:
@@ -950,7 +988,7 @@ def conduit_flow(dt, l, first, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z
         qb = FUDGE
     if qb < -FUDGE and y_n2 <= FUDGE:
         qb = -FUDGE
-    return qb * nb, dqdh, a_mid, sa1 * nb, sa2 * nb, volume, y_mid
+    return qb * nb, dqdh, a_mid, sa1 * nb, sa2 * nb, volume * nb, y_mid
 
 
 @njit(cache=True, _nrt=False)
@@ -1242,23 +1280,39 @@ STATE_FIELDS = ('depth', 'sub_runoff', 'new_runoff', 'old_runoff', 'inflow_buf',
                 'y_old', 'q', 'q_old', 'q_last', 'a_mid', 'a_mid_old', 'dqdh', 'vol', 'vol_old', 'surf',
                 'old_surf', 'sumdqdh', 'node_in', 'node_out', 'net_old', 'overflow', 'lat_new', 'lat_old',
                 'outfall_q', 'pump_state', 'kin_a1', 'kin_a2', 'kin_q1', 'link_vol', 'link_sa1', 'link_sa2',
-                'node_conv', 'fe_free', 'link_y', 'out_q', 'out_y', 'totals', 'series', 'fr_depth', 'fr_q',
+                'node_conv', 'fe_free', 'link_y', 'out_q', 'out_y', 'link_sub', 'totals', 'series', 'fr_depth', 'fr_q',
                 'fr_flood', 'flood_time', 'node_vols', 'link_setting', 'sc')
 (SC_T, SC_T_RUN_OLD, SC_T_RUN_NEW, SC_K_RAIN, SC_NEXT_FRAME, SC_STEPS, SC_DT_LAST, SC_EVENT_PEAK, SC_RAIN_LAST,
  SC_CALM_LAST, SC_SWITCHED, N_SCALARS) = range(12)   # SC_SWITCHED: the caller switched the pumps for the next step
 
 
+SUB_STEP_MAX = 8   # sub-steps a conduit may take within one network step (variable_step)
+
+
 @njit(cache=True, _nrt=False)
 def variable_step(route_step, var_step, min_step, link_kind, q, barrels, a_mid, link_vol, link_y, length, shape,
-                  g1, g2, g3, g4, node_kind, y, y_old, crown_depth, dt_last):
+                  g1, g2, g3, g4, node_kind, y, y_old, crown_depth, dt_last, link_sub, sub_share):
     """Next dynamic-wave step (s) by SWMM's rule (dynwave.c getVariableStep): the Courant time of every
     conduit carrying flow with a Froude number above 0.01, Fr/(1+Fr) V/Q = L/(v + c), times VARIABLE_STEP
     (a closed conduit running full has no free surface: Fr 0, no limit); then no node whose depth is
     between dry and its highest crown may change by more than a quarter of that crown at its last rate.
     Floored to the millisecond, within [min_step, route_step].
+
+    Beyond SWMM (sub_share > 0): the few conduits with the shortest Courant times (one in sub_share, at
+    least one) do not hold the whole network to their step: the step is the next conduit's Courant time, at most
+    SUB_STEP_MAX times the shortest, and those conduits integrate their momentum in sub-steps within it
+    (link_sub[l]: the number of sub-steps, 1 for every other link; conduit_flow). SWMM's answer to the
+    same problem is to lengthen short conduits (LENGTHENING_STEP), which changes the network.
     """
-    dt = route_step
-    for l in range(link_kind.shape[0]):
+    n_link = link_kind.shape[0]
+    n_cond = 0
+    for l in range(n_link):
+        link_sub[l] = 1.0
+        if link_kind[l] == LINK_CONDUIT:
+            n_cond += 1
+    n_free = max(1, n_cond // sub_share) if sub_share > 0 else 0
+    # Courant candidates of the conduits, kept in link_sub as negative numbers until the step is known
+    for l in range(n_link):
         if link_kind[l] != LINK_CONDUIT:
             continue
         nb = barrels[l]
@@ -1276,9 +1330,24 @@ def variable_step(route_step, var_step, min_step, link_kind, q, barrels, a_mid, 
         fr = (qb / am) / math.sqrt(G * xs_area(s, g1[l], g2[l], g3[l], g4[l], ym) / w)
         if fr <= 0.01:
             continue
-        cand = link_vol[l] / nb / qb * fr / (1.0 + fr) * var_step
-        if cand < dt:
-            dt = cand
+        link_sub[l] = -(link_vol[l] / nb / qb * fr / (1.0 + fr) * var_step)
+    # the shortest Courant time and the (n_free + 1)-th shortest: the network's step
+    shortest = route_step
+    dt = route_step
+    below = 0.0
+    for rank in range(n_free + 1):
+        best = route_step
+        for l in range(n_link):
+            c = -link_sub[l]
+            if c > below and c < best:
+                best = c
+        if rank == 0:
+            shortest = best
+        dt = best
+        below = best
+        if best >= route_step:
+            break
+    dt = min(dt, SUB_STEP_MAX * shortest)
     for i in range(node_kind.shape[0]):
         if node_kind[i] == NODE_OUTFALL:
             continue
@@ -1292,7 +1361,13 @@ def variable_step(route_step, var_step, min_step, link_kind, q, barrels, a_mid, 
         if cand < dt:
             dt = cand
     dt = max(dt, min_step)
-    return min(math.floor(dt * 1000.0) / 1000.0, route_step)
+    dt = min(math.floor(dt * 1000.0) / 1000.0, route_step)
+    for l in range(n_link):
+        c = -link_sub[l]
+        link_sub[l] = 1.0
+        if c > 0.0 and c < dt:
+            link_sub[l] = math.ceil(dt / c)
+    return dt
 
 
 def run_system(*args):
@@ -1386,6 +1461,7 @@ def start_system(route_step, min_surf_area, area, infil_state, node_kind, invert
     link_y = np.zeros(n_link)
     out_q = np.full(n_node, -1.0)
     out_y = np.zeros(n_node)
+    link_sub = np.ones(n_link)   # sub-steps of each conduit's momentum in the present step (variable_step)
     # conduits with an initial flow start at normal depth; a node given no initial depth starts at
     # the mean water level of the links it joins (SWMM flowrout.c: initNodeDepths), so that water
     # can leave again rather than sit in the pipes above an empty node
@@ -1423,12 +1499,12 @@ def start_system(route_step, min_surf_area, area, infil_state, node_kind, invert
         lid_flux, treated, extra_perv, lid_node_q, y, y_old, q, q_old, q_last, a_mid, a_mid_old, dqdh, vol,
         vol_old, surf, old_surf, sumdqdh, node_in, node_out, net_old, overflow, lat_new, lat_old, outfall_q,
         pump_state, kin_a1, kin_a2, kin_q1, link_vol, link_sa1, link_sa2, node_conv, fe_free, link_y, out_q, out_y,
-        totals, series, fr_depth, fr_q, fr_flood, flood_time, node_vols, link_setting, sc)
+        link_sub, totals, series, fr_depth, fr_q, fr_flood, flood_time, node_vols, link_setting, sc)
 
 
 @njit(cache=True, nogil=True)
 def advance_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report_step, max_trials, head_tol,
-                   dynamic, normal_limited, damping, allow_ponding, min_surf_area, skip_dry, tail_frac, start_hour,
+                   dynamic, normal_limited, damping, allow_ponding, min_surf_area, skip_dry, tail_frac, sub_share, start_hour,
                    rain_times, rain_rate, evap_rate, dry_only,
                    area, frac, alpha, dstore, f_outlet, route_to, out_sub, out_node, gage,
                    infil_kind, infil_par, infil_state,
@@ -1457,7 +1533,7 @@ def advance_system(t_end, wet_step, dry_step, route_step, var_step, min_step, re
         lid_flux, treated, extra_perv, lid_node_q, y, y_old, q, q_old, q_last, a_mid, a_mid_old, dqdh, vol,
         vol_old, surf, old_surf, sumdqdh, node_in, node_out, net_old, overflow, lat_new, lat_old, outfall_q,
         pump_state, kin_a1, kin_a2, kin_q1, link_vol, link_sa1, link_sa2, node_conv, fe_free, link_y, out_q, out_y,
-        totals, series, fr_depth, fr_q, fr_flood, flood_time, node_vols, link_setting, sc) = state
+        link_sub, totals, series, fr_depth, fr_q, fr_flood, flood_time, node_vols, link_setting, sc) = state
     n_sub = area.shape[0]
     n_node = invert.shape[0]
     n_link = link_from.shape[0]
@@ -1506,7 +1582,7 @@ def advance_system(t_end, wet_step, dry_step, route_step, var_step, min_step, re
                 else:
                     dt = variable_step(max_step, var_step, min_step, link_kind, q, barrels, a_mid, link_vol,
                                        link_y, length, shape, g1, g2, g3, g4, node_kind, y, y_old, crown_depth,
-                                       dt_last)
+                                       dt_last, link_sub, sub_share)
         else:
             dt = max_step
         dt = min(dt, t_end - t)
@@ -1692,7 +1768,7 @@ def advance_system(t_end, wet_step, dry_step, route_step, var_step, min_step, re
                             node_kind[n2] == NODE_OUTFALL, z1[l], z2[l], shape[l], g1[l], g2[l], g3[l], g4[l],
                             rough[l], length[l], slope[l], barrels[l], q_old[l], q_last[l], a_mid_old[l],
                             normal_limited, damping, gated_to[l], fe_free, tab_yn, tab_yc, link_tab[l], kin_s_max[l],
-                            xs_qc_max[l])
+                            xs_qc_max[l], int(link_sub[l]), y_old[n1], y_old[n2])
                         if link_setting[l] <= 0.0:   # closed by a control rule
                             qn = 0.0
                             dq = 0.0
