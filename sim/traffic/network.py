@@ -225,6 +225,10 @@ def _angle_diff(a: float, b: float) -> float:
     return d if d != -math.pi else math.pi
 
 
+LANE_ORDER_MIN_ANGLE = math.radians(5.0)
+"""Two movements onto one edge whose turning angles differ by less than this come from the same side."""
+
+
 def _segments_cross(p1, p2, q1, q2) -> bool:
     def orient(a, b, c):
         return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
@@ -423,6 +427,12 @@ def compile_network(net: Network) -> CompiledNetwork:
                 opposite_lefts = link_turn[a] == LEFT and link_turn[b] == LEFT and abs(_angle_diff(
                     _heading(*end_dir[link_from[a]]), _heading(*end_dir[link_from[b]]))) > math.radians(135)
                 cross = not opposite_lefts and _segments_cross(entry[a], exit_[a], entry[b], exit_[b])
+                if not cross and not merge and link_to[a] == link_to[b] and abs(langle[a] - langle[b]) > LANE_ORDER_MIN_ANGLE:
+                    # onto other lanes of one edge: the paths cross when the movement coming from the
+                    # left (turning more to the left) takes lanes to the right of the other's, as where
+                    # a U-turn joins a road's left lanes past the right-hand lane its own road feeds
+                    # (their chords, from one point, need not cross)
+                    cross = (to_hi[a] < to_lo[b]) == (langle[a] > langle[b])
                 if cross:
                     curved = link_turn[a] != STRAIGHT or link_turn[b] != STRAIGHT
                     crossing_at[a, b] = _distance_to_crossing(lcurve[b] if curved else None, lcurve[a], entry[b], exit_[b],

@@ -301,3 +301,26 @@ def test_driver_stops_on_yellow_when_it_can_by_sumos_brake_gap():
             kernels.SIGNAL_YELLOW if t < yellow_at + 3.0 else kernels.SIGNAL_RED)
     assert yellow_at is not None
     assert sim.route_idx[0] == 0 and sim.speed[0] < 0.1 and length - sim.pos[0] < 3.0
+
+
+def _lanes_join(side_y):
+    """A 3-lane road east whose lanes all funnel into the right lane of the road beyond a priority
+    junction, and a 2-lane side road (from south-west, side_y < 0, or north-west) onto its two left lanes."""
+    nodes = [Node(id="J", x=0.0, y=0.0, kind="priority"), Node(id="A", x=-300.0, y=0.0, kind="dead_end"),
+             Node(id="B", x=300.0, y=0.0, kind="dead_end"), Node(id="L", x=-60.0, y=side_y, kind="dead_end")]
+    edges = [Edge(id="main", from_node="A", to_node="J", lanes=3, priority=3), Edge(id="side", from_node="L", to_node="J", lanes=2),
+             Edge(id="out", from_node="J", to_node="B", lanes=3, priority=3)]
+    cons = [Connection(from_edge="main", to_edge="out", from_lane=lane, to_lane=0) for lane in range(3)]
+    cons += [Connection(from_edge="side", to_edge="out", from_lane=lane, to_lane=lane + 1) for lane in range(2)]
+    c = compile_network(Network(nodes=nodes, edges=edges, connections=cons))
+    main, side = c.link_between(c.edge_index["main"], c.edge_index["out"]), c.link_between(c.edge_index["side"], c.edge_index["out"])
+    return {(int(c.link_from[k]) == c.edge_index["side"], int(c.foe_yield[m])) for k in (main, side)
+            for m in range(c.foe_start[k], c.foe_start[k + 1])}
+
+
+def test_movements_onto_other_lanes_cross_when_their_sides_swap():
+    # from the right onto the left lanes while the main road funnels into the right lane: the paths
+    # cross (as netconvert finds where a U-turn rejoins a road, held-out 07: the U-turners give way
+    # to all three main lanes), the side road gives way; from the left onto the left lanes they do not
+    assert _lanes_join(-40.0) == {(True, 1), (False, 0)}
+    assert _lanes_join(40.0) == set()
