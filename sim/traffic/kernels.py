@@ -719,6 +719,7 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                 # the leader of an emergency vehicle: the first vehicle ahead that cannot let it pass
                 ld = _next_unpassable(order, j, a1, e, emergency, vwidth, edge_pass_width)
             merged_free = False
+            soft = False
             if ld >= 0 and emergency[i] == 0 and pos[ld] < 0.0 and _unregulated_inside(i, pos, cur_link, link_node, node_kind):
                 ld = _seen_ahead(order, j + 1, a1, l, state, lane, pos, vlen, cur_link, cur_link[i], pos[i])
                 merged_free = ld < 0
@@ -743,6 +744,20 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                         if r >= 0:
                             gap = d_end + link_length[k] + pos[r] - vlen[r]
                             v_lead = speed[r]
+                    if node_kind[link_node[k]] == UNREGULATED and emergency[i] == 0:
+                        # a driver about to merge onto the same lane from another approach, nearer the
+                        # lane than this one: followed, braking no harder than b (adjusting in time)
+                        x_i = -d_end - link_length[k]
+                        for q2 in range(nc):
+                            f2 = cand[q2]
+                            k2 = cand_link[f2]
+                            if f2 == i or k2 < 0 or allowed[f2] == 0 or next_lane[f2] != nl or link_node[k2] != link_node[k]:
+                                continue
+                            x2 = pos[f2] - edge_length[lane_edge[lane[f2]]] - link_length[k2]
+                            if x2 > x_i and x2 - vlen[f2] - x_i < gap:
+                                gap = x2 - vlen[f2] - x_i
+                                v_lead = speed[f2]
+                                soft = True
                     v_cap = math.sqrt(link_speed[k] ** 2 * speed_factor[i] ** 2 + 2.0 * bcomf[i] * max(d_end, 0.0))
                 else:
                     # red, giving way, or a driver who may have to give way and does not see the
@@ -768,6 +783,8 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                                  _uniform(cf_seed, i, int(t / dt + 0.5)))
             else:
                 v = idm_speed(speed[i], v0, gap, v_lead, amax[i], bcomf[i], s0[i], tau[i], delta[i], dt, substeps)
+            if soft:
+                v = max(v, speed[i] - bcomf[i] * dt)
             if yielding[i] == 1:
                 v = min(v, max(0.0, speed[i] - bcomf[i] * dt))   # pulling over: braking to a stop at the kerb
             new_v[i] = min(v, v_cap)
