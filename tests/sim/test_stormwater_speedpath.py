@@ -103,7 +103,7 @@ def _one_conduit(dt, y1, y2, q_old, a_mid_old, sub=1, y_o1=None, y_o2=None, firs
     return K.conduit_flow(dt, 0, first, y1, y2, 10.0, 9.95, False, False, 0.0, 0.0, K.SHAPE_CIRCULAR, 1.5, 0.0, 0.0,
                           0.0, 0.013, 5.0, 0.01, 1, q_old, q_old if q_last is None else q_last, a_mid_old, 3, 1,
                           False, fe, tab, tab, 0, 1.0, 1.0, sub, y1 if y_o1 is None else y_o1,
-                          y2 if y_o2 is None else y_o2)
+                          y2 if y_o2 is None else y_o2, 1.5 ** (4.0 / 3.0))
 
 
 def test_sub_steps_of_a_conduit_are_its_own_steps_chained():
@@ -144,3 +144,18 @@ def test_longer_steps_in_the_tail_of_the_storm_change_no_result(baseline_p3, rou
         assert fast.value(key) == pytest.approx(full.value(key), rel=1e-3), key
     assert abs(fast.value("routing_continuity_error_pct")) < max(0.1, 1.5 * abs(full.value("routing_continuity_error_pct")))
     assert fast.value("routing_steps") < 0.9 * full.value("routing_steps")
+
+
+def test_circular_sections_from_the_table_are_the_circle():
+    # Area, hydraulic radius and its powers of a circular pipe come from CIRC_TABLE: against the circle's
+    # formulas (segment of angle theta = 2 acos(1 - 2y/D)), from 1 % of the diameter to just below the crown.
+    d = 0.6
+    for x in np.concatenate([np.linspace(0.01, 0.99, 997), [0.999, 0.99999]]):
+        theta = 2.0 * math.acos(1.0 - 2.0 * x)
+        area = d * d / 8.0 * (theta - math.sin(theta))
+        radius = area / (d * theta / 2.0)
+        a, r = K.xs_area_radius(K.SHAPE_CIRCULAR, d, 0.0, 0.0, 0.0, x * d)
+        assert a == pytest.approx(area, rel=2e-5) and r == pytest.approx(radius, rel=2e-5), x
+        assert d ** (4.0 / 3.0) * K._circle_at(d, x * d, 2) == pytest.approx(radius ** (4.0 / 3.0), rel=3e-5), x
+        assert d ** (2.0 / 3.0) * K._circle_at(d, x * d, 3) == pytest.approx(radius ** (2.0 / 3.0), rel=3e-5), x
+    assert K.xs_area_radius(K.SHAPE_CIRCULAR, d, 0.0, 0.0, 0.0, d) == pytest.approx((math.pi * d * d / 4.0, d / 4.0))

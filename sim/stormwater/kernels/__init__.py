@@ -490,13 +490,57 @@ def runoff_step(dt, rain, evap_rate, area, frac, alpha, dstore, f_outlet, route_
 # ============================================================================ cross-sections
 
 
+CIRC_TABLE_N = 4096
+
+
+def _circle_table(n=CIRC_TABLE_N):
+    """A circle of diameter 1 filled to depth x at u = 0, 1/n, ..., 1 (see _circle_u): rows (area,
+    hydraulic radius, hydraulic radius^(4/3), hydraulic radius^(2/3)). Spaced in u, which goes as sqrt(x) near the invert (area
+    grows as x^1.5) and as sqrt(1 - x) near the crown (the wetted perimeter closes as sqrt(1 - x))."""
+    u = np.arange(n + 1) / n
+    x = np.where(u <= 0.5, 2.0 * u * u, 1.0 - 2.0 * (1.0 - u) ** 2)
+    c = np.clip(1.0 - 2.0 * x, -1.0, 1.0)
+    theta = 2.0 * np.arccos(c)
+    area = (theta - 2.0 * c * np.sqrt(1.0 - c * c)) / 8.0
+    perim = theta / 2.0
+    radius = np.divide(area, perim, out=np.zeros_like(area), where=perim > 0.0)
+    radius[-1] = 0.25
+    area[-1] = math.pi / 4.0
+    return np.ascontiguousarray(np.stack([area, radius, radius ** (4.0 / 3.0), radius ** (2.0 / 3.0)], axis=1))
+
+
+CIRC_TABLE = _circle_table()   # a compile-time constant of the kernels; linear interpolation in it is within
+#                               1e-5 of the exact area and radius (relative) above 1 % of the diameter, 1.3e-4 at 0.01 %
+
+
+@njit(cache=True, inline="always")
+def _circle_u(x):
+    # table coordinate of the filled fraction x in [0, 1]: sqrt(x/2) up to half full, 1 - sqrt((1-x)/2) above
+    if x <= 0.5:
+        return math.sqrt(0.5 * max(x, 0.0))
+    return 1.0 - math.sqrt(0.5 * max(1.0 - x, 0.0))
+
+
+@njit(cache=True, inline="always")
+def _circle_at(d, y, col):
+    # column col (0 area, 1 radius, 2 radius^(4/3), 3 radius^(2/3)) of CIRC_TABLE at depth y of a circle of
+    # diameter d, in units of diameter (times d^2 for the area, d for the radius, d^(4/3), d^(2/3) for its powers)
+    u = _circle_u(y / d) * CIRC_TABLE_N
+    k = min(int(u), CIRC_TABLE_N - 1)
+    f = u - k
+    return CIRC_TABLE[k, col] + f * (CIRC_TABLE[k + 1, col] - CIRC_TABLE[k, col])
+
+
 @njit(cache=True)
 def _circle_segment(d, y):
-    # (area, wetted perimeter) of a circle of diameter d filled to y < d: with c = cos(theta/2) =
-    # 1 - 2y/d, sin(theta) = 2 c sqrt(1 - c^2), so one acos and one sqrt (no sin)
-    c = max(-1.0, min(1.0, 1.0 - 2.0 * y / d))
-    theta = 2.0 * math.acos(c)
-    return d * d / 8.0 * (theta - 2.0 * c * math.sqrt(1.0 - c * c)), d * theta / 2.0
+    # (area, hydraulic radius) of a circle of diameter d filled to y < d, from CIRC_TABLE (acos and the
+    # radius' power were a third of a dynamic-wave run's time)
+    u = _circle_u(y / d) * CIRC_TABLE_N
+    k = min(int(u), CIRC_TABLE_N - 1)
+    f = u - k
+    a = CIRC_TABLE[k, 0] + f * (CIRC_TABLE[k + 1, 0] - CIRC_TABLE[k, 0])
+    r = CIRC_TABLE[k, 1] + f * (CIRC_TABLE[k + 1, 1] - CIRC_TABLE[k, 1])
+    return d * d * a, d * r
 
 
 @njit(cache=True)
@@ -546,8 +590,7 @@ def xs_radius(shape, g1, g2, g3, g4, y):
     if shape == SHAPE_CIRCULAR:
         if y >= g1:
             return g1 / 4.0
-        a, p = _circle_segment(g1, y)
-        return a / p if p > 0.0 else 0.0
+        return _circle_segment(g1, y)[1]
     a = xs_area(shape, g1, g2, g3, g4, y)
     if shape == SHAPE_RECT_CLOSED:
         p = g2 + 2.0 * y + (g2 if y >= g1 else 0.0)
@@ -569,8 +612,7 @@ def xs_area_radius(shape, g1, g2, g3, g4, y):
     if shape == SHAPE_CIRCULAR:
         if y >= g1:
             return math.pi * g1 * g1 / 4.0, g1 / 4.0
-        a, p = _circle_segment(g1, y)
-        return a, a / p
+        return _circle_segment(g1, y)
     return xs_area(shape, g1, g2, g3, g4, y), xs_radius(shape, g1, g2, g3, g4, y)
 
 
@@ -798,7 +840,7 @@ def _free_cached(l, d1, n, slope, q, fe, tab_yn, tab_yc, k, s_max, qc_max):
 
 @njit(cache=True, _nrt=False, inline="always")
 def _momentum(dt, l, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z2, s, d1, d2, d3, d4, n, L, slope, qb_old,
-              qb_last, a_mid_old, normal_limited, damping, fe, tab_yn, tab_yc, k, s_max, qc_max):
+              qb_last, a_mid_old, normal_limited, damping, fe, tab_yn, tab_yc, k, s_max, qc_max, d43):
     # one barrel's momentum over dt from the end depths y_n1, y_n2 (conduit_flow's physics): (dry, flow
     # before relaxation, weighted area, 1 + friction term, mid area, surface areas to the ends, volume,
     # mid depth)
@@ -904,7 +946,11 @@ def _momentum(dt, l, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z2, s, d1, 
         sigma = 0.0
     if is_full and (s == SHAPE_CIRCULAR or s == SHAPE_RECT_CLOSED):
         sigma = 0.0
-    dq1 = dt * G * n * n / r_wtd ** (4.0 / 3.0) * abs(v) if r_wtd > 0.0 else 0.0   # friction (Manning)
+    if rho == 1.0 and s == SHAPE_CIRCULAR and d43 > 0.0:
+        r43 = d43 * _circle_at(d1, y_mid, 2)   # d43: the diameter^(4/3)
+    else:
+        r43 = r_wtd ** (4.0 / 3.0)
+    dq1 = dt * G * n * n / r43 * abs(v) if r_wtd > 0.0 else 0.0   # friction (Manning)
     dq2 = dt * G * a_wtd * (h2 - h1) / L                                            # head difference
     dq3 = 2.0 * v * (a_mid - a_mid_old) * sigma                                  # local acceleration
     dq4 = dt * v * v * (a2 - a1) / L * sigma                                        # convective acceleration
@@ -921,7 +967,11 @@ def _momentum(dt, l, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z2, s, d1, 
             if _froude(s, d1, d2, d3, d4, qb / a1, y1) >= 1.0:
                 check = True
         if check:
-            qn = a1 * r1 ** (2.0 / 3.0) * math.sqrt(slope) / n
+            if s == SHAPE_CIRCULAR and d43 > 0.0:
+                r23 = math.sqrt(d43) * _circle_at(d1, y1, 3)
+            else:
+                r23 = r1 ** (2.0 / 3.0)
+            qn = a1 * r23 * math.sqrt(slope) / n
             if qn < qb:
                 qb = qn
     return False, qb, a_wtd, denom, a_mid, sa1, sa2, volume, y_mid
@@ -930,7 +980,7 @@ def _momentum(dt, l, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z2, s, d1, 
 @njit(cache=True, _nrt=False)
 def conduit_flow(dt, l, first, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z2, s, d1, d2, d3, d4, n, L, slope,
                  nb, q_old, q_last, a_mid_old, normal_limited, damping, gated, fe, tab_yn, tab_yc, k, s_max, qc_max,
-                 sub=1, y_o1=0.0, y_o2=0.0):
+                 sub, y_o1, y_o2, d43):
     """Momentum of one conduit l over dt (dynamic wave, Vol. II §4.3), per barrel internally.
 
     Scalars of the link and its end nodes (depths y_n1, y_n2, inverts, whether each is an outfall), its
@@ -956,7 +1006,7 @@ def conduit_flow(dt, l, first, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z
     if sub <= 1:
         dry, qb, a_wtd, denom, a_mid, sa1, sa2, volume, y_mid = _momentum(
             dt, l, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z2, s, d1, d2, d3, d4, n, L, slope, qb_old,
-            qb_last, a_mid_old, normal_limited, damping, fe, tab_yn, tab_yc, k, s_max, qc_max)
+            qb_last, a_mid_old, normal_limited, damping, fe, tab_yn, tab_yc, k, s_max, qc_max, d43)
         if dry:
             return 0.0, G * dt * a_mid / L * nb, a_mid, sa1 * nb, sa2 * nb, volume * nb, y_mid
         dqdh = G * dt * a_wtd / L / denom * nb
@@ -972,7 +1022,7 @@ def conduit_flow(dt, l, first, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z
             dry, qb, a_wtd, denom, a_mid, sa1, sa2, volume, y_mid = _momentum(
                 h, l, y_o1 + f * (y_n1 - y_o1), y_o2 + f * (y_n2 - y_o2), inv1, inv2, outfall1, outfall2, z1, z2,
                 s, d1, d2, d3, d4, n, L, slope, qb, qb, am_prev, normal_limited,
-                damping, fe, tab_yn, tab_yc, k, s_max, qc_max)
+                damping, fe, tab_yn, tab_yc, k, s_max, qc_max, d43)
             am_prev = a_mid
         if dry:
             return 0.0, G * dt * a_mid / L * nb, a_mid, sa1 * nb, sa2 * nb, volume * nb, y_mid
@@ -1561,6 +1611,9 @@ def advance_system(t_end, wet_step, dry_step, route_step, var_step, min_step, re
     for i in range(n_node):
         if node_kind[i] == NODE_STORAGE:
             kin_reservoirs = True
+    d43 = np.empty(n_link)   # the diameter^(4/3) of circular conduits (friction from CIRC_TABLE)
+    for l in range(n_link):
+        d43[l] = g1[l] ** (4.0 / 3.0) if shape[l] == SHAPE_CIRCULAR else 0.0
     lat_sum = 0.0
     while t < t_end - 1e-9 and t < t_stop - 1e-9:
         if stop_on_switch and switch_pumps and dynamic and steps > 0:
@@ -1768,7 +1821,7 @@ def advance_system(t_end, wet_step, dry_step, route_step, var_step, min_step, re
                             node_kind[n2] == NODE_OUTFALL, z1[l], z2[l], shape[l], g1[l], g2[l], g3[l], g4[l],
                             rough[l], length[l], slope[l], barrels[l], q_old[l], q_last[l], a_mid_old[l],
                             normal_limited, damping, gated_to[l], fe_free, tab_yn, tab_yc, link_tab[l], kin_s_max[l],
-                            xs_qc_max[l], int(link_sub[l]), y_old[n1], y_old[n2])
+                            xs_qc_max[l], int(link_sub[l]), y_old[n1], y_old[n2], d43[l])
                         if link_setting[l] <= 0.0:   # closed by a control rule
                             qn = 0.0
                             dq = 0.0
