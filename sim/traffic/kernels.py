@@ -915,12 +915,14 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
         return 0, n_active, handed_back
     for l in range(n_lanes):
         lane_rear[l] = lane_len[l]
+    lane_rear_speed[:] = -1.0      # speed of the rearmost vehicle; -1: nobody on the lane
     edge_count[:] = 0
     for j in range(n_active):      # every vehicle on the road now was on it at the start of the step
         i = order[j]
         if state[i] == DRIVING:
             if pos[i] - vlen[i] < lane_rear[lane[i]]:
                 lane_rear[lane[i]] = pos[i] - vlen[i]
+                lane_rear_speed[lane[i]] = speed[i]
             edge_count[lane_edge[lane[i]]] += 1
     kept = 0
     for p in range(n_pending):
@@ -948,6 +950,12 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
         v_ins = depart_speed[i]
         if v_ins < 0.0:
             v_ins = min(vmax[i], edge_speed[e] * speed_factor[i])
+            if lane_rear_speed[best] >= 0.0:
+                # at most the speed from which it can stop behind the vehicle ahead (SUMO's departSpeed
+                # "max"; given a speed, SUMO waits instead: here it leaves at that speed)
+                gap_ins = room - pos[i] - s0[i]
+                v_ins = min(v_ins, max(0.0, _krauss_stop_speed(gap_ins + _krauss_brake_gap(lane_rear_speed[best], bcomf[i], dt),
+                                                               bcomf[i], tau[i], dt)))
         speed[i] = v_ins
         depart_t[i] = t + dt
         route_idx[i] = 0
@@ -956,6 +964,7 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
         stopped_s[i] = 0.0
         hold_s[i] = edge_start_service[e] if emergency[i] == 0 else 0.0   # the guard opens the gate for a fire engine
         lane_rear[best] = 0.0
+        lane_rear_speed[best] = v_ins
         edge_count[e] += 1
     return kept, n_active, handed_back
 

@@ -61,6 +61,27 @@ def test_krauss_drivers_follow_safely_and_dawdle_by_seed():
     assert not np.array_equal(platoon(0.5, 1)[0], dawdling)
 
 
+def test_driver_leaving_behind_a_slower_one_leaves_at_a_speed_it_can_keep():
+    # a Krauss car leaving at its desired speed (None: SUMO's "max") just behind a slow car leaves at
+    # the speed from which it can stop behind it, so it never brakes harder than b; it left at 13.9
+    # m/s before and stopped in its first step
+    net = _line([400.0], speed=13.89)
+    krauss = replace(CAR, car_follow="Krauss", sigma=0.0, decel_mps2=4.5)
+    trips = [Trip(id="slow", depart_s=0.0, vtype="slow", route=("e0",), depart_speed_mps=None),
+             Trip(id="fast", depart_s=2.5, vtype="car", route=("e0",), depart_speed_mps=None)]
+    sim = Simulation(net, Demand(trips=trips, vtypes={"car": krauss, "slow": replace(krauss, max_speed_mps=3.0)}), Settings(), seed=0)
+    hardest = 0.0
+    before, was = sim.speed.copy(), sim.state.copy()
+    for _ in sim:
+        both = (sim.state == kernels.DRIVING) & (was == kernels.DRIVING)
+        if both.any():
+            hardest = max(hardest, float(np.max((before[both] - sim.speed[both]) / sim.settings.step_s)))
+        before, was = sim.speed.copy(), sim.state.copy()
+    d = sim.details()
+    assert np.isfinite(d.arrive_s).all() and d.depart_s[list(d.trip_ids).index("fast")] == pytest.approx(3.0)
+    assert hardest <= krauss.decel_mps2 + 1e-9
+
+
 def _ring(n_nodes=20, radius=318.3, speed=33.3):
     nodes = [Node(id=f"r{i}", x=radius * math.cos(2 * math.pi * i / n_nodes), y=radius * math.sin(2 * math.pi * i / n_nodes))
              for i in range(n_nodes)]
