@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .signals import SIGNAL_GREEN as SIGNAL_GREEN_STATE, SignalPlan, SignalProgram, bearing_from, default_program, given_program
+from .signals import SIGNAL_GREEN as SIGNAL_GREEN_STATE, SignalPlan, SignalProgram, bearing_from, default_program, given_program, major_approaches, streams_cross
 
 JUNCTION_TYPES = ("priority", "right_before_left", "allway_stop", "traffic_light", "dead_end", "unregulated")
 """unregulated: nobody gives way to anybody (SUMO's traffic_light_unregulated: one all-green phase
@@ -449,8 +449,8 @@ def compile_network(net: Network) -> CompiledNetwork:
     for node, ks in links_at.items():
         if kind[node] != KIND_CODE["traffic_light"] or not ks:
             continue
-        program = _signal_program(net, node, ks, link_from, link_to, link_turn, np.array(langle), lane_lo, lane_hi, lanes,
-                                  end_dir, prio, speeds, conflict, rule_yield, notes)
+        program, gives_way = _signal_program(net, node, ks, link_from, link_to, link_turn, np.array(langle), lane_lo, lane_hi, lanes,
+                                             end_dir, start_dir, prio, speeds, conflict, rule_yield, notes)
         programs.append(program)
         col = {int(k): j for j, k in enumerate(program.links)}
         for p in range(len(program.durations_s)):
@@ -459,7 +459,7 @@ def compile_network(net: Network) -> CompiledNetwork:
                 for b in green:
                     if (a, b) in conflict:
                         low_a, low_b = program.minor[p, col[a]], program.minor[p, col[b]]
-                        if (low_a and not low_b) or (low_a == low_b and rule_yield(a, b)):
+                        if (low_a and not low_b) or (low_a == low_b and gives_way(a, b)):
                             signal_yield.add((a, b))
 
     foe_lists: list[list[tuple[int, int, int]]] = [[] for _ in range(K)]
@@ -586,10 +586,11 @@ def _link_lanes(net: Network, edges, lanes, link_from, link_to, angle, edge_link
     return lo, hi, tlo, thi
 
 
-def _signal_program(net: Network, node, ks, link_from, link_to, link_turn, angle, lane_lo, lane_hi, lanes, end_dir, prio,
-                    speeds, conflict, rule_yield, notes) -> SignalProgram:
+def _signal_program(net: Network, node, ks, link_from, link_to, link_turn, angle, lane_lo, lane_hi, lanes, end_dir, start_dir,
+                    prio, speeds, conflict, rule_yield, notes) -> tuple[SignalProgram, object]:
     """The junction's program: its SignalPlan mapped onto the movements when it has one that can be
-    mapped faithfully, else netconvert's default (signals.py)."""
+    mapped faithfully, else netconvert's default (signals.py); and who gives way between two movements
+    green together (netconvert's right of way at the signal for its default program)."""
     ids = [e.id for e in net.edges]
     node_id = net.nodes[node].id
     bearing = {int(e): bearing_from(*end_dir[e]) for e in {int(link_from[k]) for k in ks}}
@@ -603,14 +604,54 @@ def _signal_program(net: Network, node, ks, link_from, link_to, link_turn, angle
                                       {k: (ids[link_from[k]], ids[link_to[k]]) for k in links})
         notes.extend(msgs)
         if program is not None:
-            return program
+            return program, rule_yield
 
     def dedicated_left(k) -> bool:   # no other movement but a U-turn uses its lanes
         return all(j == k or link_turn[j] == UTURN for j in links_of[int(link_from[k])]
                    if lane_lo[j] <= lane_hi[k] and lane_lo[k] <= lane_hi[j])
 
-    return default_program(node, ins, links_of, lambda a, b: (a, b) in conflict, rule_yield, lambda k: link_turn[k] == LEFT,
-                           dedicated_left, bearing, {e: float(prio[e]) for e in ins}, float(max(speeds[e] for e in ins)))
+    def straight_on(k) -> bool:   # netconvert's straight direction: int(|turn| deg) + 1 < 45
+        return link_turn[k] != UTURN and int(abs(math.degrees(float(angle[k]))) + 1e-9) + 1 < 45
+
+    def straight_weight(k) -> float:   # netconvert: 2 straight on or a half turn with a sharper one beside it, else 0.5
+        a = float(angle[k])
+        if straight_on(k):
+            return 2.0
+        if abs(a) <= math.radians(90) and any(link_turn[j] != UTURN and float(angle[j]) * a > 0 and abs(float(angle[j])) > abs(a)
+                                               for j in links_of[int(link_from[k])]):
+            return 2.0
+        return 0.5
+
+    major = major_approaches(ins, bearing, {e: (int(prio[e]), float(speeds[e]), int(lanes[e])) for e in ins})
+
+    # netconvert's foes: streams crossing in the order of the roads around the junction, or merging
+    side = 1e-3   # deg: a road's lanes in just before its lanes out, clockwise
+    enter = {k: bearing[int(link_from[k])] - side for k in links}
+    leave = {k: math.degrees(math.atan2(start_dir[int(link_to[k])][0], start_dir[int(link_to[k])][1])) % 360.0 + side for k in links}
+
+    def foes(a, b) -> bool:
+        if link_from[a] == link_from[b]:
+            return False
+        if link_to[a] == link_to[b]:   # onto one road: foes where they merge onto the same lanes
+            return (a, b) in conflict or (b, a) in conflict
+        return streams_cross(enter[a], leave[a], enter[b], leave[b])
+
+    def gives_way(a, b) -> bool:
+        """netconvert's right of way between two greens: a U-turn gives way; then the major road; then
+        straight on; else a gives way when b leaves between a's road and b's, clockwise from a's."""
+        if link_turn[a] == UTURN or link_turn[b] == UTURN:
+            return bool(link_turn[a] == UTURN)
+        a_major, b_major = int(link_from[a]) in major, int(link_from[b]) in major
+        if a_major != b_major:
+            return b_major
+        if straight_on(a) != straight_on(b):
+            return straight_on(b)
+        return 0.0 < (leave[b] - enter[a]) % 360.0 < (enter[b] - enter[a]) % 360.0
+
+    weight = {e: [(k, int(lane_hi[k] - lane_lo[k] + 1), straight_weight(k)) for k in links_of[e] if link_turn[k] != UTURN] for e in ins}
+    return default_program(node, ins, links_of, foes, gives_way, lambda k: link_turn[k] == LEFT,
+                           dedicated_left, bearing, float(max(speeds[e] for e in ins)), major=major,
+                           names={e: ids[e] for e in ins}, weight=weight), gives_way
 
 
 def _sumo_link_order(net: Network, ins, links_of, link_to, lanes, ids):

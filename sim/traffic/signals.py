@@ -4,15 +4,23 @@ given as SUMO's tlLogic (a .tll.xml), mapped onto this engine's movements.
 A program is a cycle of phases; each phase gives every movement (link) at the junction a state:
 red, green (major, or minor: green but giving way, SUMO's 'g') or yellow. `default_program` builds
 what netconvert 1.28 builds when no program is given (checked against netconvert on crosses, tees,
-Y and five-arm junctions, merges and single approaches; tests/sim/test_traffic_signals.py):
+Y and five-arm junctions, merges, single approaches and the skewed junctions of a distorted grid;
+tests/sim/test_traffic_signals.py):
 
-- approaches are taken in pairs of roughly opposite roads (arrival directions more than 135 deg
-  apart), highest priority first, preferring the pair whose movements block each other least; an
-  approach without such a partner gets a phase of its own; a junction with one approach (or one
-  opposite pair) has a single phase, followed by yellow and 5 s of red (netconvert's tls.red.time);
+- the major road (`major_approaches`): of the best-ranked roads in, the two arriving from the most
+  opposite directions; its pair gets the first phase when their movements block each other less than
+  they flow together, then the approaches left are paired the same way (`_phase_groups`: each pair
+  scored by its movements' unblocked streams, straight on weighing 2 and turns 0.5); an approach
+  without a partner that scores above 0 gets a phase of its own; two approaches less than 135 deg
+  apart at a junction of two roads go one by one; a junction with one approach (or one pair) has a
+  single phase, followed by yellow and 5 s of red (netconvert's tls.red.time);
+- movements are foes as netconvert orders streams around the junction (`streams_cross`) or where
+  they merge onto the same lanes; in a green phase a movement gives way to a foe green with it from
+  the major road, then to one going straight on (within 45 deg), then to one that leaves between its
+  road and the foe's, clockwise;
 - a phase's green extends to every other movement that conflicts with none already green in it;
-- a left turn that crosses oncoming green traffic is green minor (permissive, it gives way);
-  when it has lanes of its own, a 6 s protected left phase follows (tls.left-green.time);
+- a movement that gives way to another green is green minor (a permissive left turn); where such a
+  left turn has lanes of its own, a 6 s protected left phase follows (tls.left-green.time);
 - every green is followed by a yellow for the movements not green in the next phase; yellow lasts
   3 s up to 16.4 m/s (the fastest road in), ceil(v / 5.5) s up to 70 km/h, int(1.8 + v / 6) s above
   (fitted to netconvert 1.28 from 5 to 33 m/s);
@@ -39,7 +47,7 @@ SINGLE_PHASE_RED_S = 5.0
 LEFT_GREEN_S = 6.0
 """Protected left-turn phase where left turns have lanes of their own (netconvert's tls.left-green.time)."""
 PAIR_MIN_ANGLE_DEG = 135.0
-"""Two approaches share a phase only when their arrival directions differ by more than this."""
+"""At a junction of two approaches they share a phase only when their arrival directions differ by more than this."""
 # phase kinds
 MAIN, YELLOW, LEFT, ALL_RED, GIVEN = 0, 1, 2, 3, 4
 
@@ -100,13 +108,16 @@ def bearing_from(dx: float, dy: float) -> float:
 
 
 def default_program(node: int, ins: list[int], links_of: dict[int, list[int]], conflict, gives_way, is_left,
-                    dedicated_left, bearing: dict[int, float], priority: dict[int, float], vmax: float) -> SignalProgram:
+                    dedicated_left, bearing: dict[int, float], vmax: float, *, major: set[int], names: dict[int, str],
+                    weight: dict[int, list[tuple[int, int, float]]]) -> SignalProgram:
     """netconvert's program for a junction (see the module docstring). ins: incoming edges in SUMO's
     link order; links_of: their links in that order; conflict(a, b) / gives_way(a, b): movements a and
     b conflict / a gives way to b when both are green; is_left(k), dedicated_left(k): a left turn /
-    one with lanes of its own."""
+    one with lanes of its own; major: the approaches of the major road (`major_approaches`); names:
+    edge ids; weight[e]: for each movement of approach e (not U-turns) (link, lanes it leaves from,
+    2 if it goes straight on, else 0.5)."""
     links = [k for e in ins for k in links_of[e]]
-    groups = _phase_groups(ins, links_of, conflict, bearing, priority)
+    groups = _phase_groups(ins, links_of, conflict, bearing, major, names, weight)
     yellow = yellow_time_s(vmax)
     phases: list[tuple[int, set[int], set[int]]] = []   # (kind, green links, minor links)
     for group in groups:
@@ -157,12 +168,85 @@ def default_program(node: int, ins: list[int], links_of: dict[int, list[int]], c
                          minor=np.array(minors, dtype=bool))
 
 
-def _phase_groups(ins, links_of, conflict, bearing, priority) -> list[list[int]]:
-    """Approaches sharing a phase: roughly opposite pairs (highest priority first, the pair whose
-    movements block each other least), the rest alone; in SUMO's link order where nothing else decides."""
-    def opposite(a, b) -> float:
-        d = abs(bearing[a] - bearing[b]) % 360.0
-        return min(d, 360.0 - d)
+def _angle_between(bearing, a, b) -> float:
+    """The smaller angle (deg) between the directions two approaches arrive from."""
+    d = abs(bearing[a] - bearing[b]) % 360.0
+    return min(d, 360.0 - d)
+
+
+def streams_cross(a_in: float, a_out: float, b_in: float, b_out: float) -> bool:
+    """Do two movements cross, as netconvert orders streams around a junction? Each is given by the
+    compass bearings (deg) of where it enters and leaves, the roads in clockwise order, a road's lanes
+    in a little before its lanes out (right-hand traffic); they cross when exactly one end of one lies
+    on the clockwise arc from the entry to the exit of the other."""
+    def on_arc(x: float) -> bool:
+        return 0.0 < (x - a_in) % 360.0 < (a_out - a_in) % 360.0
+    return on_arc(b_in) != on_arc(b_out)
+
+
+def major_approaches(ins, bearing, rank) -> set[int]:
+    """netconvert's major road through a junction (its edges of junction priority 1): of the approaches
+    of the best rank (priority, then int(speed), lanes; rank[e] = (priority, speed m/s, lanes)), the two
+    arriving from the most opposite directions, the first such pair in `ins` order; where these two are
+    less than 135 deg apart (a bent main road, not allowed at a signal), the two most opposite of all,
+    each pair scored by 45 deg times the product of its priority (1 at the top priority, else 0.1),
+    lanes and speed relative to the junction's highest. A single best approach is major with the
+    approach most opposite to it when they are more than 135 deg apart."""
+    if len(ins) < 2:
+        return set(ins)
+    key = {e: (rank[e][0], int(rank[e][1]), rank[e][2]) for e in ins}
+    ordered = sorted(ins, key=lambda e: (-rank[e][0], -rank[e][1], -rank[e][2]))   # stable: ties stay in ins order
+    best = [e for e in ordered if key[e] == key[ordered[0]]]
+    if len(best) == 1:
+        first = best[0]
+        other = max((e for e in ins if e != first), key=lambda e: _angle_between(bearing, first, e))
+        return {first, other} if _angle_between(bearing, first, other) > 180.0 - 45.0 else {first}
+
+    top_prio = max(rank[e][0] for e in ins)
+    top_lanes = max(rank[e][2] for e in ins)
+    top_speed = max(rank[e][1] for e in ins)
+
+    def score(e) -> float:
+        return (1.0 if rank[e][0] == top_prio else 0.1) * rank[e][2] / top_lanes * rank[e][1] / top_speed
+
+    def most_opposite(pool, forced) -> tuple[int, int]:
+        pair, best_angle = None, -1.0
+        for i, a in enumerate(pool):
+            for b in pool[i + 1:]:
+                angle = _angle_between(bearing, a, b) + (45.0 * score(a) * score(b) if forced else 0.0)
+                if angle > best_angle:
+                    pair, best_angle = (a, b), angle
+        return pair
+
+    a, b = most_opposite(best, False)
+    if _angle_between(bearing, a, b) < 180.0 - 45.0:
+        a, b = most_opposite(ordered, True)
+    return {a, b}
+
+
+def _phase_groups(ins, links_of, conflict, bearing, major, names, weight) -> list[list[int]]:
+    """Approaches sharing a phase, in phase order, as netconvert pairs them: from the approaches left,
+    those of the highest junction priority (the major road) when there are two of them, else all, in
+    descending order of their ids; of these the pair with the most unblocked movements: for every two
+    movements (not U-turns) of the two approaches, lane by lane, + or - (as they conflict) the sum of
+    their weights (`weight(k)`: 2 straight, 0.5 turning; between a major and a minor approach 2 and 0.5,
+    doubled where they conflict); equal sums go to the pair arriving from more opposite directions,
+    then to the later first id; a pair scoring no more than 0 does not share: its first approach goes
+    alone. Two approaches less than 135 deg apart at a junction of two approaches go one by one."""
+    if len(ins) == 2 and _angle_between(bearing, ins[0], ins[1]) < PAIR_MIN_ANGLE_DEG:
+        return [[ins[0]], [ins[1]]]
+
+    def unblocked(a, b) -> float:
+        value = 0.0
+        for x, nx, wx in weight[a]:
+            for y, ny, wy in weight[b]:
+                sign = -1.0 if conflict(x, y) or conflict(y, x) else 1.0
+                if (a in major) == (b in major):
+                    w = wx + wy
+                else:
+                    w = (2.0 + 0.5) * (2.0 if sign < 0 else 1.0)
+                value += sign * w * nx * ny
+        return value
 
     left = list(ins)
     groups = []
@@ -170,27 +254,28 @@ def _phase_groups(ins, links_of, conflict, bearing, priority) -> list[list[int]]
         if len(left) == 1:
             groups.append([left.pop()])
             continue
-        top = max(priority[e] for e in left)
-        pool = [e for e in left if priority[e] == top]
-        if len(pool) < 2:
-            pool = left
-        best, best_key = None, None
-        for i, a in enumerate(pool):
-            for b in pool[i + 1:]:
-                if opposite(a, b) <= PAIR_MIN_ANGLE_DEG:
-                    continue
-                free = sum(1 for x in links_of[a] for y in links_of[b] if not (conflict(x, y) or conflict(y, x)))
-                key = (free, opposite(a, b))
-                if best_key is None or key > best_key:
-                    best, best_key = (a, b), key
-        if best is None:   # no opposite partner: the first approach goes alone
-            first = left[0] if len(pool) == len(left) else pool[0]
-            groups.append([first])
-            left.remove(first)
-            continue
-        groups.append(list(best))
-        left.remove(best[0])
-        left.remove(best[1])
+        left.sort(key=lambda e: names[e], reverse=True)
+        left.sort(key=lambda e: e not in major)
+        used = [e for e in left if (e in major) == (left[0] in major)]
+        if len(used) < 2:
+            used = left
+        best, best_value = None, -math.inf
+        for i, a in enumerate(used):
+            for b in used[i + 1:]:
+                value = unblocked(a, b)
+                if value > best_value:
+                    best, best_value = (a, b), value
+                elif value == best_value:
+                    now, was = _angle_between(bearing, a, b), _angle_between(bearing, *best)
+                    if abs(now - was) < 1e-9:
+                        if names[best[0]] < names[a]:
+                            best = (a, b)
+                    elif was < now:
+                        best = (a, b)
+        group = list(best) if best_value > 0 else [best[0]]
+        groups.append(group)
+        for e in group:
+            left.remove(e)
     return groups
 
 

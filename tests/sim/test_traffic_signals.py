@@ -123,15 +123,38 @@ def _our_program(c):
                         for j, k in enumerate(p.links)}) for q, d in enumerate(p.durations_s)]
 
 
+# distorted junctions of the held-out 3x3 grid (10_grid_mixed_addtypes): arms at these compass bearings
+SKEWED = {"skewed_cross": [("N", 25, "both"), ("E", 101, "both"), ("S", 198, "both"), ("W", 250, "both")],
+          "skewed_tee": [("N", 26, "both"), ("SE", 153, "both"), ("W", 281, "both")],
+          "skewed_tee_bent": [("N", 338, "both"), ("E", 70, "both"), ("S", 218, "both")],
+          "skewed_tee_wide": [("N", 18, "both"), ("E", 110, "both"), ("W", 246, "both")]}
+
+
+def test_first_green_goes_to_the_major_road_of_a_skewed_cross():
+    # netconvert's first phase is the major road's: of equal roads, the two arriving from the most
+    # opposite directions (here N-S, 173 deg apart; W-E 149 deg). Before, W-E came first, and the
+    # held-out grid's diagonal platoons met red at every such junction (1.47 / 1.26 of SUMO's times)
+    c = compile_network(_junction(SKEWED["skewed_cross"], lanes=2))
+    p = _program(c)
+    first = {c.edge_ids[c.link_from[k]] for j, k in enumerate(p.links) if p.states[0, j] == kernels.SIGNAL_GREEN}
+    assert first == {"N_in", "S_in"}
+    # a tee of three roads none opposite another pairs the two whose movements block each other least
+    p = _program(compile_network(_junction(SKEWED["skewed_tee"], lanes=2)))
+    assert p.durations_s.tolist() == [42.0, 3.0, 42.0, 3.0]
+
+
 @needs_sumo
-@pytest.mark.parametrize("case", ["single", "merge", "straight", "cross", "cross_2_lanes", "tee", "tee_priority", "cross_left_lanes"])
+@pytest.mark.parametrize("case", ["single", "merge", "straight", "cross", "cross_2_lanes", "tee", "tee_priority", "cross_left_lanes",
+                                  "skewed_cross", "skewed_tee", "skewed_tee_2_lanes", "skewed_tee_bent", "skewed_tee_wide",
+                                  "skewed_tee_wide_2_lanes"])
 def test_default_programs_are_netconverts(tmp_path, case):
     # every phase's duration and every movement's light, major or minor green, as netconvert 1.28 builds them
     arms = {"single": [("W", 270, "in"), ("E", 90, "out")], "merge": [("W", 270, "in"), ("SW", 230, "in"), ("E", 90, "out")],
             "straight": [("W", 270, "both"), ("E", 90, "both")], "tee": [("N", 0, "both"), ("E", 90, "both"), ("W", 270, "both")],
-            "tee_priority": [("N", 0, "both"), ("E", 90, "both"), ("W", 270, "both")]}.get(case, CROSS)
-    net = _junction(arms, lanes=2 if case == "cross_2_lanes" else 3 if case == "cross_left_lanes" else 1,
-                    priorities=[1, 3, 3] if case == "tee_priority" else None)
+            "tee_priority": [("N", 0, "both"), ("E", 90, "both"), ("W", 270, "both")],
+            **SKEWED}.get(case.removesuffix("_2_lanes"), CROSS)
+    net = _junction(arms, lanes=2 if case.endswith("2_lanes") or case in ("skewed_cross", "skewed_tee_bent") else
+                    3 if case == "cross_left_lanes" else 1, priorities=[1, 3, 3] if case == "tee_priority" else None)
     if case == "cross_left_lanes":
         turns = {"N": ("W", "S", "E"), "E": ("N", "W", "S"), "S": ("E", "N", "W"), "W": ("S", "E", "N")}
         net.connections = [Connection(from_edge=f"{a}_in", to_edge=f"{b}_out", from_lane=i, to_lane=i)
