@@ -11,7 +11,9 @@ all-way stop, fixed-time signal).
 Geometry (right-hand traffic, as in China): an edge runs from its start node to its end node,
 its lanes sit right of the centreline when the opposite direction exists; each edge is cut
 back at a junction by the junction's radius (half the widest crossing road plus
-`JUNCTION_CORNER_M`), and a movement crosses the junction along a quadratic curve between the
+`JUNCTION_CORNER_M`), or, where a neighbouring road meets it at an acute angle, until its side
+clears that road's side (plus the corner; as netconvert's junction shapes, within 2.5 m of its lane
+lengths at skewed junctions), and a movement crosses the junction along a quadratic curve between the
 two cut points. Turning speed is limited to sqrt(a_lat r) with a_lat = 5.5 m/s² (SUMO's
 junctions.limit-turn-speed default), r the curve's radius. A road to a community gate keeps
 `GATE_APRON_M` of drivable length whatever the junction's radius (the car at the barrier stands
@@ -315,8 +317,29 @@ def compile_network(net: Network) -> CompiledNetwork:
         for nd in (efrom[i], eto[i]):
             if len(arms[int(nd)]) >= 3:
                 radius[nd] = max(radius[nd], road_width[i] / 2 + JUNCTION_CORNER_M)
-    cut_start = radius[efrom].copy()
-    cut_end = radius[eto].copy()
+    # where roads meet at an acute angle an arm is cut back until it clears its neighbours: the
+    # corner where its side meets the side of the next road round the junction lies
+    # (w_next + w cos a) / sin a along it (half widths w, angle a between them; w_next at 90 deg)
+    arm_dir: dict[int, dict[int, tuple[float, float, float]]] = {k: {} for k in range(N)}   # node -> other end -> (dx, dy, half width)
+    for i in range(E):
+        arm_dir[int(efrom[i])].setdefault(int(eto[i]), (start_dir[i][0], start_dir[i][1], road_width[i] / 2))
+        arm_dir[int(eto[i])].setdefault(int(efrom[i]), (-end_dir[i][0], -end_dir[i][1], road_width[i] / 2))
+    arm_cut: dict[tuple[int, int], float] = {}
+    for nd, ends in arm_dir.items():
+        if len(ends) < 3:
+            continue
+        for other, (dx, dy, w) in ends.items():
+            clear = 0.0
+            for other2, (dx2, dy2, w2) in ends.items():
+                if other2 == other:
+                    continue
+                cos_a = dx * dx2 + dy * dy2
+                sin_a = abs(dx * dy2 - dy * dx2)
+                if cos_a > 0 and sin_a > 1e-6:      # an acute neighbour
+                    clear = max(clear, (w2 + w * cos_a) / sin_a)
+            arm_cut[nd, other] = clear + JUNCTION_CORNER_M
+    cut_start = np.array([max(radius[efrom[i]], arm_cut.get((int(efrom[i]), int(eto[i])), 0.0)) for i in range(E)])
+    cut_end = np.array([max(radius[eto[i]], arm_cut.get((int(eto[i]), int(efrom[i])), 0.0)) for i in range(E)])
     # a road to a gate keeps room for the car standing at the barrier (GATE_APRON_M), or 80 % of
     # its length when shorter, so that car stands on the gate road, not in the junction behind it
     gate = np.array([n.gate_service_s > 0 for n in nodes], dtype=bool)

@@ -347,3 +347,29 @@ def test_movements_onto_other_lanes_cross_when_their_sides_swap():
     # to all three main lanes), the side road gives way; from the left onto the left lanes they do not
     assert _lanes_join(-40.0) == {(True, 1), (False, 0)}
     assert _lanes_join(40.0) == set()
+
+
+Y45 = [("W", 270, "both"), ("E", 90, "both"), ("NE", 45, "both")]
+
+
+def test_roads_meeting_at_an_acute_angle_are_cut_back_until_they_clear_each_other():
+    # E and NE meet at 45 deg, each 6.4 m wide (3.2 m either side of its centreline): each side meets
+    # the other's (3.2 + 3.2 cos 45) / sin 45 = 7.73 m out, plus the 2 m corner; W, at right angles
+    # or more to both, keeps half the road plus the corner (5.2 m). Before, every arm was cut 5.2 m
+    c = compile_network(_junction(Y45, centre="priority"))
+    length = {e: float(c.edge_length[i]) for e, i in c.edge_index.items()}
+    assert length["E_in"] == pytest.approx(300.0 - (3.2 + 3.2 * math.cos(math.radians(45))) / math.sin(math.radians(45)) - 2.0, abs=0.01)
+    assert length["W_in"] == pytest.approx(300.0 - 5.2, abs=0.01)
+
+
+@needs_sumo
+@pytest.mark.parametrize("case", ["skewed_cross", "skewed_tee", "skewed_tee_bent", "y45"])
+@pytest.mark.parametrize("lanes", [1, 2])
+def test_edge_lengths_at_skewed_junctions_are_netconverts(tmp_path, case, lanes):
+    # the drivable length of each edge (the queue it holds) within 2.5 m of netconvert's lane; at
+    # 45-52 deg it was up to 11 m longer, and the held-out grid's edges up to 20 m
+    net = _junction(Y45 if case == "y45" else SKEWED[case], lanes=lanes)
+    c = compile_network(net)
+    theirs = {x.get("id"): float(x.get("length")) for x in _netconvert(tmp_path, net, case).iter("lane")}
+    for e, i in c.edge_index.items():
+        assert abs(float(c.edge_length[i]) - theirs[f"{e}_0"]) < 2.5, e
