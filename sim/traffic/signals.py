@@ -191,7 +191,9 @@ def major_approaches(ins, bearing, rank) -> set[int]:
     less than 135 deg apart (a bent main road, not allowed at a signal), the two most opposite of all,
     each pair scored by 45 deg times the product of its priority (1 at the top priority, else 0.1),
     lanes and speed relative to the junction's highest. A single best approach is major with the
-    approach most opposite to it when they are more than 135 deg apart."""
+    approach most opposite to it when they are more than 135 deg apart (netconvert's further rules
+    for this case, a partner 75-135 deg away among roads of other priorities and the redo when the
+    best road's continuation bends, are not reproduced)."""
     if len(ins) < 2:
         return set(ins)
     key = {e: (rank[e][0], int(rank[e][1]), rank[e][2]) for e in ins}
