@@ -191,34 +191,97 @@ def _find_link(edge_link_start, link_to, e, ne):
     return -1
 
 
+BEST_LANES_LOOKAHEAD_M = 3000.0
+"""How far along its route a driver looks for the lanes that lead farthest without a lane change
+(SUMO's best lanes look about 3 km ahead); lanes that go on beyond it count as equally good."""
+LOOK_FORWARD_S = 10.0
+"""SUMO LC2013's LOOK_FORWARD: a driver not on a best lane changes towards one, whatever the gain,
+once the distance its own lane still leads along the route is less than lookahead speed x this
+(x LOOKAHEAD_LEFT for a change to the left) + twice its length with gap (lcStrategic 1)."""
+LOOKAHEAD_LEFT = 2.0
+"""SUMO LC2013's lcLookaheadLeft default: strategic changes to the left are planned twice as far ahead."""
+TURN_LANE_DIST_M = 200.0
+"""SUMO LC2013's TURN_LANE_DIST: a driver on a best lane does not change for speed onto a lane
+that leads along its route for less than this (from the lane's start): a lane leading elsewhere."""
+ROUTE_LANE_COLS = 2
+"""route_lanes columns before the per-lane reach: best lane lo, best lane hi (within the edge)."""
+
+
+@njit(cache=True, _nrt=False)
+def route_lane_reach(route_flat, a, b, edge_lanes, edge_length, edge_link_start, link_to, link_lane_lo, link_lane_hi,
+                     link_to_lo, link_to_hi, out):
+    """For the route route_flat[a:b] (one vehicle's edges), row a + r of `out`: for every lane of the
+    r-th edge the distance (m, from the lane's start, at most BEST_LANES_LOOKAHEAD_M beyond the
+    edge) the route can be followed from it without changing lanes, and the range of best lanes
+    (those leading farthest), as SUMO's best lanes. A lane leads on through the movement to the
+    next edge when the movement leaves from it, onto the lane its connection reaches: lane i of
+    the movement onto its i-th target lane, the movement's leftmost lane also onto the target
+    lanes left over (netconvert's default connections). Every lane of the last edge is best."""
+    for q in range(b - 1, a - 1, -1):
+        e = route_flat[q]
+        n = edge_lanes[e]
+        k = -1
+        if q + 1 < b:
+            k = _find_link(edge_link_start, link_to, e, route_flat[q + 1])
+        best = -1.0
+        for l in range(n):
+            d = edge_length[e]
+            if k >= 0 and link_lane_lo[k] <= l <= link_lane_hi[k]:
+                o = l - link_lane_lo[k]
+                c_lo = min(link_to_lo[k] + o, link_to_hi[k])
+                c_hi = link_to_hi[k] if l == link_lane_hi[k] else c_lo
+                more = 0.0
+                for c in range(c_lo, c_hi + 1):
+                    more = max(more, out[q + 1, ROUTE_LANE_COLS + c])
+                d += min(more, BEST_LANES_LOOKAHEAD_M)
+            out[q, ROUTE_LANE_COLS + l] = d
+            best = max(best, d)
+        lo, hi = n, -1
+        for l in range(n):
+            if out[q, ROUTE_LANE_COLS + l] >= best - 1e-6:
+                lo = min(lo, l)
+                hi = max(hi, l)
+        out[q, 0] = lo
+        out[q, 1] = hi
+
+
+@njit(cache=True, _nrt=False)
+def route_lanes_of(route_flat, route_start, route_len, edge_lanes, edge_length, edge_link_start, link_to, link_lane_lo,
+                   link_lane_hi, link_to_lo, link_to_hi, out):
+    """route_lane_reach for every route (route_start, route_len) in route_flat."""
+    for v in range(route_start.shape[0]):
+        route_lane_reach(route_flat, route_start[v], route_start[v] + route_len[v], edge_lanes, edge_length, edge_link_start,
+                         link_to, link_lane_lo, link_lane_hi, link_to_lo, link_to_hi, out)
+
+
 @njit(cache=True, inline="always", _nrt=False)
-def _movement_lanes(e, i, r, edge_lanes, edge_link_start, link_to, link_lane_lo, link_lane_hi, route_flat, route_start, route_len):
-    """The lanes (lo, hi within edge e, 0 = rightmost) vehicle i may use on e, the r-th edge of its
-    route: those of its next movement; every lane on the last edge."""
-    if r + 1 < route_len[i]:
-        k = _find_link(edge_link_start, link_to, e, route_flat[route_start[i] + r + 1])
-        if k >= 0:
-            return link_lane_lo[k], link_lane_hi[k]
-    return 0, edge_lanes[e] - 1
+def _movement_lanes(i, r, route_start, route_lanes):
+    """The best lanes (lo, hi within the edge, 0 = rightmost) of vehicle i on the r-th edge of its
+    route: those from which its route can be followed farthest without changing lanes."""
+    p = route_start[i] + r
+    return int(route_lanes[p, 0]), int(route_lanes[p, 1])
 
 
 @njit(cache=True, _nrt=False)
 def _entry_lane(from_lane, k, ne, i, edge_first_lane, edge_lanes, edge_link_start, link_to, link_lane_lo, link_lane_hi,
-                link_to_lo, link_to_hi, route_flat, route_start, route_len, r, lane_rear):
+                link_to_lo, link_to_hi, route_flat, route_start, route_len, r, lane_rear, route_lanes):
     """The lane of edge ne (the r-th of vehicle i's route) that movement k from lane `from_lane` leads
-    onto: of the lanes the movement reaches and the vehicle's next movement leaves from, the one
-    nearest the lane matching its own (SUMO's straight-on lane i -> lane i); ties to the one with
-    more room. Where the two sets do not meet, the nearest lane its next movement leaves from."""
-    lo, hi = _movement_lanes(ne, i, r, edge_lanes, edge_link_start, link_to, link_lane_lo, link_lane_hi, route_flat,
-                             route_start, route_len)
-    want = min(max(from_lane - link_lane_lo[k] + link_to_lo[k], link_to_lo[k]), link_to_hi[k])
-    a, b = max(lo, link_to_lo[k]), min(hi, link_to_hi[k])
-    if a > b:
-        a, b = lo, hi
+    onto: of the lanes its connection reaches (lane i of the movement onto its i-th target lane, the
+    leftmost also onto the target lanes left over, as in route_lane_reach; a driver on a lane the
+    movement does not leave from as if on the nearest one), the one leading farthest along the
+    route, ties to the one matching its own, then to the one with more room."""
+    fl = min(max(from_lane, link_lane_lo[k]), link_lane_hi[k])
+    c_lo = min(link_to_lo[k] + fl - link_lane_lo[k], link_to_hi[k])
+    c_hi = link_to_hi[k] if fl == link_lane_hi[k] else c_lo
+    p = route_start[i] + r
     best = -1
-    for l2 in range(a, b + 1):
-        if best < 0 or abs(l2 - want) < abs(best - want) or (
-                abs(l2 - want) == abs(best - want) and lane_rear[edge_first_lane[ne] + l2] > lane_rear[edge_first_lane[ne] + best] + 1e-9):
+    for l2 in range(c_lo, c_hi + 1):
+        if best < 0:
+            best = l2
+            continue
+        d2, db = route_lanes[p, ROUTE_LANE_COLS + l2], route_lanes[p, ROUTE_LANE_COLS + best]
+        if d2 > db + 1e-6 or (d2 > db - 1e-6 and (abs(l2 - c_lo) < abs(best - c_lo) or (
+                abs(l2 - c_lo) == abs(best - c_lo) and lane_rear[edge_first_lane[ne] + l2] > lane_rear[edge_first_lane[ne] + best] + 1e-9))):
             best = l2
     return edge_first_lane[ne] + best
 
@@ -266,13 +329,16 @@ def _accel_behind(i, leader, pos, speed, vlen, s0, amax, bcomf, tau, v0_i, delta
 @njit(cache=True, _nrt=False)
 def lane_changes(order, lane_start, occ, n_occ, touched, lane_edge, edge_first_lane, edge_lanes, edge_length, edge_speed, state, lane, pos, speed,
                  vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta, cur_link, edge_link_start, link_to, link_lane_lo,
-                 link_lane_hi, route_flat, route_start, route_len, route_idx):
+                 link_lane_hi, route_flat, route_start, route_len, route_idx, route_lanes):
     """MOBIL (Kesting, Treiber & Helbing 2007) on multi-lane edges, after the step's moves: a driver
     changes to an adjacent lane when its own gain plus p times its followers' change exceeds the
     threshold and the new follower need not brake harder than MOBIL_SAFE_DECEL_MPS2. At most one
     change into and out of a lane per step; not inside a junction or in the last 20 m of an edge.
-    Only into lanes its next movement leaves from; a driver on a lane that does not lead where it
-    goes changes towards one whatever the gain (up to the stop line), if the new follower is safe."""
+    Lanes as SUMO's LC2013 sees them (route_lanes: how far each lane leads along the route): a
+    driver off its best lanes changes towards them whatever the gain (if the new follower is safe)
+    once its own lane leads on for less than its lookahead (LOOK_FORWARD_S); for speed it changes
+    onto a lane that is not best only if that lane leads on at least TURN_LANE_DIST_M and twice the
+    way left on it covers the lookahead (it can get back in time)."""
     touched[:] = 0
     for q in range(n_occ):     # lanes nobody was on at the start of the step have nobody to change
         l = occ[q]
@@ -284,13 +350,19 @@ def lane_changes(order, lane_start, occ, n_occ, touched, lane_edge, edge_first_l
             i = order[j]
             if state[i] != DRIVING or lane[i] != l or pos[i] < vlen[i]:
                 continue
-            lo, hi = _movement_lanes(e, i, route_idx[i], edge_lanes, edge_link_start, link_to, link_lane_lo, link_lane_hi,
-                                     route_flat, route_start, route_len)
+            p = route_start[i] + route_idx[i]
+            lo, hi = int(route_lanes[p, 0]), int(route_lanes[p, 1])
             rel = l - edge_first_lane[e]
-            wrong = rel < lo or rel > hi
+            v0_i = min(vmax[i], edge_speed[e] * speed_factor[i])
+            la_base = v0_i * LOOK_FORWARD_S
+            la_pad = 2.0 * (vlen[i] + s0[i])
+            wrong = False
+            off = lo - rel if rel < lo else (rel - hi if rel > hi else 0)     # lanes to its best lanes
+            if off > 0:
+                la = la_base * (LOOKAHEAD_LEFT if rel < lo else 1.0) + la_pad
+                wrong = (route_lanes[p, ROUTE_LANE_COLS + rel] - pos[i]) / off < la
             if not wrong and edge_length[e] - pos[i] < 20.0:
                 continue
-            v0_i = min(vmax[i], edge_speed[e] * speed_factor[i])
             lead, old_follow = _lane_neighbours(order, a0, a1, lane, l, pos, pos[i], i)
             if old_follow >= 0 and pos[old_follow] > pos[i]:
                 old_follow = -1
@@ -301,8 +373,15 @@ def lane_changes(order, lane_start, occ, n_occ, touched, lane_edge, edge_first_l
                 tl = l + side
                 if tl < edge_first_lane[e] or tl >= edge_first_lane[e] + edge_lanes[e] or touched[tl]:
                     continue
-                if (wrong and (side > 0) != (rel < lo)) or (not wrong and not (lo <= rel + side <= hi)):
+                if wrong and (side > 0) != (rel < lo):
                     continue
+                if not wrong and not (lo <= rel + side <= hi) and (off == 0 or (side > 0) != (rel < lo)):
+                    # away from its best lanes: only if it can come back in time, (off + 2) lookaheads
+                    # on the lane left, and from a best lane not onto a lane leading elsewhere
+                    reach = route_lanes[p, ROUTE_LANE_COLS + rel + side]
+                    la = la_base * (LOOKAHEAD_LEFT if side > 0 else 1.0) + la_pad
+                    if (off == 0 and reach < TURN_LANE_DIST_M) or (reach - pos[i]) / (off + 2) < la:
+                        continue
                 b0, b1 = lane_start[tl], lane_start[tl + 1]
                 new_lead, new_follow = _lane_neighbours(order, b0, b1, lane, tl, pos, pos[i], -1)
                 if new_lead >= 0 and pos[new_lead] - vlen[new_lead] - pos[i] < s0[i]:
@@ -363,7 +442,7 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
                  link_lane_lo, link_lane_hi, link_to_lo, link_to_hi, link_wait_m, foe_start, foe_link, foe_yield, foe_crossing, foe_clear_m, node_kind,
                  state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta, cf_sigma, cf_seed,
                  emergency, vwidth, edge_pass_width,
-                 route_flat, route_start, route_len, route_idx, cur_link, committed, in_wait, allowed, next_lane,
+                 route_flat, route_start, route_len, route_idx, route_lanes, cur_link, committed, in_wait, allowed, next_lane,
                  stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
                  stop_ridx, stop_pos, stop_dwell, veh_stop_next, veh_stop_end, hand_back,
                  pending, n_pending, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits, work):
@@ -558,7 +637,7 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
         else:
             best = _entry_lane(lane[f] - edge_first_lane[e], k, ne, f, edge_first_lane, edge_lanes, edge_link_start, link_to,
                                link_lane_lo, link_lane_hi, link_to_lo, link_to_hi, route_flat, route_start, route_len,
-                               route_idx[f] + 1, lane_rear)
+                               route_idx[f] + 1, lane_rear, route_lanes)
         next_lane[f] = best
         ok = True
         st_opp = edge_opposite[ne]
@@ -886,7 +965,7 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
 
     lane_changes(order, lane_start, occ, n_occ, touched, lane_edge, edge_first_lane, edge_lanes, edge_length, edge_speed, state, lane, pos, speed,
                  vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta, cur_link, edge_link_start, link_to, link_lane_lo,
-                 link_lane_hi, route_flat, route_start, route_len, route_idx)
+                 link_lane_hi, route_flat, route_start, route_len, route_idx, route_lanes)
 
     # queues per edge: contiguous slow vehicles from the stop line back
     edge_queue_now[:] = 0.0
@@ -930,8 +1009,7 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
         e = route_flat[route_start[i]]
         lo, hi = 0, 0
         if edge_lanes[e] > 1:
-            lo, hi = _movement_lanes(e, i, 0, edge_lanes, edge_link_start, link_to, link_lane_lo, link_lane_hi, route_flat,
-                                     route_start, route_len)
+            lo, hi = _movement_lanes(i, 0, route_start, route_lanes)
         best = edge_first_lane[e] + lo
         for l2 in range(edge_first_lane[e] + lo, edge_first_lane[e] + hi + 1):
             if lane_rear[l2] > lane_rear[best] + 1e-9:
@@ -977,7 +1055,7 @@ def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, live_lo, su
                  link_lane_lo, link_lane_hi, link_to_lo, link_to_hi, link_wait_m, foe_start, foe_link, foe_yield, foe_crossing, foe_clear_m, node_kind,
                  state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta, cf_sigma, cf_seed,
                  emergency, vwidth, edge_pass_width,
-                 route_flat, route_start, route_len, route_idx, cur_link, committed, in_wait, allowed, next_lane,
+                 route_flat, route_start, route_len, route_idx, route_lanes, cur_link, committed, in_wait, allowed, next_lane,
                  stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
                  stop_ridx, stop_pos, stop_dwell, veh_stop_next, veh_stop_end, hand_back,
                  pending, n_pending, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits,
@@ -1010,8 +1088,8 @@ def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, live_lo, su
                                    edge_end_service, edge_link_start, link_to, link_length, link_speed, link_node,
                                    link_state, link_minor, link_lane_lo, link_lane_hi, link_to_lo, link_to_hi, link_wait_m, foe_start, foe_link, foe_yield, foe_crossing, foe_clear_m, node_kind,
                                    state, lane, pos, speed, vlen, s0, amax, bcomf, tau, vmax, speed_factor, delta, cf_sigma, cf_seed,
-                                   emergency, vwidth, edge_pass_width, route_flat, route_start, route_len, route_idx, cur_link, committed, in_wait, allowed,
-                                   next_lane, stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
+                                   emergency, vwidth, edge_pass_width, route_flat, route_start, route_len, route_idx, route_lanes, cur_link, committed, in_wait,
+                                   allowed, next_lane, stopped_s, hold_s, depart_t, arrive_t, dist_m, depart_speed, arrive_pos,
                                    stop_ridx, stop_pos, stop_dwell, veh_stop_next, veh_stop_end, hand_back,
                                    pending, kept, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits, work)
         moved += m

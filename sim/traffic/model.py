@@ -227,6 +227,8 @@ class Simulation:
         if V:
             self.route_start[1:] = np.cumsum(self.route_len)[:-1]
         self.route_flat = np.concatenate(routes).astype(np.int32) if routes else np.zeros(0, np.int32)
+        self.route_lanes = np.zeros((0, kernels.ROUTE_LANE_COLS + max(1, int(self.net.edge_lanes.max(initial=1)))))
+        self.route_lanes = self._route_lanes(self.route_flat, self.route_start, self.route_len)
         self.free_time = np.array([self._free_time(r, i) for i, r in enumerate(routes)])
         self._stops(trips, routes, demand)
         self.state = np.zeros(V, dtype=np.int8)
@@ -462,6 +464,14 @@ class Simulation:
         if env.now + 1e-9 >= next_frame:   # frames stay on their 1 s grid
             self._record()
 
+    def _route_lanes(self, flat: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
+        """Per route position (rows as `flat`): best lanes and how far each lane leads (kernels.route_lane_reach)."""
+        net = self.net
+        out = np.zeros((len(flat), self.route_lanes.shape[1]))
+        kernels.route_lanes_of(flat, start, length, net.edge_lanes, net.edge_length, net.edge_link_start, net.link_to,
+                               net.link_lane_lo, net.link_lane_hi, net.link_to_lo, net.link_to_hi, out)
+        return out
+
     def step_once(self, t: float, dt: float, n_steps: int = 1, ticks: int = 0) -> tuple[int, int]:
         """Up to n_steps steps from t (s); fewer when a driver reaches its car park or the run is over.
         With ticks > 0 the kernel records at record ticks `ticks`, `ticks` + 1, ... on its own.
@@ -476,7 +486,7 @@ class Simulation:
             net.link_lane_lo, net.link_lane_hi, net.link_to_lo, net.link_to_hi, net.link_wait_m,
             net.foe_start, net.foe_link, net.foe_yield, net.foe_crossing, net.foe_clear_m, net.node_kind,
             self.state, self.lane, self.pos, self.speed, self.vlen, self.s0, self.amax, self.bcomf, self.tau, self.vmax, self.sf,
-            self.delta, self.cf_sigma, self.cf_seed, self.emergency, self.vwidth, self.edge_pass_width, self.route_flat, self.route_start, self.route_len, self.route_idx, self.cur_link, self.committed, self.in_wait,
+            self.delta, self.cf_sigma, self.cf_seed, self.emergency, self.vwidth, self.edge_pass_width, self.route_flat, self.route_start, self.route_len, self.route_idx, self.route_lanes, self.cur_link, self.committed, self.in_wait,
             self.allowed, self.next_lane, self.stopped_s, self.hold_s, self.depart_t, self.arrive_t, self.dist_m,
             self.depart_speed, self.arrive_pos, self.stop_ridx, self.stop_pos, self.stop_dwell, self.veh_stop_next,
             self.veh_stop_end, self.hand_back, self.pending, self.n_pending, self.edge_queue_now, self.edge_queue_max,
@@ -557,6 +567,8 @@ class Simulation:
             self.route_start[i] = len(self.route_flat)
             self.route_len[i] = len(path)
             self.route_flat = np.concatenate([self.route_flat, path.astype(np.int32)])
+            self.route_lanes = np.concatenate([self.route_lanes, self._route_lanes(
+                path.astype(np.int32), np.zeros(1, np.int32), np.array([len(path)], np.int32))])
             self.route_idx[i] = 0
             self.state[i] = kernels.DRIVING
             self.live_lo = min(self.live_lo, int(i))
