@@ -100,10 +100,12 @@ def test_the_shortest_conduits_take_sub_steps_instead_of_holding_the_network(lin
 def _one_conduit(dt, y1, y2, q_old, a_mid_old, sub=1, y_o1=None, y_o2=None, first=True, q_last=None):
     fe = np.full((1, 3), -1.0)
     tab = np.zeros((1, 64))
-    return K.conduit_flow(dt, 0, first, y1, y2, 10.0, 9.95, False, False, 0.0, 0.0, K.SHAPE_CIRCULAR, 1.5, 0.0, 0.0,
-                          0.0, 0.013, 5.0, 0.01, 1, q_old, q_old if q_last is None else q_last, a_mid_old, 3, 1,
-                          False, fe, tab, tab, 0, 1.0, 1.0, sub, y1 if y_o1 is None else y_o1,
-                          y2 if y_o2 is None else y_o2, 1.5 ** (4.0 / 3.0))
+    # z1, z2, shape, d1..d4, n, L, slope, barrels, table row, s_max, qc_max, d^(4/3), 1/d, 1/L, 1/barrels, sqrt(S)/n
+    lk = (0.0, 0.0, K.SHAPE_CIRCULAR, 1.5, 0.0, 0.0, 0.0, 0.013, 5.0, 0.01, 1, 0, 1.0, 1.0, 1.5 ** (4.0 / 3.0),
+          1.0 / 1.5, 1.0 / 5.0, 1.0, 0.01 ** 0.5 / 0.013)
+    return K.conduit_flow(dt, 0, first, y1, y2, 10.0, 9.95, False, False, lk, q_old,
+                          q_old if q_last is None else q_last, a_mid_old, 3, 1, False, fe, tab, tab, sub,
+                          y1 if y_o1 is None else y_o1, y2 if y_o2 is None else y_o2)
 
 
 def test_sub_steps_of_a_conduit_are_its_own_steps_chained():
@@ -156,6 +158,7 @@ def test_circular_sections_from_the_table_are_the_circle():
         radius = area / (d * theta / 2.0)
         a, r = K.xs_area_radius(K.SHAPE_CIRCULAR, d, 0.0, 0.0, 0.0, x * d)
         assert a == pytest.approx(area, rel=2e-5) and r == pytest.approx(radius, rel=2e-5), x
-        assert d ** (4.0 / 3.0) * K._circle_at(d, x * d, 2) == pytest.approx(radius ** (4.0 / 3.0), rel=3e-5), x
-        assert d ** (2.0 / 3.0) * K._circle_at(d, x * d, 3) == pytest.approx(radius ** (2.0 / 3.0), rel=3e-5), x
+        _, _, t43, t23 = K._circle_row(d, 1.0 / d, x * d)
+        assert d ** (4.0 / 3.0) * t43 == pytest.approx(radius ** (4.0 / 3.0), rel=3e-5), x
+        assert d ** (2.0 / 3.0) * t23 == pytest.approx(radius ** (2.0 / 3.0), rel=3e-5), x
     assert K.xs_area_radius(K.SHAPE_CIRCULAR, d, 0.0, 0.0, 0.0, d) == pytest.approx((math.pi * d * d / 4.0, d / 4.0))

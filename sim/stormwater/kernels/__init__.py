@@ -522,13 +522,24 @@ def _circle_u(x):
 
 
 @njit(cache=True, inline="always")
-def _circle_at(d, y, col):
-    # column col (0 area, 1 radius, 2 radius^(4/3), 3 radius^(2/3)) of CIRC_TABLE at depth y of a circle of
-    # diameter d, in units of diameter (times d^2 for the area, d for the radius, d^(4/3), d^(2/3) for its powers)
-    u = _circle_u(y / d) * CIRC_TABLE_N
+def _circle_row(d, inv_d, y):
+    # (area m2, hydraulic radius m, (R/d)^(4/3), (R/d)^(2/3)) of a circle of diameter d filled to y, from
+    # one place in CIRC_TABLE (the dynamic wave's momentum needs them all at each end and the middle)
+    u = _circle_u(y * inv_d) * CIRC_TABLE_N
     k = min(int(u), CIRC_TABLE_N - 1)
     f = u - k
-    return CIRC_TABLE[k, col] + f * (CIRC_TABLE[k + 1, col] - CIRC_TABLE[k, col])
+    a = CIRC_TABLE[k, 0] + f * (CIRC_TABLE[k + 1, 0] - CIRC_TABLE[k, 0])
+    r = CIRC_TABLE[k, 1] + f * (CIRC_TABLE[k + 1, 1] - CIRC_TABLE[k, 1])
+    t43 = CIRC_TABLE[k, 2] + f * (CIRC_TABLE[k + 1, 2] - CIRC_TABLE[k, 2])
+    t23 = CIRC_TABLE[k, 3] + f * (CIRC_TABLE[k + 1, 3] - CIRC_TABLE[k, 3])
+    return d * d * a, d * r, t43, t23
+
+
+@njit(cache=True, inline="always")
+def _circle_width_cut(d, y):
+    # _width_cut of a circle: top width at y, held at its value at CROWN_CUTOFF of the diameter above it
+    yy = min(max(y, 0.0), CROWN_CUTOFF * d)
+    return 2.0 * math.sqrt(max(yy * (d - yy), 0.0))
 
 
 @njit(cache=True)
@@ -839,11 +850,12 @@ def _free_cached(l, d1, n, slope, q, fe, tab_yn, tab_yc, k, s_max, qc_max):
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _momentum(dt, l, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z2, s, d1, d2, d3, d4, n, L, slope, qb_old,
-              qb_last, a_mid_old, normal_limited, damping, fe, tab_yn, tab_yc, k, s_max, qc_max, d43):
+def _momentum(dt, l, y_n1, y_n2, inv1, inv2, outfall1, outfall2, lk, qb_old, qb_last, a_mid_old, normal_limited,
+              damping, fe, tab_yn, tab_yc):
     # one barrel's momentum over dt from the end depths y_n1, y_n2 (conduit_flow's physics): (dry, flow
-    # before relaxation, weighted area, 1 + friction term, mid area, surface areas to the ends, volume,
+    # before relaxation, weighted area, 1 / (1 + friction term), mid area, surface areas to the ends, volume,
     # mid depth)
+    z1, z2, s, d1, d2, d3, d4, n, L, slope, nb, k, s_max, qc_max, d43, inv_d, inv_L, inv_nb, conv = lk
     z1a = inv1 + z1
     z2a = inv2 + z2
     h1 = max(y_n1 + inv1, z1a)
@@ -893,9 +905,15 @@ def _momentum(dt, l, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z2, s, d1, 
                 h2 = z2a + y2
     # ---- surface area given to the end nodes
     y_mid = max(0.5 * (y1 + y2), FUDGE)
-    w1 = _width_cut(s, d1, d2, d3, d4, y1)
-    w2 = _width_cut(s, d1, d2, d3, d4, y2)
-    wm = _width_cut(s, d1, d2, d3, d4, y_mid)
+    circ = s == SHAPE_CIRCULAR and d43 > 0.0   # the circle's table (d43: the diameter^(4/3))
+    if circ:
+        w1 = _circle_width_cut(d1, y1)
+        w2 = _circle_width_cut(d1, y2)
+        wm = _circle_width_cut(d1, y_mid)
+    else:
+        w1 = _width_cut(s, d1, d2, d3, d4, y1)
+        w2 = _width_cut(s, d1, d2, d3, d4, y2)
+        wm = _width_cut(s, d1, d2, d3, d4, y_mid)
     sa1 = 0.0
     sa2 = 0.0
     if cls == 0:
@@ -916,19 +934,26 @@ def _momentum(dt, l, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z2, s, d1, 
     else:
         sa1 = FUDGE * L / 2.0
         sa2 = sa1
-    a1, r1 = xs_area_radius(s, d1, d2, d3, d4, y1)
-    a2 = xs_area(s, d1, d2, d3, d4, y2)
-    a_mid, r_mid = xs_area_radius(s, d1, d2, d3, d4, y_mid)
+    if circ:
+        a1, r1, t43_1, t23_1 = _circle_row(d1, inv_d, y1)
+        a2 = _circle_row(d1, inv_d, y2)[0]
+        a_mid, r_mid, t43_m, _t23 = _circle_row(d1, inv_d, y_mid)
+    else:
+        a1, r1 = xs_area_radius(s, d1, d2, d3, d4, y1)
+        a2 = xs_area(s, d1, d2, d3, d4, y2)
+        a_mid, r_mid = xs_area_radius(s, d1, d2, d3, d4, y_mid)
+        t43_1 = t23_1 = t43_m = 0.0
     is_full = y1 >= d1 and y2 >= d1
     volume = 0.5 * (a1 + a2) * L
     if cls >= 4 or a_mid <= FUDGE:
         return True, 0.0, a_mid, 1.0, a_mid, sa1, sa2, volume, y_mid
-    v = qb_last / a_mid
+    inv_am = 1.0 / a_mid   # one division for the velocity and the Froude number (divisions are slow)
+    v = qb_last * inv_am
     if v > 15.0:
         v = 15.0
     elif v < -15.0:
         v = -15.0
-    froude = abs(v) / math.sqrt(G * a_mid / wm) if (wm > 0.0 and y_mid > FUDGE) else 0.0
+    froude = abs(v) * math.sqrt(wm * inv_am * (1.0 / G)) if (wm > 0.0 and y_mid > FUDGE) else 0.0
     if cls == 0 and froude > 1.0:
         cls = 1
     if froude <= 0.5:
@@ -946,16 +971,24 @@ def _momentum(dt, l, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z2, s, d1, 
         sigma = 0.0
     if is_full and (s == SHAPE_CIRCULAR or s == SHAPE_RECT_CLOSED):
         sigma = 0.0
-    if rho == 1.0 and s == SHAPE_CIRCULAR and d43 > 0.0:
-        r43 = d43 * _circle_at(d1, y_mid, 2)   # d43: the diameter^(4/3)
+    if circ and rho == 1.0:
+        r43 = d43 * t43_m
+    elif circ and r1 > 0.0 and r_mid > 0.0:
+        # r_wtd^(4/3) = r_wtd x its cube root: Newton's method from the blend of the two radii's cube roots
+        # (from the table); five steps bring the blend within 1e-9 of it for radii up to a hundredfold apart
+        c = d43 * t43_1 / r1
+        c = c + (d43 * t43_m / r_mid - c) * rho
+        for _ in range(5):
+            c = (2.0 * c + r_wtd / (c * c)) / 3.0
+        r43 = r_wtd * c
     else:
         r43 = r_wtd ** (4.0 / 3.0)
-    dq1 = dt * G * n * n / r43 * abs(v) if r_wtd > 0.0 else 0.0   # friction (Manning)
-    dq2 = dt * G * a_wtd * (h2 - h1) / L                                            # head difference
+    dq2 = dt * G * a_wtd * (h2 - h1) * inv_L                                           # head difference
     dq3 = 2.0 * v * (a_mid - a_mid_old) * sigma                                  # local acceleration
-    dq4 = dt * v * v * (a2 - a1) / L * sigma                                        # convective acceleration
-    denom = 1.0 + dq1
-    qb = (qb_old - dq2 + dq3 + dq4) / denom
+    dq4 = dt * v * v * (a2 - a1) * inv_L * sigma                                       # convective acceleration
+    # friction (Manning) dq1 = dt g n^2 |v| / R^(4/3), the flow divided by 1 + dq1 = (R^(4/3) + dt g n^2 |v|) / R^(4/3)
+    inv_den = r43 / (r43 + dt * G * n * n * abs(v)) if (r_wtd > 0.0 and r43 > 0.0) else 1.0
+    qb = (qb_old - dq2 + dq3 + dq4) * inv_den
     # normal-flow limitation (SWMM NORMAL_FLOW_LIMITED: 1 SLOPE, 2 FROUDE, 3 BOTH)
     if qb > 0.0 and normal_limited > 0 and y1 < d1 and (cls == 0 or cls == 1) and slope > 0.0:
         has_outfall = outfall1 or outfall2
@@ -964,29 +997,35 @@ def _momentum(dt, l, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z2, s, d1, 
             check = True
         if (not check and (normal_limited == 2 or normal_limited == 3) and not has_outfall
                 and y1 > FUDGE and y2 > FUDGE and a1 > 0.0):
-            if _froude(s, d1, d2, d3, d4, qb / a1, y1) >= 1.0:
+            if circ:
+                ia1 = 1.0 / a1
+                fr1 = abs(qb) * ia1 * math.sqrt(w1 * ia1 * (1.0 / G)) if w1 > 0.0 else 0.0   # _froude at y1
+            else:
+                fr1 = _froude(s, d1, d2, d3, d4, qb / a1, y1)
+            if fr1 >= 1.0:
                 check = True
         if check:
-            if s == SHAPE_CIRCULAR and d43 > 0.0:
-                r23 = math.sqrt(d43) * _circle_at(d1, y1, 3)
+            if circ:
+                qn = a1 * math.sqrt(d43) * t23_1 * conv   # conv: sqrt(slope) / n
             else:
-                r23 = r1 ** (2.0 / 3.0)
-            qn = a1 * r23 * math.sqrt(slope) / n
+                qn = a1 * r1 ** (2.0 / 3.0) * math.sqrt(slope) / n
             if qn < qb:
                 qb = qn
-    return False, qb, a_wtd, denom, a_mid, sa1, sa2, volume, y_mid
+    return False, qb, a_wtd, inv_den, a_mid, sa1, sa2, volume, y_mid
 
 
-@njit(cache=True, _nrt=False)
-def conduit_flow(dt, l, first, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z2, s, d1, d2, d3, d4, n, L, slope,
-                 nb, q_old, q_last, a_mid_old, normal_limited, damping, gated, fe, tab_yn, tab_yc, k, s_max, qc_max,
-                 sub, y_o1, y_o2, d43):
+@njit(cache=True, _nrt=False, inline="always")
+def conduit_flow(dt, l, first, y_n1, y_n2, inv1, inv2, outfall1, outfall2, lk, q_old, q_last, a_mid_old,
+                 normal_limited, damping, gated, fe, tab_yn, tab_yc, sub, y_o1, y_o2):
     """Momentum of one conduit l over dt (dynamic wave, Vol. II §4.3), per barrel internally.
 
     Scalars of the link and its end nodes (depths y_n1, y_n2, inverts, whether each is an outfall), its
-    flows (total) at the last step and iteration and mid area at the last step; fe: the free-end depth
-    cache (see _free_cached), tab_yn / tab_yc row k with s_max, qc_max: xs_table for those depths.
-    Scalars rather than the system's arrays: a call passing thirty arrays cost more than its physics.
+    flows (total) at the last step and iteration and mid area at the last step; lk: the conduit's
+    constants (offsets z1, z2, shape, geometry d1..d4, roughness n, length L, slope, barrels, its row k in
+    tab_yn / tab_yc (xs_table: normal and critical depths) with s_max, qc_max, d1^(4/3), 1/d1, 1/L,
+    1/barrels, sqrt(slope)/n); fe: the free-end depth cache (see _free_cached). Scalars rather than the system's arrays (a call passing thirty
+    arrays cost more than its physics), and inlined where it is called (numba inlines no more than 32
+    arguments: hence the tuple).
 
     Classifies the flow from the end depths (dry, free fall at an offset end: critical or normal
     depth, subcritical), then updates Q = (Q_old - dq2 + dq3 + dq4) / (1 + dq1) with friction dq1,
@@ -1001,32 +1040,33 @@ def conduit_flow(dt, l, first, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z
     linearly from the step's start (y_o1, y_o2) to the present iterate, each sub-step a step of its own
     from the last one's flow and mid area; the result is relaxed against the last iteration as one step's.
     """
-    qb_last = q_last / nb
-    qb_old = q_old / nb
+    nb = lk[10]
+    inv_L = lk[16]
+    qb_last = q_last * lk[17]
+    qb_old = q_old * lk[17]
     if sub <= 1:
-        dry, qb, a_wtd, denom, a_mid, sa1, sa2, volume, y_mid = _momentum(
-            dt, l, y_n1, y_n2, inv1, inv2, outfall1, outfall2, z1, z2, s, d1, d2, d3, d4, n, L, slope, qb_old,
-            qb_last, a_mid_old, normal_limited, damping, fe, tab_yn, tab_yc, k, s_max, qc_max, d43)
+        dry, qb, a_wtd, inv_den, a_mid, sa1, sa2, volume, y_mid = _momentum(
+            dt, l, y_n1, y_n2, inv1, inv2, outfall1, outfall2, lk, qb_old, qb_last, a_mid_old, normal_limited,
+            damping, fe, tab_yn, tab_yc)
         if dry:
-            return 0.0, G * dt * a_mid / L * nb, a_mid, sa1 * nb, sa2 * nb, volume * nb, y_mid
-        dqdh = G * dt * a_wtd / L / denom * nb
+            return 0.0, G * dt * a_mid * inv_L * nb, a_mid, sa1 * nb, sa2 * nb, volume * nb, y_mid
+        dqdh = G * dt * a_wtd * inv_L * inv_den * nb
     else:
         h = dt / sub
         qb = qb_old
         am_prev = a_mid_old
         dry = False
         a_wtd = 0.0
-        denom = 1.0
+        inv_den = 1.0
         for j in range(1, sub + 1):
             f = j / sub
-            dry, qb, a_wtd, denom, a_mid, sa1, sa2, volume, y_mid = _momentum(
-                h, l, y_o1 + f * (y_n1 - y_o1), y_o2 + f * (y_n2 - y_o2), inv1, inv2, outfall1, outfall2, z1, z2,
-                s, d1, d2, d3, d4, n, L, slope, qb, qb, am_prev, normal_limited,
-                damping, fe, tab_yn, tab_yc, k, s_max, qc_max, d43)
+            dry, qb, a_wtd, inv_den, a_mid, sa1, sa2, volume, y_mid = _momentum(
+                h, l, y_o1 + f * (y_n1 - y_o1), y_o2 + f * (y_n2 - y_o2), inv1, inv2, outfall1, outfall2, lk, qb,
+                qb, am_prev, normal_limited, damping, fe, tab_yn, tab_yc)
             am_prev = a_mid
         if dry:
-            return 0.0, G * dt * a_mid / L * nb, a_mid, sa1 * nb, sa2 * nb, volume * nb, y_mid
-        dqdh = G * dt * a_wtd / L / (1.0 + (denom - 1.0) * sub) * nb
+            return 0.0, G * dt * a_mid * inv_L * nb, a_mid, sa1 * nb, sa2 * nb, volume * nb, y_mid
+        dqdh = G * dt * a_wtd * inv_L / (1.0 + (1.0 / inv_den - 1.0) * sub) * nb
     if not first:
         qb = (1.0 - OMEGA) * qb_last + OMEGA * qb
         if qb * qb_last < 0.0:
@@ -1612,8 +1652,17 @@ def advance_system(t_end, wet_step, dry_step, route_step, var_step, min_step, re
         if node_kind[i] == NODE_STORAGE:
             kin_reservoirs = True
     d43 = np.empty(n_link)   # the diameter^(4/3) of circular conduits (friction from CIRC_TABLE)
+    inv_d = np.zeros(n_link)   # reciprocals: multiplications in the momentum instead of divisions
+    inv_len = np.zeros(n_link)
+    conv_n = np.zeros(n_link)   # sqrt(slope) / n: Manning's flow per A R^(2/3)
     for l in range(n_link):
+        if slope[l] > 0.0 and rough[l] > 0.0:
+            conv_n[l] = math.sqrt(slope[l]) / rough[l]
         d43[l] = g1[l] ** (4.0 / 3.0) if shape[l] == SHAPE_CIRCULAR else 0.0
+        if g1[l] > 0.0:
+            inv_d[l] = 1.0 / g1[l]
+        if length[l] > 0.0:
+            inv_len[l] = 1.0 / length[l]
     lat_sum = 0.0
     while t < t_end - 1e-9 and t < t_stop - 1e-9:
         if stop_on_switch and switch_pumps and dynamic and steps > 0:
@@ -1816,12 +1865,13 @@ def advance_system(t_end, wet_step, dry_step, route_step, var_step, min_step, re
                         surf[n1] += link_sa1[l]
                         surf[n2] += link_sa2[l]
                     elif k == LINK_CONDUIT:
+                        lk = (z1[l], z2[l], shape[l], g1[l], g2[l], g3[l], g4[l], rough[l], length[l], slope[l],
+                              barrels[l], link_tab[l], kin_s_max[l], xs_qc_max[l], d43[l], inv_d[l], inv_len[l],
+                              1.0 / barrels[l], conv_n[l])
                         qn, dq, am, sa1, sa2, lv, link_y[l] = conduit_flow(
                             dt, l, first, y[n1], y[n2], invert[n1], invert[n2], node_kind[n1] == NODE_OUTFALL,
-                            node_kind[n2] == NODE_OUTFALL, z1[l], z2[l], shape[l], g1[l], g2[l], g3[l], g4[l],
-                            rough[l], length[l], slope[l], barrels[l], q_old[l], q_last[l], a_mid_old[l],
-                            normal_limited, damping, gated_to[l], fe_free, tab_yn, tab_yc, link_tab[l], kin_s_max[l],
-                            xs_qc_max[l], int(link_sub[l]), y_old[n1], y_old[n2], d43[l])
+                            node_kind[n2] == NODE_OUTFALL, lk, q_old[l], q_last[l], a_mid_old[l], normal_limited,
+                            damping, gated_to[l], fe_free, tab_yn, tab_yc, int(link_sub[l]), y_old[n1], y_old[n2])
                         if link_setting[l] <= 0.0:   # closed by a control rule
                             qn = 0.0
                             dq = 0.0
