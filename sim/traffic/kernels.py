@@ -1047,6 +1047,41 @@ def traffic_step(t, dt, substeps, gap_s, live_lo, live_hi,
     return kept, n_active, handed_back
 
 
+ROUTING_ADAPT_S = 1.0
+"""SUMO's --device.rerouting.adaptation-interval default: edge speeds for routing sampled every second."""
+ROUTING_ADAPT_STEPS = 180
+"""SUMO's --device.rerouting.adaptation-steps default: routing uses the mean of the last 180 samples."""
+
+
+@njit(cache=True, _nrt=False)
+def sample_edge_speeds(lo, hi, state, lane, pos, speed, lane_edge, edge_first_lane, edge_lanes, edge_speed,
+                       lane_scratch, speed_ring, speed_ring_sum, adapt):
+    """One sample of every edge's mean speed into the ring of the last ROUTING_ADAPT_STEPS samples
+    (speed_ring, rows the samples; speed_ring_sum their sum per edge; adapt[2] the next row). An
+    edge's mean speed as SUMO's edge weights for routing take it: the vehicles on its lanes (not
+    those still inside the junction before it) at their speeds, each empty lane counted once at the
+    speed limit. Vehicles lo..hi-1 are scanned."""
+    lane_scratch[:, :] = 0.0
+    for i in range(lo, hi):
+        if state[i] == DRIVING and pos[i] >= 0.0:
+            lane_scratch[lane[i], 0] += 1.0
+            lane_scratch[lane[i], 1] += speed[i]
+    row = int(adapt[2])
+    for e in range(edge_lanes.shape[0]):
+        n, v = 0.0, 0.0
+        for l in range(edge_first_lane[e], edge_first_lane[e] + edge_lanes[e]):
+            if lane_scratch[l, 0] > 0.0:
+                n += lane_scratch[l, 0]
+                v += lane_scratch[l, 1]
+            else:
+                n += 1.0
+                v += edge_speed[e]
+        mean = v / n
+        speed_ring_sum[e] += mean - speed_ring[row, e]
+        speed_ring[row, e] = mean
+    adapt[2] = (row + 1) % speed_ring.shape[0]
+
+
 @njit(cache=True)
 def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, live_lo, substeps, gap_s,
                  lane_edge, edge_first_lane, edge_lanes, edge_length, edge_speed, edge_to, edge_opposite,
@@ -1060,7 +1095,7 @@ def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, live_lo, su
                  stop_ridx, stop_pos, stop_dwell, veh_stop_next, veh_stop_end, hand_back,
                  pending, n_pending, edge_queue_now, edge_queue_max, edge_delay_s, edge_exits,
                  ticks, interval, done_after, jam_s, rec_t, rec_on_road, rec_queue, n_rec, stuck_edge, stuck_t, gate_queue_max,
-                 gate_count):
+                 gate_count, lane_scratch, speed_ring, speed_ring_sum, adapt):
     """Up to `n_steps` steps of traffic_step in one call (nothing outside the kernel changes in between).
     Vehicles release_from..announced-1 (in departure order) are on the departure board: each one
     joins the vehicles waiting to enter at the first step at or after its departure time.
@@ -1069,7 +1104,9 @@ def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, live_lo, su
     or sends it on), so the result does not depend on how the steps are split into calls.
     With interval > 0 the kernel keeps the series itself: at every step ending at or past tick
     `ticks` (time ticks * interval) it records (record_tick) and, from done_after on, ends the
-    call when every vehicle has arrived (the run is over).
+    call when every vehicle has arrived (the run is over). With adapt[1] > 0, at every step ending
+    at or past time adapt[0] the edges' mean speeds are sampled for routing (sample_edge_speeds)
+    and adapt[0] moves on by adapt[1].
     Returns (vehicles still waiting to enter, vehicle updates done, next vehicle to release, live_lo,
     steps done, ticks, records kept)."""
     kept = n_pending
@@ -1095,6 +1132,10 @@ def traffic_steps(n_steps, t, dt, release_from, announced, depart_s, live_lo, su
         moved += m
         while live_lo < rel and state[live_lo] == ARRIVED:
             live_lo += 1
+        if adapt[1] > 0.0 and t + (s + 1) * dt + 1e-9 >= adapt[0]:
+            sample_edge_speeds(live_lo, rel, state, lane, pos, speed, lane_edge, edge_first_lane, edge_lanes, edge_speed,
+                               lane_scratch, speed_ring, speed_ring_sum, adapt)
+            adapt[0] += adapt[1]
         if back > 0:
             return kept, moved, rel, live_lo, s + 1, ticks, n_rec    # the caller records after parking them
         t_end = t + (s + 1) * dt

@@ -132,6 +132,7 @@ class Settings:
     record_frames: bool = False
     series_interval_s: float = 5.0  # s, series and gridlock checks when no frames are kept (with frames: frame_interval_s)
     max_frame_vehicles: int = 20000  # frames are kept only for runs with at most this many vehicles
+    route_at_departure: bool = True  # from/to trips routed when they depart on the edges' recent speeds (SUMO); False: on free-flow times before the run
 
 
 @dataclass(kw_only=True)
@@ -229,6 +230,16 @@ class Simulation:
         self.route_flat = np.concatenate(routes).astype(np.int32) if routes else np.zeros(0, np.int32)
         self.route_lanes = np.zeros((0, kernels.ROUTE_LANE_COLS + max(1, int(self.net.edge_lanes.max(initial=1)))))
         self.route_lanes = self._route_lanes(self.route_flat, self.route_start, self.route_len)
+        self._flat_used = len(self.route_flat)   # route_flat / route_lanes rows in use (more routes are added behind)
+        # from/to trips (no explicit route, no stops, origin != destination) are routed again when they depart,
+        # on the mean speeds of the last ROUTING_ADAPT_STEPS samples (SUMO's rerouting device's edge weights)
+        self._dynamic = np.array([i for i, tr in enumerate(trips) if settings.route_at_departure and not tr.route
+                                  and not tr.stops and tr.from_edge != tr.to_edge], dtype=np.int64)
+        self._dyn_next = 0
+        self._speed_ring = np.tile(net.edge_speed, (kernels.ROUTING_ADAPT_STEPS if len(self._dynamic) else 1, 1))
+        self._speed_ring_sum = net.edge_speed * self._speed_ring.shape[0]
+        self._lane_scratch = np.zeros((len(net.lane_edge), 2))
+        self._adapt = np.array([kernels.ROUTING_ADAPT_S, kernels.ROUTING_ADAPT_S if len(self._dynamic) else 0.0, 0.0])
         self.free_time = np.array([self._free_time(r, i) for i, r in enumerate(routes)])
         self._stops(trips, routes, demand)
         self.state = np.zeros(V, dtype=np.int8)
@@ -472,11 +483,56 @@ class Simulation:
                                net.link_lane_lo, net.link_lane_hi, net.link_to_lo, net.link_to_hi, out)
         return out
 
+    def _set_route(self, i: int, path: np.ndarray) -> None:
+        """Give vehicle i the route `path` (edge indices) from its first edge on, stored behind the routes in use."""
+        n, used = len(path), self._flat_used
+        if used + n > len(self.route_flat):
+            cap = max(2 * len(self.route_flat), used + n)
+            flat = np.zeros(cap, dtype=np.int32)
+            flat[:used] = self.route_flat[:used]
+            lanes = np.zeros((cap, self.route_lanes.shape[1]))
+            lanes[:used] = self.route_lanes[:used]
+            self.route_flat, self.route_lanes = flat, lanes
+        self.route_flat[used:used + n] = path
+        net = self.net
+        kernels.route_lanes_of(self.route_flat, np.array([used], np.int32), np.array([n], np.int32), net.edge_lanes,
+                               net.edge_length, net.edge_link_start, net.link_to, net.link_lane_lo, net.link_lane_hi,
+                               net.link_to_lo, net.link_to_hi, self.route_lanes)
+        self.route_start[i], self.route_len[i] = used, n
+        self.route_idx[i] = 0
+        self._flat_used = used + n
+
+    def _route_departing(self, t: float, dt: float, n_steps: int) -> int:
+        """Route the from/to trips departing at t (s) on the edges' recent mean speeds (each edge's time its
+        length at that speed, never below its free-flow time at the driver's own speed, as SUMO's
+        routing effort), and return how many steps from t go before the next such departure."""
+        net = self.net
+        dyn = self._dynamic
+        while self._dyn_next < len(dyn) and self.depart_s_sorted[dyn[self._dyn_next]] <= t + 1e-9:
+            i = int(dyn[self._dyn_next])
+            self._dyn_next += 1
+            mean = self._speed_ring_sum / self._speed_ring.shape[0]
+            fastest = np.minimum(net.edge_speed * self.sf[i], self.vmax[i])
+            edge_time = net.edge_length / np.maximum(np.minimum(mean, fastest), 1e-3)
+            start = self.route_start[i]
+            old = self.route_flat[start:start + self.route_len[i]]
+            path = self.router.route_on(int(old[0]), int(old[-1]), edge_time)
+            if path is not None and not np.array_equal(path, old):
+                self._set_route(i, path)
+                self.free_time[i] = self._free_time(path, i)
+        if self._dyn_next < len(dyn):
+            ahead = self.depart_s_sorted[dyn[self._dyn_next]] - t - 1e-9
+            n_steps = min(n_steps, max(1, int(math.ceil(ahead / dt))))
+        return n_steps
+
     def step_once(self, t: float, dt: float, n_steps: int = 1, ticks: int = 0) -> tuple[int, int]:
-        """Up to n_steps steps from t (s); fewer when a driver reaches its car park or the run is over.
+        """Up to n_steps steps from t (s); fewer when a driver reaches its car park, a from/to trip is to be
+        routed (at its departure) or the run is over.
         With ticks > 0 the kernel records at record ticks `ticks`, `ticks` + 1, ... on its own.
         Returns (steps done, next record tick)."""
         net, s = self.net, self.settings
+        if len(self._dynamic):
+            n_steps = self._route_departing(t, dt, n_steps)
         n_rec = len(self.times)
         self.n_pending, moved, self.released, self.live_lo, done, ticks_after, n_rec_after = kernels.traffic_steps(
             n_steps, t, dt, self.released, self.announced, self.depart_s_sorted, self.live_lo, self.substeps, s.yield_gap_s,
@@ -492,7 +548,7 @@ class Simulation:
             self.veh_stop_end, self.hand_back, self.pending, self.n_pending, self.edge_queue_now, self.edge_queue_max,
             self.edge_delay_s, self.edge_exits, ticks, self._record_interval if ticks > 0 else 0.0, self._done_after,
             s.jam_s, self._rec_t, self._rec_on_road, self._rec_queue, n_rec, self._stuck_edge, self._stuck_t,
-            self._gate_queue_max, self._gate_count)
+            self._gate_queue_max, self._gate_count, self._lane_scratch, self._speed_ring, self._speed_ring_sum, self._adapt)
         if n_rec_after > n_rec:
             self._kernel_records(n_rec, n_rec_after)
         self.vehicle_updates += moved
@@ -564,12 +620,7 @@ class Simulation:
             path = self.router.route(here, target, allow_same=True)
             self.park_goal[i] = best
             # keep circling: the vehicle continues from the end of its edge on the new route
-            self.route_start[i] = len(self.route_flat)
-            self.route_len[i] = len(path)
-            self.route_flat = np.concatenate([self.route_flat, path.astype(np.int32)])
-            self.route_lanes = np.concatenate([self.route_lanes, self._route_lanes(
-                path.astype(np.int32), np.zeros(1, np.int32), np.array([len(path)], np.int32))])
-            self.route_idx[i] = 0
+            self._set_route(i, path.astype(np.int32))
             self.state[i] = kernels.DRIVING
             self.live_lo = min(self.live_lo, int(i))
             self.arrive_t[i] = np.nan

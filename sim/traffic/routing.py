@@ -21,6 +21,18 @@ class Router:
         keep = ~net.edge_closed[net.link_from] & ~net.edge_closed[net.link_to]
         self.graph = csr_matrix((np.maximum(cost[keep], 1e-6), (net.link_from[keep], net.link_to[keep])), shape=(E, E))
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._keep = keep
+        self._link_time = (net.link_length / net.link_speed)[keep]
+
+    def route_on(self, origin: int, target: int, edge_time: np.ndarray) -> np.ndarray | None:
+        """Fastest route from origin to target (edge indices, both included; None when unreachable)
+        with edge_time[e] the time (s) on edge e now, in place of its free-flow time (not cached)."""
+        if origin == target:
+            return np.array([origin], dtype=np.int32)
+        net, keep = self.net, self._keep
+        cost = np.maximum(edge_time[net.link_to[keep]] + self._link_time, 1e-6)
+        graph = csr_matrix((cost, (net.link_from[keep], net.link_to[keep])), shape=self.graph.shape)
+        return _path(*dijkstra(graph, directed=True, indices=origin, return_predecessors=True), origin, target)
 
     def _tree(self, origin: int):
         if origin not in self._cache:
@@ -46,10 +58,14 @@ class Router:
                 if sub is not None and (best is None or len(sub) < len(best)):
                     best = sub
             return None if best is None else np.concatenate([[origin], best]).astype(np.int32)
-        dist, pred = self._tree(origin)
-        if not np.isfinite(dist[target]):
-            return None
-        path = [target]
-        while path[-1] != origin:
-            path.append(int(pred[path[-1]]))
-        return np.array(path[::-1], dtype=np.int32)
+        return _path(*self._tree(origin), origin, target)
+
+
+def _path(dist: np.ndarray, pred: np.ndarray, origin: int, target: int) -> np.ndarray | None:
+    """The edges from origin to target along a Dijkstra tree (dist, pred); None when unreachable."""
+    if not np.isfinite(dist[target]):
+        return None
+    path = [target]
+    while path[-1] != origin:
+        path.append(int(pred[path[-1]]))
+    return np.array(path[::-1], dtype=np.int32)
