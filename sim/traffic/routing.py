@@ -1,5 +1,6 @@
 """Fastest routes on the street network: Dijkstra over edges, an edge's cost its free-flow time
-(length / speed limit) plus the time through the junction movement into it; closed edges are
+(length / speed limit) plus the time through the junction movement into it (plus SUMO's minor-link
+penalty where the movement gives way); closed edges are
 not part of the graph, so closing a street reroutes every trip that used it."""
 from __future__ import annotations
 
@@ -9,6 +10,20 @@ from scipy.sparse.csgraph import dijkstra
 
 from .network import CompiledNetwork
 
+MINOR_PENALTY_S = 1.5
+"""SUMO's --weights.minor-penalty default: routing adds this time for a movement that gives way
+(at a signal, one green-minor in some phase, a permissive turn; elsewhere one yielding to a foe)."""
+
+
+def minor_links(net: CompiledNetwork) -> np.ndarray:
+    """Per link: True when its movement gives way, as SUMO's minor links (MINOR_PENALTY_S)."""
+    minor = np.zeros(len(net.link_to), dtype=bool)
+    for k in range(len(net.link_to)):
+        minor[k] = bool(np.any(net.foe_yield[net.foe_start[k]:net.foe_start[k + 1]] == 1))
+    for program in net.signal_programs:
+        minor[program.links] = program.minor.any(axis=0)
+    return minor
+
 
 class Router:
     """Fastest routes between edges, one Dijkstra per origin edge (cached)."""
@@ -17,12 +32,13 @@ class Router:
         self.net = net
         E = len(net.edge_ids)
         # arc from edge a to edge b: time on b plus time through the movement a -> b
-        cost = net.edge_length[net.link_to] / net.edge_speed[net.link_to] + net.link_length / net.link_speed
+        link_time = net.link_length / net.link_speed + np.where(minor_links(net), MINOR_PENALTY_S, 0.0)
+        cost = net.edge_length[net.link_to] / net.edge_speed[net.link_to] + link_time
         keep = ~net.edge_closed[net.link_from] & ~net.edge_closed[net.link_to]
         self.graph = csr_matrix((np.maximum(cost[keep], 1e-6), (net.link_from[keep], net.link_to[keep])), shape=(E, E))
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._keep = keep
-        self._link_time = (net.link_length / net.link_speed)[keep]
+        self._link_time = link_time[keep]
 
     def route_on(self, origin: int, target: int, edge_time: np.ndarray) -> np.ndarray | None:
         """Fastest route from origin to target (edge indices, both included; None when unreachable)

@@ -67,3 +67,25 @@ def test_edge_speed_sample_counts_empty_lanes_at_the_limit():
     # edge 0: two cars at 2 and 4 m/s on lane 0, lane 1 empty at 10 -> 16 / 3; edge 1: its car is still in the junction
     assert ring[0, 0] == np.float64(16.0 / 3.0) and ring[0, 1] == 20.0
     assert ring_sum[0] == np.float64(20.0 + 16.0 / 3.0) and adapt[2] == 1.0
+
+
+def test_routes_weigh_a_movement_that_gives_way_by_sumos_minor_penalty():
+    # a minor road crossing a major one at a priority junction: crossing gives way, so the router adds
+    # SUMO's --weights.minor-penalty (1.5 s) to it; going along the major road it does not
+    from sim.traffic.network import compile_network
+    from sim.traffic.routing import MINOR_PENALTY_S, Router, minor_links
+
+    nodes = [Node(id="J", x=0.0, y=0.0, kind="priority"), Node(id="W", x=-200.0, y=0.0, kind="dead_end"),
+             Node(id="E", x=200.0, y=0.0, kind="dead_end"), Node(id="S", x=0.0, y=-200.0, kind="dead_end"),
+             Node(id="N", x=0.0, y=200.0, kind="dead_end")]
+    edges = [Edge(id="we", from_node="W", to_node="J", priority=3), Edge(id="je", from_node="J", to_node="E", priority=3),
+             Edge(id="sj", from_node="S", to_node="J", priority=1), Edge(id="jn", from_node="J", to_node="N", priority=1)]
+    net = compile_network(Network(nodes=nodes, edges=edges))
+    e = net.edge_index
+    cross, along = net.link_between(e["sj"], e["jn"]), net.link_between(e["we"], e["je"])
+    minor = minor_links(net)
+    assert minor[cross] and not minor[along]
+    router = Router(net)
+    for a, b, k, pen in (("sj", "jn", cross, MINOR_PENALTY_S), ("we", "je", along, 0.0)):
+        free = net.edge_length[e[b]] / net.edge_speed[e[b]] + net.link_length[k] / net.link_speed[k]
+        assert router.time_between(e[a], e[b]) == np.float64(free + pen)
