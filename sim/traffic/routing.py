@@ -39,15 +39,21 @@ class Router:
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._keep = keep
         self._link_time = link_time[keep]
+        # the same graph for routes on current times: its data set per call (order: CSR position -> kept link)
+        frm, to = net.link_from[keep], net.link_to[keep]
+        index = csr_matrix((np.arange(1, len(frm) + 1, dtype=np.float64), (frm, to)), shape=(E, E))
+        self._now_graph = index.copy()
+        self._now_order = index.data.astype(np.int64) - 1
+        self._now_to = to[self._now_order]
+        self._now_link_time = self._link_time[self._now_order]
 
     def route_on(self, origin: int, target: int, edge_time: np.ndarray) -> np.ndarray | None:
         """Fastest route from origin to target (edge indices, both included; None when unreachable)
         with edge_time[e] the time (s) on edge e now, in place of its free-flow time (not cached)."""
         if origin == target:
             return np.array([origin], dtype=np.int32)
-        net, keep = self.net, self._keep
-        cost = np.maximum(edge_time[net.link_to[keep]] + self._link_time, 1e-6)
-        graph = csr_matrix((cost, (net.link_from[keep], net.link_to[keep])), shape=self.graph.shape)
+        graph = self._now_graph
+        graph.data = np.maximum(edge_time[self._now_to] + self._now_link_time, 1e-6)
         return _path(*dijkstra(graph, directed=True, indices=origin, return_predecessors=True), origin, target)
 
     def _tree(self, origin: int):
