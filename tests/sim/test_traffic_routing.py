@@ -89,3 +89,17 @@ def test_routes_weigh_a_movement_that_gives_way_by_sumos_minor_penalty():
     for a, b, k, pen in (("sj", "jn", cross, MINOR_PENALTY_S), ("we", "je", along, 0.0)):
         free = net.edge_length[e[b]] / net.edge_speed[e[b]] + net.link_length[k] / net.link_speed[k]
         assert router.time_between(e[a], e[b]) == np.float64(free + pen)
+
+
+def test_routing_at_departure_same_stepped_or_run_at_once():
+    # the kernel runs many steps a call and samples the edge speeds itself: stepping from outside
+    # (one step a call) gives the same routes, times and edge speed samples
+    at_once = _run(Settings(end_s=350.0))
+    trips = at_once.trips
+    stepped = Simulation(_two_ways(), Demand(trips=trips, vtypes={"car": CAR}), Settings(end_s=350.0))
+    for _ in stepped:
+        pass
+    assert stepped.t == at_once.t
+    assert [_route(stepped, i) for i in range(len(trips))] == [_route(at_once, i) for i in range(len(trips))]
+    np.testing.assert_array_equal(stepped.details().arrive_s, at_once.details().arrive_s)
+    np.testing.assert_array_equal(stepped._speed_ring, at_once._speed_ring)
