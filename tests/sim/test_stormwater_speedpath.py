@@ -50,7 +50,8 @@ def _kernel_step(route_step, courant, min_step, links, nodes, dt_last, sub_share
                            links[:, 0].copy(), links[:, 1].copy(), links[:, 2].copy(), links[:, 3].copy(),
                            links[:, 4].copy(), links[:, 5].copy(), np.full(n_link, K.SHAPE_CIRCULAR, dtype=np.int64),
                            links[:, 6].copy(), zeros, zeros, zeros, np.full(n_node, K.NODE_JUNCTION, dtype=np.int64),
-                           nodes[:, 0].copy(), nodes[:, 1].copy(), nodes[:, 2].copy(), dt_last, link_sub, sub_share)
+                           nodes[:, 0].copy(), nodes[:, 1].copy(), nodes[:, 2].copy(), dt_last, link_sub, sub_share,
+                         np.empty(n_link + 1))
     if sub is not None:
         sub.extend(int(m) for m in link_sub)
     return dt

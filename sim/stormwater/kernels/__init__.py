@@ -1384,7 +1384,7 @@ SUB_STEP_MAX = 8   # sub-steps a conduit may take within one network step (varia
 
 @njit(cache=True, _nrt=False)
 def variable_step(route_step, var_step, min_step, link_kind, q, barrels, a_mid, link_vol, link_y, length, shape,
-                  g1, g2, g3, g4, node_kind, y, y_old, crown_depth, dt_last, link_sub, sub_share):
+                  g1, g2, g3, g4, node_kind, y, y_old, crown_depth, dt_last, link_sub, sub_share, shortest_buf):
     """Next dynamic-wave step (s) by SWMM's rule (dynwave.c getVariableStep): the Courant time of every
     conduit carrying flow with a Froude number above 0.01, Fr/(1+Fr) V/Q = L/(v + c), times VARIABLE_STEP
     (a closed conduit running full has no free surface: Fr 0, no limit); then no node whose depth is
@@ -1394,7 +1394,8 @@ def variable_step(route_step, var_step, min_step, link_kind, q, barrels, a_mid, 
     Beyond SWMM (sub_share > 0): the few conduits with the shortest Courant times (one in sub_share, at
     least one) do not hold the whole network to their step: the step is the next conduit's Courant time, at most
     SUB_STEP_MAX times the shortest, and those conduits integrate their momentum in sub-steps within it
-    (link_sub[l]: the number of sub-steps, 1 for every other link; conduit_flow). SWMM's answer to the
+    (link_sub[l]: the number of sub-steps, 1 for every other link; conduit_flow). shortest_buf: room for
+    the n_free + 1 shortest Courant times (at least n_link + 1 long). SWMM's answer to the
     same problem is to lengthen short conduits (LENGTHENING_STEP), which changes the network.
     """
     n_link = link_kind.shape[0]
@@ -1404,7 +1405,10 @@ def variable_step(route_step, var_step, min_step, link_kind, q, barrels, a_mid, 
         if link_kind[l] == LINK_CONDUIT:
             n_cond += 1
     n_free = max(1, n_cond // sub_share) if sub_share > 0 else 0
-    # Courant candidates of the conduits, kept in link_sub as negative numbers until the step is known
+    # Courant candidates of the conduits, kept in link_sub as negative numbers until the step is known, and
+    # the n_free + 1 shortest of them in order in shortest_buf
+    cap = n_free + 1
+    filled = 0
     for l in range(n_link):
         if link_kind[l] != LINK_CONDUIT:
             continue
@@ -1417,29 +1421,31 @@ def variable_step(route_step, var_step, min_step, link_kind, q, barrels, a_mid, 
         s = shape[l]
         if ym <= FUDGE or ((s == SHAPE_CIRCULAR or s == SHAPE_RECT_CLOSED) and g1[l] - ym <= FUDGE_FT):
             continue
-        w = xs_width(s, g1[l], g2[l], g3[l], g4[l], ym)
+        if s == SHAPE_CIRCULAR:
+            w = 2.0 * math.sqrt(max(ym * (g1[l] - ym), 0.0))
+        else:
+            w = xs_width(s, g1[l], g2[l], g3[l], g4[l], ym)
         if w <= 0.0:
             continue
-        fr = (qb / am) / math.sqrt(G * xs_area(s, g1[l], g2[l], g3[l], g4[l], ym) / w)
+        # Froude number v / sqrt(g A / W) with A the mid area (the area at the mid depth)
+        inv_am = 1.0 / am
+        fr = qb * inv_am * math.sqrt(w * inv_am * (1.0 / G))
         if fr <= 0.01:
             continue
-        link_sub[l] = -(link_vol[l] / nb / qb * fr / (1.0 + fr) * var_step)
-    # the shortest Courant time and the (n_free + 1)-th shortest: the network's step
-    shortest = route_step
-    dt = route_step
-    below = 0.0
-    for rank in range(n_free + 1):
-        best = route_step
-        for l in range(n_link):
-            c = -link_sub[l]
-            if c > below and c < best:
-                best = c
-        if rank == 0:
-            shortest = best
-        dt = best
-        below = best
-        if best >= route_step:
-            break
+        c = link_vol[l] * fr * var_step / (nb * qb * (1.0 + fr))
+        link_sub[l] = -c
+        if filled < cap or c < shortest_buf[filled - 1]:
+            j = filled if filled < cap else cap - 1
+            while j > 0 and shortest_buf[j - 1] > c:
+                shortest_buf[j] = shortest_buf[j - 1]
+                j -= 1
+            shortest_buf[j] = c
+            if filled < cap:
+                filled += 1
+    # the shortest Courant time, and the (n_free + 1)-th shortest: the network's step
+    shortest = shortest_buf[0] if filled > 0 else route_step
+    dt = shortest_buf[cap - 1] if filled == cap else route_step
+    dt = min(dt, route_step)
     dt = min(dt, SUB_STEP_MAX * shortest)
     for i in range(node_kind.shape[0]):
         if node_kind[i] == NODE_OUTFALL:
@@ -1654,6 +1660,7 @@ def advance_system(t_end, wet_step, dry_step, route_step, var_step, min_step, re
     for i in range(n_node):
         if node_kind[i] == NODE_STORAGE:
             kin_reservoirs = True
+    shortest_buf = np.empty(n_link + 1)   # variable_step's shortest Courant times
     d43 = np.empty(n_link)   # the diameter^(4/3) of circular conduits (friction from CIRC_TABLE)
     inv_d = np.zeros(n_link)   # reciprocals: multiplications in the momentum instead of divisions
     inv_len = np.zeros(n_link)
@@ -1687,7 +1694,7 @@ def advance_system(t_end, wet_step, dry_step, route_step, var_step, min_step, re
                 else:
                     dt = variable_step(max_step, var_step, min_step, link_kind, q, barrels, a_mid, link_vol,
                                        link_y, length, shape, g1, g2, g3, g4, node_kind, y, y_old, crown_depth,
-                                       dt_last, link_sub, sub_share)
+                                       dt_last, link_sub, sub_share, shortest_buf)
         else:
             dt = max_step
         dt = min(dt, t_end - t)
