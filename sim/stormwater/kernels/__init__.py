@@ -1944,7 +1944,8 @@ def advance_system(t_end, wet_step, dry_step, route_step, var_step, min_step, re
                     if node_kind[i] == NODE_OUTFALL:
                         yn = _outfall_depth(i, t_new, start_hour, y, q, out_kind, out_stage, out_curve, out_link,
                                             invert, z2, z1, link_to, shape, g1, g2, g3, g4, rough, slope, barrels,
-                                            link_kind, cx, cy, cn, ser_t, ser_v, ser_n, out_q, out_y)
+                                            link_kind, cx, cy, cn, ser_t, ser_v, ser_n, out_q, out_y, tab_yn,
+                                            tab_yc, link_tab, kin_s_max, xs_qc_max)
                         y[i] = yn
                         node_conv[i] = False
                         overflow[i] = 0.0
@@ -2143,8 +2144,10 @@ def finish_system(dynamic, min_surf_area, area, frac, node_kind, invert, full_de
 @njit(cache=True, _nrt=False)
 def _outfall_depth(i, t, start_hour, y, q, out_kind, out_stage, out_curve, out_link, invert, z2, z1, link_to,
                    shape, g1, g2, g3, g4, rough, slope, barrels, link_kind, cx, cy, cn, ser_t, ser_v, ser_n,
-                   out_q, out_y):
-    """Water depth (m) at an outfall: critical/normal depth of its conduit, or a fixed/tidal/series stage."""
+                   out_q, out_y, tab_yn, tab_yc, link_tab, s_max, qc_max):
+    """Water depth (m) at an outfall: critical/normal depth of its conduit, or a fixed/tidal/series stage.
+    Critical and normal depth from the conduit's xs_table rows (tab_yn, tab_yc, row link_tab[l], with
+    s_max, qc_max) where it has them, else by bisection; recomputed when the flow moves by 0.01 %."""
     l = out_link[i]
     y_free = 0.0
     z = 0.0
@@ -2153,8 +2156,17 @@ def _outfall_depth(i, t, start_hour, y, q, out_kind, out_stage, out_curve, out_l
         qb = abs(q[l]) / barrels[l]
         if z <= 0.0:
             if abs(qb - out_q[i]) > 1e-4 * qb + 1e-9 or out_q[i] < 0.0:
-                yc = critical_depth(shape[l], g1[l], g2[l], g3[l], g4[l], qb)
-                yn = normal_depth(shape[l], g1[l], g2[l], g3[l], g4[l], rough[l], slope[l], qb) if slope[l] > 0.0 else yc
+                k = link_tab[l]
+                if k >= 0 and tab_yn.shape[0] > k:
+                    yc = g1[l] * table_at(tab_yc, k, math.sqrt(min(qb / qc_max[l], 1.0)))
+                    if slope[l] > 0.0:
+                        q_max = math.sqrt(slope[l]) / rough[l] * s_max[l]
+                        yn = g1[l] * table_at(tab_yn, k, math.sqrt(min(qb / q_max, 1.0)))
+                    else:
+                        yn = yc
+                else:
+                    yc = critical_depth(shape[l], g1[l], g2[l], g3[l], g4[l], qb)
+                    yn = normal_depth(shape[l], g1[l], g2[l], g3[l], g4[l], rough[l], slope[l], qb) if slope[l] > 0.0 else yc
                 out_y[i] = min(yc, yn) if out_kind[i] == OUTFALL_FREE else yn
                 out_q[i] = qb
             y_free = out_y[i]
