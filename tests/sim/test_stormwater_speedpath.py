@@ -159,7 +159,7 @@ def test_circular_sections_from_the_table_are_the_circle():
         radius = area / (d * theta / 2.0)
         a, r = K.xs_area_radius(K.SHAPE_CIRCULAR, d, 0.0, 0.0, 0.0, x * d)
         assert a == pytest.approx(area, rel=2e-5) and r == pytest.approx(radius, rel=2e-5), x
-        _, _, t43, t23 = K._circle_row(d, 1.0 / d, x * d)
+        _, _, t43, t23 = K._circle_row(d, x)
         assert d ** (4.0 / 3.0) * t43 == pytest.approx(radius ** (4.0 / 3.0), rel=3e-5), x
         assert d ** (2.0 / 3.0) * t23 == pytest.approx(radius ** (2.0 / 3.0), rel=3e-5), x
     assert K.xs_area_radius(K.SHAPE_CIRCULAR, d, 0.0, 0.0, 0.0, d) == pytest.approx((math.pi * d * d / 4.0, d / 4.0))

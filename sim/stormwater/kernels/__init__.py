@@ -522,10 +522,11 @@ def _circle_u(x):
 
 
 @njit(cache=True, inline="always")
-def _circle_row(d, inv_d, y):
-    # (area m2, hydraulic radius m, (R/d)^(4/3), (R/d)^(2/3)) of a circle of diameter d filled to y, from
-    # one place in CIRC_TABLE (the dynamic wave's momentum needs them all at each end and the middle)
-    u = _circle_u(y * inv_d) * CIRC_TABLE_N
+def _circle_row(d, x):
+    # (area m2, hydraulic radius m, (R/d)^(4/3), (R/d)^(2/3)) of a circle of diameter d filled to the
+    # fraction x of it, from one place in CIRC_TABLE (the dynamic wave's momentum needs them all at each
+    # end and the middle)
+    u = _circle_u(x) * CIRC_TABLE_N
     k = min(int(u), CIRC_TABLE_N - 1)
     f = u - k
     a = CIRC_TABLE[k, 0] + f * (CIRC_TABLE[k + 1, 0] - CIRC_TABLE[k, 0])
@@ -546,12 +547,8 @@ def _circle_width_cut(d, y):
 def _circle_segment(d, y):
     # (area, hydraulic radius) of a circle of diameter d filled to y < d, from CIRC_TABLE (acos and the
     # radius' power were a third of a dynamic-wave run's time)
-    u = _circle_u(y / d) * CIRC_TABLE_N
-    k = min(int(u), CIRC_TABLE_N - 1)
-    f = u - k
-    a = CIRC_TABLE[k, 0] + f * (CIRC_TABLE[k + 1, 0] - CIRC_TABLE[k, 0])
-    r = CIRC_TABLE[k, 1] + f * (CIRC_TABLE[k + 1, 1] - CIRC_TABLE[k, 1])
-    return d * d * a, d * r
+    a, r, _t43, _t23 = _circle_row(d, y / d)
+    return a, r
 
 
 @njit(cache=True)
@@ -935,9 +932,9 @@ def _momentum(dt, l, y_n1, y_n2, inv1, inv2, outfall1, outfall2, lk, qb_old, qb_
         sa1 = FUDGE * L / 2.0
         sa2 = sa1
     if circ:
-        a1, r1, t43_1, t23_1 = _circle_row(d1, inv_d, y1)
-        a2 = _circle_row(d1, inv_d, y2)[0]
-        a_mid, r_mid, t43_m, _t23 = _circle_row(d1, inv_d, y_mid)
+        a1, r1, t43_1, t23_1 = _circle_row(d1, y1 * inv_d)
+        a2 = _circle_row(d1, y2 * inv_d)[0]
+        a_mid, r_mid, t43_m, _t23 = _circle_row(d1, y_mid * inv_d)
     else:
         a1, r1 = xs_area_radius(s, d1, d2, d3, d4, y1)
         a2 = xs_area(s, d1, d2, d3, d4, y2)
