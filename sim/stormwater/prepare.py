@@ -867,6 +867,9 @@ def _rules_to_run(model: Model, dynamic: bool, src: str) -> list:
     return rules
 
 
+_XS_ROWS: dict[tuple, tuple] = {}   # K.xs_table of a unit-height shape, by _xs_tables' key (read-only rows)
+
+
 def _xs_tables(link_kind, shape, g1, g2, g3, g4, rough, slope) -> tuple:
     """Tabulated geometry of the conduits (K.xs_table), one table per distinct normalised shape (all
     circular pipes share one): rows for the kinematic wave (section factor, depth, area) and the
@@ -885,7 +888,9 @@ def _xs_tables(link_kind, shape, g1, g2, g3, g4, rough, slope) -> tuple:
                round(g3[k], 12), round(g4[k], 12))
         if key not in index:
             index[key] = len(rows)
-            rows.append(K.xs_table(key[0], 1.0, key[1], key[2], key[3], K.XS_TABLE_N))
+            if key not in _XS_ROWS:   # the same shapes in every run of a session or an ensemble
+                _XS_ROWS[key] = K.xs_table(key[0], 1.0, key[1], key[2], key[3], K.XS_TABLE_N)
+            rows.append(_XS_ROWS[key])
         row = rows[index[key]]
         link_tab[k] = index[key]
         a_max[k] = row[5]
@@ -967,12 +972,14 @@ def _series_times(ts, start: datetime) -> list[float]:
     """Times of a series in s from the simulation start (dated points absolute, others relative)."""
     out = []
     last_date = None
+    day_s = {}   # seconds from the start to each date's midnight (a series' points mostly share a few dates)
     for date, t in zip(ts.dates or [""] * len(ts.times_s), ts.times_s):
         if date:
             last_date = date
         if last_date:
-            d = _date(last_date, "0:00", f"[TIMESERIES] {ts.name}")
-            out.append((d - start).total_seconds() + t)
+            if last_date not in day_s:
+                day_s[last_date] = (_date(last_date, "0:00", f"[TIMESERIES] {ts.name}") - start).total_seconds()
+            out.append(day_s[last_date] + t)
         else:
             out.append(t)
     return out

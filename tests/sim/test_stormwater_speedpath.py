@@ -163,3 +163,51 @@ def test_circular_sections_from_the_table_are_the_circle():
         assert d ** (4.0 / 3.0) * t43 == pytest.approx(radius ** (4.0 / 3.0), rel=3e-5), x
         assert d ** (2.0 / 3.0) * t23 == pytest.approx(radius ** (2.0 / 3.0), rel=3e-5), x
     assert K.xs_area_radius(K.SHAPE_CIRCULAR, d, 0.0, 0.0, 0.0, d) == pytest.approx((math.pi * d * d / 4.0, d / 4.0))
+
+
+def test_dated_series_times_are_each_points_own_date():
+    """A dated rain series is read to seconds from the start with one date conversion per distinct date
+    (the ensemble prepares 100 such series): each point still lands at its own date and time."""
+    from datetime import datetime
+
+    from sim.stormwater.model import TimeSeries
+    from sim.stormwater.prepare import _series_times
+
+    start = datetime(2025, 6, 30, 23, 0)
+    ts = TimeSeries(name="R", times_s=(0.0, 1800.0, 3540.0, 0.0, 60.0, 86340.0, 0.0),
+                    values=(1, 2, 3, 4, 5, 6, 7),
+                    dates=("06/30/2025", "", "", "07/01/2025", "", "", "07/02/2025"))
+    want = [datetime(2025, 6, 30, 0, 0, 0), datetime(2025, 6, 30, 0, 30), datetime(2025, 6, 30, 0, 59),
+            datetime(2025, 7, 1, 0, 0), datetime(2025, 7, 1, 0, 1), datetime(2025, 7, 1, 23, 59),
+            datetime(2025, 7, 2, 0, 0)]
+    assert _series_times(ts, start) == [(w - start).total_seconds() for w in want]
+
+
+def test_section_tables_are_built_once_per_shape_and_shared():
+    """The section tables of a shape are computed once in a session and shared by later runs (every
+    storm of an ensemble has the same pipes); a different shape still gets its own."""
+    from sim.stormwater import prepare as P
+
+    calls = []
+    real = K.xs_table
+
+    def counting(*args):
+        calls.append(args[0])
+        return real(*args)
+
+    kind = np.array([K.LINK_CONDUIT, K.LINK_CONDUIT])
+    circ = (np.array([K.SHAPE_CIRCULAR] * 2), np.array([0.6, 1.2]), np.zeros(2), np.zeros(2), np.zeros(2),
+            np.array([0.013, 0.013]), np.array([0.01, 0.002]))
+    P._XS_ROWS.clear()
+    K.xs_table = counting
+    try:
+        first = P._xs_tables(kind, *circ)
+        again = P._xs_tables(kind, *circ)
+        box = P._xs_tables(kind, np.array([K.SHAPE_RECT_CLOSED] * 2), np.array([1.0, 1.0]), np.array([2.0, 2.0]),
+                           np.zeros(2), np.zeros(2), np.array([0.013, 0.013]), np.array([0.01, 0.01]))
+    finally:
+        K.xs_table = real
+    assert calls == [K.SHAPE_CIRCULAR, K.SHAPE_RECT_CLOSED]   # both circles share one table; the box its own
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first[0], box[0])
