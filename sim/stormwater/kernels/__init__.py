@@ -1670,6 +1670,27 @@ def advance_system(t_end, wet_step, dry_step, route_step, var_step, min_step, re
             inv_d[l] = 1.0 / g1[l]
         if length[l] > 0.0:
             inv_len[l] = 1.0 / length[l]
+    lc = np.empty((n_link, 20))   # a conduit's constants in one row (one place in memory, not 19 arrays)
+    for l in range(n_link):
+        lc[l, 0] = z1[l]
+        lc[l, 1] = z2[l]
+        lc[l, 2] = shape[l]
+        lc[l, 3] = g1[l]
+        lc[l, 4] = g2[l]
+        lc[l, 5] = g3[l]
+        lc[l, 6] = g4[l]
+        lc[l, 7] = rough[l]
+        lc[l, 8] = length[l]
+        lc[l, 9] = slope[l]
+        lc[l, 10] = barrels[l]
+        lc[l, 11] = link_tab[l]
+        lc[l, 12] = kin_s_max[l]
+        lc[l, 13] = xs_qc_max[l]
+        lc[l, 14] = d43[l]
+        lc[l, 15] = inv_d[l]
+        lc[l, 16] = inv_len[l]
+        lc[l, 17] = 1.0 / barrels[l]
+        lc[l, 18] = conv_n[l]
     lat_sum = 0.0
     while t < t_end - 1e-9 and t < t_stop - 1e-9:
         if stop_on_switch and switch_pumps and dynamic and steps > 0:
@@ -1872,9 +1893,9 @@ def advance_system(t_end, wet_step, dry_step, route_step, var_step, min_step, re
                         surf[n1] += link_sa1[l]
                         surf[n2] += link_sa2[l]
                     elif k == LINK_CONDUIT:
-                        lk = (z1[l], z2[l], shape[l], g1[l], g2[l], g3[l], g4[l], rough[l], length[l], slope[l],
-                              barrels[l], link_tab[l], kin_s_max[l], xs_qc_max[l], d43[l], inv_d[l], inv_len[l],
-                              1.0 / barrels[l], conv_n[l])
+                        c = lc[l]
+                        lk = (c[0], c[1], int(c[2]), c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], int(c[11]), c[12],
+                              c[13], c[14], c[15], c[16], c[17], c[18])
                         qn, dq, am, sa1, sa2, lv, link_y[l] = conduit_flow(
                             dt, l, first, y[n1], y[n2], invert[n1], invert[n2], node_kind[n1] == NODE_OUTFALL,
                             node_kind[n2] == NODE_OUTFALL, lk, q_old[l], q_last[l], a_mid_old[l], normal_limited,
