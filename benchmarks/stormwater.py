@@ -94,7 +94,8 @@ def _swmm_step_report(path: Path) -> dict:
 def _our_steps(result, duration_s: float) -> dict:
     steps = result.value("routing_steps")
     return {"routing_steps": int(steps), "average_step_s": round(duration_s / steps, 2) if steps else None,
-            "iterations_per_step": round(result.routing_iterations / steps, 2) if steps else None}
+            "iterations_per_step": round(result.routing_iterations / steps, 2) if steps else None,
+            "conduit_solves_per_step": round(result.conduit_solves / steps, 1) if steps else None}
 
 
 def _swmm_time(path: Path) -> tuple[float, float]:

@@ -415,6 +415,9 @@ class Settings:
     substep_share: int = 50              # dynamic wave: one conduit in this many (at least one), those with the
     #                                      shortest Courant times, may integrate its momentum in sub-steps rather
     #                                      than hold the whole network to its step; 0: SWMM's rule exactly
+    bypass_trial: int = 2                # dynamic wave: from this trial of a step on, a link whose end nodes both
+    #                                      moved less than the head tolerance in the last trial keeps its flow
+    #                                      (SWMM's bypass); 3: SWMM's own rule (its first two trials solve every link)
     keep_frames: bool = True
     not_outflow: tuple[str, ...] = ()    # outfalls whose water stays on the site (rain reuse), for the control rate
 

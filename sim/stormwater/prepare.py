@@ -122,6 +122,7 @@ class Prepared:
         result.node_flooding_m3 = {n: float(v) for n, v in zip(self.node_ids, node_vols[:, 0]) if v > 0.0}
         result.node_flooding_s = {n: float(v) for n, v in zip(self.node_ids, flood_time) if v > 0.0}
         result.routing_iterations = int(totals[16])   # Picard iterations of the dynamic wave (speed reports)
+        result.conduit_solves = int(totals[17])   # conduit momentum solves in them (bypassed links not counted)
         result.control_actions = actions   # (time s, link, new setting, rule) of every change a rule made
         if self.settings.keep_frames and fr_depth.shape[0] == n:
             stride = max(1, int(round(self.settings.frame_interval_s / self.report_step_s)))
@@ -801,12 +802,15 @@ def prepare(model: Model, settings: Settings) -> Prepared:
     ser_t, ser_v, ser_n = _pack(series_list)
     lid = _lid_arrays(model, sidx, nidx, us, src)
 
+    if settings.bypass_trial < 2:
+        raise ValueError(f"Settings.bypass_trial {settings.bypass_trial}: 2 or more (the first trial of a step "
+                         "solves every link)")
     report = max(report, 1.0)
     n_frames = int(t_end // report) + 1
     keep = settings.keep_frames and n_frames * max(n_node + n_link, 1) <= 20_000_000
     args = (t_end, wet, dry, route, var_step if dynamic else 0.0, min_step, report, max_trials, head_tol,
             dynamic, nfl, damping, allow_ponding, min_surf, settings.skip_dry_routing, settings.tail_step_fraction,
-            settings.substep_share,
+            settings.substep_share, settings.bypass_trial,
             start.hour + start.minute / 60 + start.second / 3600,
             rain_times, rain_rate, evap_rate, evap.dry_only,
             area, frac, alpha, dstore, f_outlet, route_to, out_sub, out_node, gage, infil_kind, infil_par, infil_state,

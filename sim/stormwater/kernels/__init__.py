@@ -1469,7 +1469,7 @@ def variable_step(route_step, var_step, min_step, link_kind, q, barrels, a_mid, 
 def run_system(*args):
     """Runoff and routing of the whole system from 0 to t_end (s); SWMM's step logic (see module doc).
 
-    Returns (totals[16], series[n_frames, 4] (rain m/s area-averaged, runoff m3/s, outfall m3/s,
+    Returns (totals[18], series[n_frames, 4] (rain m/s area-averaged, runoff m3/s, outfall m3/s,
     flooding m3/s), node_depth[T, N], link_q[T, L], node_flood[T, N], flood_duration[N] s,
     node_vols[N, 2] (flooding, outfall volume m3), lid_state at the end).
     LID units (lid_* arrays, one row per LID_USAGE line, lid_area its total area) take rain, the
@@ -1478,7 +1478,7 @@ def run_system(*args):
     totals: 0 rain, 1 evap, 2 infil, 3 runoff to nodes, 4 final ponded, 5 lateral inflow,
     6 external inflow, 7 outfall, 8 flooding, 9 initial routing storage, 10 final routing storage,
     11 peak outfall flow, 12 routing steps, 13 runoff total (all subcatchments), 14 runon, 15 skipped s,
-    16 Picard iterations (dynamic wave).
+    16 Picard iterations (dynamic wave), 17 conduit momentum solves (dynamic wave; bypassed ones not counted).
     """
     named = dict(zip(RUN_PARAMS, args))
     state = start_system(*[named[n] for n in START_PARAMS])
@@ -1497,7 +1497,7 @@ def start_system(route_step, min_surf_area, area, infil_state, node_kind, invert
     n_sub = area.shape[0]
     n_node = invert.shape[0]
     n_link = link_from.shape[0]
-    totals = np.zeros(17)
+    totals = np.zeros(18)
     series = np.zeros((n_frames, 4))
     tf = n_frames if keep_frames else 1
     fr_depth = np.zeros((tf, n_node), dtype=np.float32)
@@ -1600,7 +1600,8 @@ def start_system(route_step, min_surf_area, area, infil_state, node_kind, invert
 
 @njit(cache=True, nogil=True)
 def advance_system(t_end, wet_step, dry_step, route_step, var_step, min_step, report_step, max_trials, head_tol,
-                   dynamic, normal_limited, damping, allow_ponding, min_surf_area, skip_dry, tail_frac, sub_share, start_hour,
+                   dynamic, normal_limited, damping, allow_ponding, min_surf_area, skip_dry, tail_frac, sub_share,
+                   bypass_trial, start_hour,
                    rain_times, rain_rate, evap_rate, dry_only,
                    area, frac, alpha, dstore, f_outlet, route_to, out_sub, out_node, gage,
                    infil_kind, infil_par, infil_state,
@@ -1888,11 +1889,13 @@ def advance_system(t_end, wet_step, dry_step, route_step, var_step, min_step, re
                 for l in range(n_link):
                     k = link_kind[l]
                     n1, n2 = link_from[l], link_to[l]
-                    if it >= 2 and node_conv[n1] and node_conv[n2]:
-                        # both ends settled in the last iteration: the link keeps its flow (SWMM's bypass)
+                    if it >= bypass_trial - 1 and node_conv[n1] and node_conv[n2]:
+                        # both ends settled in the last iteration: the link keeps its flow (SWMM's bypass, which
+                        # SWMM begins at the third trial: bypass_trial 3; from the second by default, see Settings)
                         surf[n1] += link_sa1[l]
                         surf[n2] += link_sa2[l]
                     elif k == LINK_CONDUIT:
+                        totals[17] += 1.0
                         c = lc[l]
                         lk = (c[0], c[1], int(c[2]), c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], int(c[11]), c[12],
                               c[13], c[14], c[15], c[16], c[17], c[18])
