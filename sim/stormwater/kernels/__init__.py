@@ -1659,19 +1659,12 @@ def advance_system(t_end, wet_step, dry_step, route_step, var_step, min_step, re
         if node_kind[i] == NODE_STORAGE:
             kin_reservoirs = True
     shortest_buf = np.empty(n_link + 1)   # variable_step's shortest Courant times
-    d43 = np.empty(n_link)   # the diameter^(4/3) of circular conduits (friction from CIRC_TABLE)
-    inv_d = np.zeros(n_link)   # reciprocals: multiplications in the momentum instead of divisions
-    inv_len = np.zeros(n_link)
-    conv_n = np.zeros(n_link)   # sqrt(slope) / n: Manning's flow per A R^(2/3)
-    for l in range(n_link):
-        if slope[l] > 0.0 and rough[l] > 0.0:
-            conv_n[l] = math.sqrt(slope[l]) / rough[l]
-        d43[l] = g1[l] ** (4.0 / 3.0) if shape[l] == SHAPE_CIRCULAR else 0.0
-        if g1[l] > 0.0:
-            inv_d[l] = 1.0 / g1[l]
-        if length[l] > 0.0:
-            inv_len[l] = 1.0 / length[l]
-    lc = np.empty((n_link, 20))   # a conduit's constants in one row (one place in memory, not 19 arrays)
+    # a conduit's constants in one row (one place in memory, not 19 arrays), as conduit_flow's tuple takes them:
+    # offsets, shape, geometry, n, L, slope, barrels, its xs_table row, S_max, Qc_max, then derived ones: the
+    # diameter^(4/3) of a circular conduit (friction from CIRC_TABLE), reciprocals of the diameter, the length
+    # and the barrels (multiplications in the momentum instead of divisions), sqrt(slope) / n (Manning's flow
+    # per A R^(2/3))
+    lc = np.zeros((n_link, 19))
     for l in range(n_link):
         lc[l, 0] = z1[l]
         lc[l, 1] = z2[l]
@@ -1687,11 +1680,14 @@ def advance_system(t_end, wet_step, dry_step, route_step, var_step, min_step, re
         lc[l, 11] = link_tab[l]
         lc[l, 12] = kin_s_max[l]
         lc[l, 13] = xs_qc_max[l]
-        lc[l, 14] = d43[l]
-        lc[l, 15] = inv_d[l]
-        lc[l, 16] = inv_len[l]
+        lc[l, 14] = g1[l] ** (4.0 / 3.0) if shape[l] == SHAPE_CIRCULAR else 0.0
+        if g1[l] > 0.0:
+            lc[l, 15] = 1.0 / g1[l]
+        if length[l] > 0.0:
+            lc[l, 16] = 1.0 / length[l]
         lc[l, 17] = 1.0 / barrels[l]
-        lc[l, 18] = conv_n[l]
+        if slope[l] > 0.0 and rough[l] > 0.0:
+            lc[l, 18] = math.sqrt(slope[l]) / rough[l]
     lat_sum = 0.0
     while t < t_end - 1e-9 and t < t_stop - 1e-9:
         if stop_on_switch and switch_pumps and dynamic and steps > 0:
