@@ -2175,12 +2175,8 @@ def _outfall_depth(i, t, start_hour, y, q, out_kind, out_stage, out_curve, out_l
             if abs(qb - out_q[i]) > 1e-4 * qb + 1e-9 or out_q[i] < 0.0:
                 k = link_tab[l]
                 if k >= 0 and tab_yn.shape[0] > k:
-                    yc = g1[l] * table_at(tab_yc, k, math.sqrt(min(qb / qc_max[l], 1.0)))
-                    if slope[l] > 0.0:
-                        q_max = math.sqrt(slope[l]) / rough[l] * s_max[l]
-                        yn = g1[l] * table_at(tab_yn, k, math.sqrt(min(qb / q_max, 1.0)))
-                    else:
-                        yn = yc
+                    q_max = math.sqrt(slope[l]) / rough[l] * s_max[l] if slope[l] > 0.0 else 0.0
+                    yc, yn = table_depths(tab_yn, tab_yc, k, g1[l], q_max, qc_max[l], qb)
                 else:
                     yc = critical_depth(shape[l], g1[l], g2[l], g3[l], g4[l], qb)
                     yn = normal_depth(shape[l], g1[l], g2[l], g3[l], g4[l], rough[l], slope[l], qb) if slope[l] > 0.0 else yc
@@ -2264,9 +2260,18 @@ def free_end_depths_tab(tab_yn, tab_yc, k, d1, q_max, qc_max, q):
     q = abs(q)
     if q <= 0.0:
         return 0.0, 0.0
-    yn = d1 * table_at(tab_yn, k, math.sqrt(min(q / q_max, 1.0)))
-    yc = d1 * table_at(tab_yc, k, math.sqrt(min(q / qc_max, 1.0)))
+    yc, yn = table_depths(tab_yn, tab_yc, k, d1, q_max, qc_max, q)
     return min(yc, yn), max(yc, yn)
+
+
+@njit(cache=True, _nrt=False)
+def table_depths(tab_yn, tab_yc, k, d1, q_max, qc_max, q):
+    """(critical, normal) depth (m) for q >= 0 (m3/s per barrel) from xs_table rows k (see
+    free_end_depths_tab); q_max <= 0 (a flat conduit): the normal depth is the critical one."""
+    yc = d1 * table_at(tab_yc, k, math.sqrt(min(q / qc_max, 1.0)))
+    if q_max <= 0.0:
+        return yc, yc
+    return yc, d1 * table_at(tab_yn, k, math.sqrt(min(q / q_max, 1.0)))
 
 
 @njit(cache=True, _nrt=False)
